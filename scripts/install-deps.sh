@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything kvcc needs on a Debian 12 (bookworm) machine: LLVM/MLIR 22 from Debian's
+# packages, the build tools, GoogleTest, and the Python packages the tests use.
+# Idempotent: packages already present are skipped, so a warm machine pays seconds.
+set -euo pipefail
+
+packages=(
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
+  cmake ninja-build ccache googletest libgtest-dev libgmock-dev
+  libopenblas-dev pkg-config python3 python3-pip unzip
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: Debian packages already present"
+fi
+
+# Python packages used by the test suite (lit comes from llvm-22-tools; numpy for references).
+py=$(command -v python3)
+need_py=()
+"$py" -c "import numpy" 2>/dev/null || need_py+=("numpy")
+if [ ${#need_py[@]} -gt 0 ]; then
+  echo "install-deps: pip installing ${need_py[*]}"
+  "$py" -m pip install -q "${need_py[@]}" || "$py" -m pip install -q --break-system-packages "${need_py[@]}"
+fi
+echo "install-deps: done"
