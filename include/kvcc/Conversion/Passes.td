@@ -1,0 +1,42 @@
+//===- Passes.td - kvc conversion passes -------------------*- tablegen -*-===//
+#ifndef KVCC_CONVERSION_PASSES_TD
+#define KVCC_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def KVCLowerToCPU : Pass<"kvc-lower-to-cpu", "mlir::ModuleOp"> {
+  let summary = "lower kvc ops to the tiled online-softmax algorithm on loops and vectors";
+  let description = [{
+    The CPU mapping of kvcc's one attention algorithm. `!kvc.paged_cache`
+    becomes a buffer of pages, `memref<pages x 2 x block_size x kv_heads x
+    head_dim>` (token-major; `head_major` swaps the middle two dims), with keys
+    at index 0 and values at index 1 of the second dim.
+
+    `kvc.paged_attention` and `kvc.attention` become: a parallel loop over
+    (sequence, KV head); per query token, the query heads of the GQA group are
+    served by one pass over the group's keys; keys are visited in tiles (one
+    page per tile, read through the block table) between the causal and
+    sliding-window bounds, so masked tiles are never touched; scores of a tile
+    are computed with vector dot products over head_dim, then the running
+    max, normalizer and accumulator are rescaled once per tile (online
+    softmax). With `num_splits = s` the key range is cut into `s` chunks whose
+    partial results are combined by their log-sum-exp (flash-decoding). Math
+    is in f32 whatever the storage type. `kvc.append`, `kvc.gather` and
+    `kvc.rope` become loops of vector loads and stores.
+
+    Tensor operands are read through `bufferization.to_buffer` and results are
+    fresh buffers wrapped by `bufferization.to_tensor`, so one-shot
+    bufferization finishes the job.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect",
+    "mlir::bufferization::BufferizationDialect",
+    "mlir::func::FuncDialect",
+    "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
+#endif // KVCC_CONVERSION_PASSES_TD

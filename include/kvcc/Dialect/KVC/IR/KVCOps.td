@@ -1,0 +1,191 @@
+//===- KVCOps.td - kvc operations --------------------------*- tablegen -*-===//
+#ifndef KVCC_DIALECT_KVC_IR_KVCOPS_TD
+#define KVCC_DIALECT_KVC_IR_KVCOPS_TD
+
+include "kvcc/Dialect/KVC/IR/KVCTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+// Every cache op reads or writes this one resource: an append must stay before
+// the attention that reads what it wrote, and two attentions may be reordered.
+def KVC_KVCacheResource : Resource<"::kvcc::kvc::KVCacheResource">;
+
+def KVC_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def KVC_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+//===----------------------------------------------------------------------===//
+// kvc.append
+//===----------------------------------------------------------------------===//
+
+def KVC_AppendOp : KVC_Op<"append"> {
+  let summary = "write the keys and values of new tokens into cache slots";
+  let description = [{
+    Writes row `t` of `key` and `value` (`[tokens, kv_heads, head_dim]`) into
+    slot `slots[t]` of the cache, where slot = page * block_size + offset.
+    A negative slot skips its token (padding). Slots must be distinct.
+
+    ```mlir
+    kvc.append %k, %v into %cache[%slots]
+        : tensor<?x8x128xf16>, tensor<?x8x128xf16>, tensor<?xi64>
+        into !kvc.paged_cache<16, 8, 128, f16>
+    ```
+  }];
+  let arguments = (ins
+    KVC_FloatTensor:$key,
+    KVC_FloatTensor:$value,
+    Arg<KVC_PagedCacheType, "the cache written", [MemWrite<KVC_KVCacheResource>]>:$cache,
+    KVC_IndexTensor:$slots);
+  let assemblyFormat = [{
+    $key `,` $value `into` $cache `[` $slots `]` attr-dict `:` type($key) `,` type($value)
+    `,` type($slots) `into` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// kvc.paged_attention
+//===----------------------------------------------------------------------===//
+
+def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
+  let summary = "attention of a ragged batch of queries against a paged KV cache";
+  let description = [{
+    One op serves prefill chunks and decode tokens together. The queries of
+    sequence `b` are rows `query_start[b] .. query_start[b+1]` of `query`
+    (`[tokens, q_heads, head_dim]`); they are the last tokens of the
+    sequence's `context_lens[b]` tokens, which the cache already holds (append
+    first). The sequence's pages are `block_tables[b, :]`.
+
+    Query head `h` reads KV head `h / (q_heads / kv_heads)`: MHA, GQA and MQA
+    are implied by the shapes. Scores are `scale * q·k`, optionally soft-capped
+    (`softcap * tanh(s / softcap)`); with `causal`, the query at position `p`
+    sees keys `0 .. p`, and with `sliding_window = w` only keys `p - w + 1 .. p`.
+    `num_splits`, when present, is the split-KV plan of a decode step (see
+    `kvc-plan-split-kv`).
+
+    ```mlir
+    %o = kvc.paged_attention %q, %cache[%tables] context_lens(%lens) query_start(%starts)
+        {scale = 0.0883883461 : f32, causal}
+        : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>,
+          tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+    ```
+  }];
+  let arguments = (ins
+    KVC_FloatTensor:$query,
+    Arg<KVC_PagedCacheType, "the cache read", [MemRead<KVC_KVCacheResource>]>:$cache,
+    KVC_IndexTensor:$block_tables,
+    KVC_IndexTensor:$context_lens,
+    KVC_IndexTensor:$query_start,
+    F32Attr:$scale,
+    UnitAttr:$causal,
+    OptionalAttr<I64Attr>:$sliding_window,
+    OptionalAttr<F32Attr>:$softcap,
+    OptionalAttr<I64Attr>:$num_splits);
+  let results = (outs KVC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $cache `[` $block_tables `]` `context_lens` `(` $context_lens `)`
+    `query_start` `(` $query_start `)` attr-dict `:` type($query) `,` qualified(type($cache))
+    `,` type($block_tables) `,` type($context_lens) `,` type($query_start) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Query heads that share one KV head (1 for MHA, q_heads for MQA).
+    int64_t getGroupSize();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// kvc.attention
+//===----------------------------------------------------------------------===//
+
+def KVC_AttentionOp : KVC_Op<"attention", [Pure]> {
+  let summary = "attention against contiguous keys and values";
+  let description = [{
+    The semantics of `kvc.paged_attention` for one sequence whose keys and
+    values (`[keys, kv_heads, head_dim]`) are contiguous. The queries are the
+    last `queries` positions of the `keys` positions (causal alignment to the
+    end, as in a decode step or a chunked prefill).
+
+    ```mlir
+    %o = kvc.attention %q, %k, %v {scale = 0.125 : f32, causal, sliding_window = 4096}
+        : tensor<?x32x64xf32>, tensor<?x8x64xf32>, tensor<?x8x64xf32> -> tensor<?x32x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    KVC_FloatTensor:$query,
+    KVC_FloatTensor:$key,
+    KVC_FloatTensor:$value,
+    F32Attr:$scale,
+    UnitAttr:$causal,
+    OptionalAttr<I64Attr>:$sliding_window,
+    OptionalAttr<F32Attr>:$softcap);
+  let results = (outs KVC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` type($query) `,` type($key) `,` type($value)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// kvc.rope
+//===----------------------------------------------------------------------===//
+
+def KVC_RopeOp : KVC_Op<"rope", [Pure]> {
+  let summary = "rotary position embedding";
+  let description = [{
+    Rotates the first `rotary_dim` elements of every head of `input`
+    (`[tokens, heads, head_dim]`) by the angle
+    `(positions[t] / scaling_factor) * theta^(-2i / rotary_dim)` for pair `i`;
+    the rest of the head passes through (partial rotary). `neox` pairs
+    `x[i]` with `x[i + rotary_dim/2]`, `gptj` pairs `x[2i]` with `x[2i+1]`.
+
+    ```mlir
+    %r = kvc.rope neox %q, %pos {rotary_dim = 128, theta = 5.0e+05}
+        : tensor<?x32x128xf16>, tensor<?xi64> -> tensor<?x32x128xf16>
+    ```
+  }];
+  let arguments = (ins
+    KVC_RopeStyleAttr:$style,
+    KVC_FloatTensor:$input,
+    KVC_IndexTensor:$positions,
+    I64Attr:$rotary_dim,
+    F64Attr:$theta,
+    DefaultValuedAttr<F64Attr, "1.0">:$scaling_factor);
+  let results = (outs KVC_FloatTensor:$result);
+  let assemblyFormat = [{
+    $style $input `,` $positions attr-dict `:` type($input) `,` type($positions)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// kvc.gather
+//===----------------------------------------------------------------------===//
+
+def KVC_GatherOp : KVC_Op<"gather"> {
+  let summary = "read one sequence's keys and values through its block table";
+  let description = [{
+    The paged read made explicit: returns the first `context_len` keys and
+    values (`[context_len, kv_heads, head_dim]`) of the sequence whose pages
+    are `block_table`. Used by the reference lowering, for debugging and to
+    export a cache.
+
+    ```mlir
+    %k, %v = kvc.gather %cache[%table], %len
+        : !kvc.paged_cache<16, 8, 128, f16>, tensor<?xi32>
+        -> tensor<?x8x128xf16>, tensor<?x8x128xf16>
+    ```
+  }];
+  let arguments = (ins
+    Arg<KVC_PagedCacheType, "the cache read", [MemRead<KVC_KVCacheResource>]>:$cache,
+    KVC_IndexTensor:$block_table,
+    Index:$context_len);
+  let results = (outs KVC_FloatTensor:$key, KVC_FloatTensor:$value);
+  let assemblyFormat = [{
+    $cache `[` $block_table `]` `,` $context_len attr-dict `:` qualified(type($cache)) `,`
+    type($block_table) `->` type($key) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // KVCC_DIALECT_KVC_IR_KVCOPS_TD

@@ -1,0 +1,31 @@
+//===- Passes.td - kvc transformation passes ---------------*- tablegen -*-===//
+#ifndef KVCC_DIALECT_KVC_TRANSFORMS_PASSES_TD
+#define KVCC_DIALECT_KVC_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def KVCPlanSplitKV : Pass<"kvc-plan-split-kv", "mlir::func::FuncOp"> {
+  let summary = "choose the split-KV factor of decode attention";
+  let description = [{
+    Flash-decoding splits a sequence's context across CTAs when one CTA per
+    (sequence, KV-head group) cannot fill the GPU, and combines the partial
+    results by their log-sum-exp. This pass annotates every decode-shaped
+    `kvc.paged_attention` (one query token per sequence, static batch: the
+    decode step of a batch bucket) with `num_splits`, chosen so that
+    `batch * kv_heads * num_splits` CTAs fill whole waves of the device's SMs
+    best, preferring fewer splits (each split adds a combine) when two choices
+    are within `wave-tolerance`. Ops whose batch is dynamic are left for the
+    runtime to plan.
+  }];
+  let options = [
+    Option<"numSMs", "num-sms", "int64_t", /*default=*/"132",
+           "streaming multiprocessors on the target GPU (H100 SXM: 132)">,
+    Option<"maxSplits", "max-splits", "int64_t", /*default=*/"32",
+           "upper bound on the split factor">,
+    Option<"waveTolerance", "wave-tolerance", "double", /*default=*/"0.85",
+           "accept the fewest splits whose wave efficiency is within this "
+           "fraction of the best">
+  ];
+}
+
+#endif // KVCC_DIALECT_KVC_TRANSFORMS_PASSES_TD

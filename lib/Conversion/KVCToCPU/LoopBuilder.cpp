@@ -1,0 +1,92 @@
+//===- LoopBuilder.cpp - shared helpers of the kvc CPU lowering ------------===//
+#include "LoopBuilder.h"
+
+using namespace mlir;
+
+namespace kvcc::cpu {
+
+MemRefType pageBufferType(kvc::PagedCacheType cache) {
+  int64_t b = cache.getBlockSize(), h = cache.getNumKVHeads();
+  if (cache.getLayout() == kvc::CacheLayout::HeadMajor)
+    std::swap(b, h);
+  return MemRefType::get({ShapedType::kDynamic, 2, b, h, cache.getHeadDim()},
+                         cache.getElementType());
+}
+
+Value Loops::idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+Value Loops::f32(double v) {
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
+}
+Value Loops::add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+Value Loops::sub(Value x, Value y) { return arith::SubIOp::create(b, x, y); }
+Value Loops::mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+Value Loops::divU(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
+Value Loops::remU(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
+Value Loops::minU(Value x, Value y) { return arith::MinUIOp::create(b, x, y); }
+Value Loops::maxS(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
+Value Loops::ceilDiv(Value x, Value y) {
+  return arith::CeilDivUIOp::create(b, x, y);
+}
+
+Value Loops::loadIndex(Value buffer, ValueRange indices) {
+  Value v = memref::LoadOp::create(b, buffer, indices);
+  return arith::IndexCastOp::create(b, b.getIndexType(), v);
+}
+
+Value Loops::toBuffer(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, memrefType, tensor,
+                                           /*read_only=*/true);
+}
+
+Value Loops::allocLike(RankedTensorType type, Value likeBuffer) {
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(memref::DimOp::create(b, likeBuffer, i));
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  return memref::AllocOp::create(b, memrefType, sizes);
+}
+
+Value Loops::toTensor(RankedTensorType type, Value buffer) {
+  return bufferization::ToTensorOp::create(b, type, buffer, /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+void Loops::forLoop(Value lb, Value ub,
+                    const std::function<void(ImplicitLocOpBuilder &, Value)> &body) {
+  scf::ForOp::create(b, lb, ub, idx(1), ValueRange{},
+                     [&](OpBuilder &nested, Location loc, Value iv, ValueRange) {
+                       ImplicitLocOpBuilder inner(loc, nested);
+                       body(inner, iv);
+                       scf::YieldOp::create(inner);
+                     });
+}
+
+Value Loops::loadRowF32(Value buffer, ValueRange indices, int64_t n) {
+  Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+  Value row = vector::LoadOp::create(b, VectorType::get({n}, elem), buffer,
+                                     indices);
+  if (elem.isF32())
+    return row;
+  return arith::ExtFOp::create(b, VectorType::get({n}, b.getF32Type()), row);
+}
+
+void Loops::storeRowF32(Value row, Value buffer, ValueRange indices) {
+  Type elem = cast<MemRefType>(buffer.getType()).getElementType();
+  if (!elem.isF32()) {
+    int64_t n = cast<VectorType>(row.getType()).getDimSize(0);
+    row = arith::TruncFOp::create(b, VectorType::get({n}, elem), row);
+  }
+  vector::StoreOp::create(b, row, buffer, indices);
+}
+
+SmallVector<Value> Loops::cacheRow(kvc::CacheLayout layout, Value page,
+                                   int64_t kv, Value offset, Value head) {
+  if (layout == kvc::CacheLayout::HeadMajor)
+    return {page, idx(kv), head, offset, idx(0)};
+  return {page, idx(kv), offset, head, idx(0)};
+}
+
+} // namespace kvcc::cpu

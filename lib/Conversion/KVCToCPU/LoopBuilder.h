@@ -1,0 +1,72 @@
+//===- LoopBuilder.h - shared helpers of the kvc CPU lowering ---*- C++ -*-===//
+//
+// Small conveniences over ImplicitLocOpBuilder for the loop nests the CPU
+// lowering emits: constants, index arithmetic, loads of integer tensors as
+// indices, the tensor/buffer boundary, and rows of the paged cache.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_LIB_CONVERSION_KVCTOCPU_LOOPBUILDER_H
+#define KVCC_LIB_CONVERSION_KVCTOCPU_LOOPBUILDER_H
+
+#include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
+#include "kvcc/Dialect/KVC/IR/KVC.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <functional>
+
+namespace kvcc::cpu {
+
+using mlir::ImplicitLocOpBuilder;
+using mlir::Value;
+
+/// The page buffer a `!kvc.paged_cache` lowers to:
+/// token_major: [pages, 2, block_size, kv_heads, head_dim],
+/// head_major:  [pages, 2, kv_heads, block_size, head_dim].
+mlir::MemRefType pageBufferType(kvc::PagedCacheType cache);
+
+struct Loops {
+  ImplicitLocOpBuilder &b;
+
+  Value idx(int64_t v);
+  Value f32(double v);
+  Value add(Value x, Value y);
+  Value sub(Value x, Value y);
+  Value mul(Value x, Value y);
+  Value divU(Value x, Value y);
+  Value remU(Value x, Value y);
+  Value minU(Value x, Value y);
+  Value maxS(Value x, Value y);
+  Value ceilDiv(Value x, Value y);
+
+  /// Element `indices` of an integer buffer as an index.
+  Value loadIndex(Value buffer, mlir::ValueRange indices);
+
+  /// A read-only buffer view of a tensor operand.
+  Value toBuffer(Value tensor);
+
+  /// A fresh buffer of the shape of `like` (dynamic sizes read off `like`).
+  Value allocLike(mlir::RankedTensorType type, Value likeBuffer);
+
+  /// Wraps a filled buffer as the op's result tensor.
+  Value toTensor(mlir::RankedTensorType type, Value buffer);
+
+  /// for (iv = lb; iv < ub; iv += 1) body(iv), no loop-carried values.
+  void forLoop(Value lb, Value ub,
+               const std::function<void(ImplicitLocOpBuilder &, Value)> &body);
+
+  /// Loads buffer[indices..., 0:n] as vector<n x f32> (extending from f16/bf16).
+  Value loadRowF32(Value buffer, mlir::ValueRange indices, int64_t n);
+
+  /// Stores an f32 vector to buffer[indices..., 0:n] (truncating as needed).
+  void storeRowF32(Value row, Value buffer, mlir::ValueRange indices);
+
+  /// Indices of token `offset` of `page`, head `head`, keys (kv = 0) or values
+  /// (kv = 1) in a page buffer of the given layout.
+  llvm::SmallVector<Value> cacheRow(kvc::CacheLayout layout, Value page,
+                                    int64_t kv, Value offset, Value head);
+};
+
+} // namespace kvcc::cpu
+
+#endif // KVCC_LIB_CONVERSION_KVCTOCPU_LOOPBUILDER_H

@@ -1,0 +1,237 @@
+//===- KVCOps.cpp - kvc operation verifiers --------------------------------===//
+//
+// Every diagnostic names the operand or attribute at fault and the values that
+// disagree, so a frontend bug reads as a sentence, not a shape dump.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Dialect/KVC/IR/KVC.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace kvcc::kvc;
+
+namespace {
+
+/// Two dimensions agree unless both are static and differ.
+bool dimsAgree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+std::string dimString(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+LogicalResult checkRank(Operation *op, StringRef name, Value v, int64_t rank) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() == rank)
+    return success();
+  return op->emitOpError() << name << " must have rank " << rank << ", got "
+                           << type;
+}
+
+/// `what` of `name` must equal the cache's `cacheWhat` when static.
+LogicalResult checkDim(Operation *op, StringRef name, int64_t dim,
+                       StringRef what, int64_t expected, StringRef expectedWhat) {
+  if (dimsAgree(dim, expected))
+    return success();
+  return op->emitOpError() << name << " has " << what << " " << dimString(dim)
+                           << ", but " << expectedWhat << " is "
+                           << dimString(expected);
+}
+
+/// The [tokens, heads, head_dim] tensor `name` must hold the cache's element
+/// type and head_dim; with `mustMatchHeads` also its kv_heads.
+LogicalResult checkAgainstCache(Operation *op, StringRef name, Value v,
+                                PagedCacheType cache, bool mustMatchHeads) {
+  if (failed(checkRank(op, name, v, 3)))
+    return failure();
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getElementType() != cache.getElementType())
+    return op->emitOpError() << name << " element type " << type.getElementType()
+                             << " differs from the cache element type "
+                             << cache.getElementType();
+  if (failed(checkDim(op, name, type.getDimSize(2), "head_dim",
+                      cache.getHeadDim(), "the cache head_dim")))
+    return failure();
+  if (mustMatchHeads &&
+      failed(checkDim(op, name, type.getDimSize(1), "kv_heads",
+                      cache.getNumKVHeads(), "the cache kv_heads")))
+    return failure();
+  return success();
+}
+
+/// Query heads must be a whole multiple of KV heads (GQA groups).
+LogicalResult checkGrouping(Operation *op, int64_t qHeads, int64_t kvHeads) {
+  if (ShapedType::isDynamic(qHeads) || ShapedType::isDynamic(kvHeads))
+    return op->emitOpError()
+           << "query and KV head counts must be static, got query heads "
+           << dimString(qHeads) << " and kv_heads " << dimString(kvHeads);
+  if (qHeads % kvHeads != 0)
+    return op->emitOpError() << "query has " << qHeads
+                             << " heads, which is not a multiple of the "
+                             << kvHeads << " KV heads";
+  return success();
+}
+
+LogicalResult checkSameType(Operation *op, StringRef name, Type actual,
+                            StringRef refName, Type expected) {
+  auto a = cast<RankedTensorType>(actual), e = cast<RankedTensorType>(expected);
+  bool shapesAgree = a.getRank() == e.getRank();
+  for (int64_t i = 0; shapesAgree && i < a.getRank(); ++i)
+    shapesAgree = dimsAgree(a.getDimSize(i), e.getDimSize(i));
+  if (shapesAgree && a.getElementType() == e.getElementType())
+    return success();
+  return op->emitOpError() << name << " type " << actual << " does not match "
+                           << refName << " type " << expected;
+}
+
+/// scale > 0, sliding_window >= 1, softcap > 0: shared by both attentions.
+LogicalResult checkAttentionAttrs(Operation *op, APFloat scale,
+                                  std::optional<uint64_t> window,
+                                  std::optional<APFloat> softcap) {
+  double s = scale.convertToDouble();
+  if (!(s > 0.0) || !std::isfinite(s))
+    return op->emitOpError() << "scale must be positive and finite, got " << s;
+  if (window && static_cast<int64_t>(*window) < 1)
+    return op->emitOpError() << "sliding_window must be at least 1, got "
+                             << static_cast<int64_t>(*window);
+  if (softcap) {
+    double c = softcap->convertToDouble();
+    if (!(c > 0.0) || !std::isfinite(c))
+      return op->emitOpError() << "softcap must be positive and finite, got "
+                               << c;
+  }
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// AppendOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AppendOp::verify() {
+  auto cache = getCache().getType();
+  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true)) ||
+      failed(checkAgainstCache(*this, "value", getValue(), cache, true)) ||
+      failed(checkSameType(*this, "value", getValue().getType(), "key",
+                           getKey().getType())) ||
+      failed(checkRank(*this, "slots", getSlots(), 1)))
+    return failure();
+  return checkDim(*this, "slots", getSlots().getType().getDimSize(0), "length",
+                  getKey().getType().getDimSize(0), "the key token count");
+}
+
+//===----------------------------------------------------------------------===//
+// PagedAttentionOp
+//===----------------------------------------------------------------------===//
+
+int64_t PagedAttentionOp::getGroupSize() {
+  return getQuery().getType().getDimSize(1) /
+         getCache().getType().getNumKVHeads();
+}
+
+LogicalResult PagedAttentionOp::verify() {
+  auto cache = getCache().getType();
+  auto query = getQuery().getType();
+  if (failed(checkAgainstCache(*this, "query", getQuery(), cache, false)) ||
+      failed(checkGrouping(*this, query.getDimSize(1), cache.getNumKVHeads())) ||
+      failed(checkSameType(*this, "result", getResult().getType(), "query",
+                           query)) ||
+      failed(checkRank(*this, "block_tables", getBlockTables(), 2)) ||
+      failed(checkRank(*this, "context_lens", getContextLens(), 1)) ||
+      failed(checkRank(*this, "query_start", getQueryStart(), 1)))
+    return failure();
+
+  int64_t batch = getContextLens().getType().getDimSize(0);
+  if (failed(checkDim(*this, "block_tables",
+                      getBlockTables().getType().getDimSize(0), "rows", batch,
+                      "the context_lens length")))
+    return failure();
+  int64_t starts = getQueryStart().getType().getDimSize(0);
+  if (!ShapedType::isDynamic(batch) && !ShapedType::isDynamic(starts) &&
+      starts != batch + 1)
+    return emitOpError() << "query_start must have one entry per sequence plus "
+                            "one ("
+                         << batch + 1 << "), got " << starts;
+  if (auto splits = getNumSplits(); splits && static_cast<int64_t>(*splits) < 1)
+    return emitOpError() << "num_splits must be at least 1, got "
+                         << static_cast<int64_t>(*splits);
+  return checkAttentionAttrs(*this, getScale(), getSlidingWindow(),
+                             getSoftcap());
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  if (failed(checkRank(*this, "query", getQuery(), 3)) ||
+      failed(checkRank(*this, "key", getKey(), 3)) ||
+      failed(checkSameType(*this, "value", getValue().getType(), "key",
+                           getKey().getType())) ||
+      failed(checkSameType(*this, "result", getResult().getType(), "query",
+                           getQuery().getType())))
+    return failure();
+  auto q = getQuery().getType(), k = getKey().getType();
+  if (q.getElementType() != k.getElementType())
+    return emitOpError() << "query element type " << q.getElementType()
+                         << " differs from the key element type "
+                         << k.getElementType();
+  if (failed(checkDim(*this, "query", q.getDimSize(2), "head_dim",
+                      k.getDimSize(2), "the key head_dim")) ||
+      failed(checkGrouping(*this, q.getDimSize(1), k.getDimSize(1))))
+    return failure();
+  return checkAttentionAttrs(*this, getScale(), getSlidingWindow(),
+                             getSoftcap());
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  if (failed(checkRank(*this, "input", getInput(), 3)) ||
+      failed(checkRank(*this, "positions", getPositions(), 1)) ||
+      failed(checkSameType(*this, "result", getResult().getType(), "input",
+                           getInput().getType())))
+    return failure();
+  auto input = getInput().getType();
+  if (failed(checkDim(*this, "positions", getPositions().getType().getDimSize(0),
+                      "length", input.getDimSize(0), "the input token count")))
+    return failure();
+  int64_t rotary = getRotaryDim();
+  int64_t headDim = input.getDimSize(2);
+  if (rotary < 2 || rotary % 2 != 0)
+    return emitOpError() << "rotary_dim must be a positive even number, got "
+                         << rotary;
+  if (!ShapedType::isDynamic(headDim) && rotary > headDim)
+    return emitOpError() << "rotary_dim " << rotary
+                         << " exceeds the input head_dim " << headDim;
+  double theta = getTheta().convertToDouble();
+  if (!(theta > 0.0) || !std::isfinite(theta))
+    return emitOpError() << "theta must be positive and finite, got " << theta;
+  double scaling = getScalingFactor().convertToDouble();
+  if (!(scaling > 0.0) || !std::isfinite(scaling))
+    return emitOpError() << "scaling_factor must be positive and finite, got "
+                         << scaling;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GatherOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherOp::verify() {
+  auto cache = getCache().getType();
+  if (failed(checkRank(*this, "block_table", getBlockTable(), 1)) ||
+      failed(checkAgainstCache(*this, "key result", getKey(), cache, true)) ||
+      failed(checkSameType(*this, "value result", getValue().getType(),
+                           "key result", getKey().getType())))
+    return failure();
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "kvcc/Dialect/KVC/IR/KVCOps.cpp.inc"

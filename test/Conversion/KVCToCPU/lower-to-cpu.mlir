@@ -1,0 +1,84 @@
+// RUN: kvcc-opt %s --split-input-file --kvc-lower-to-cpu | FileCheck %s
+// The whole CPU pipeline reaches the LLVM dialect:
+// RUN: kvcc-opt %s --split-input-file --pass-pipeline='builtin.module(kvc-lower-to-cpu,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},buffer-results-to-out-params,buffer-deallocation-pipeline,canonicalize,cse,convert-vector-to-scf,lower-affine,expand-strided-metadata,convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)' | FileCheck %s --check-prefix=LLVM
+
+// The cache becomes a buffer of pages [pages, 2, block, kv_heads, head_dim];
+// attention is a parallel loop over (sequence, KV head) with per-iteration
+// stack scratch, pages read through the block table, dot products over
+// head_dim as vector reductions, and one rescale per tile.
+// CHECK-LABEL: func.func @paged_gqa
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<?x2x16x2x64xf16>
+// CHECK: scf.parallel
+// CHECK: memref.alloca_scope
+// CHECK: memref.alloca() : memref<4x64xf32>
+// CHECK: memref.alloca() : memref<3x4x64xf32>
+// CHECK: memref.alloca() : memref<4x16xf32>
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
+// CHECK: vector.load %[[CACHE]][%{{.*}}, %c0{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<?x2x16x2x64xf16>, vector<64xf16>
+// CHECK: arith.extf {{.*}} : vector<64xf16> to vector<64xf32>
+// CHECK: vector.reduction <add>
+// CHECK: math.tanh
+// CHECK: math.exp
+// CHECK: vector.load %[[CACHE]][%{{.*}}, %c1{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}]
+// CHECK: vector.fma
+// CHECK: arith.truncf {{.*}} : vector<64xf32> to vector<64xf16>
+// CHECK: bufferization.to_tensor
+// LLVM-LABEL: llvm.func @paged_gqa
+// LLVM-NOT: kvc.
+func.func @paged_gqa(%q: tensor<?x8x64xf16>, %cache: !kvc.paged_cache<16, 2, 64, f16>, %bt: tensor<?x?xi32>,
+                     %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x8x64xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal, softcap = 30.0 : f32, num_splits = 3} : tensor<?x8x64xf16>, !kvc.paged_cache<16, 2, 64, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x8x64xf16>
+  return %o : tensor<?x8x64xf16>
+}
+
+// -----
+
+// Head-major pages swap the block and head dims; a negative slot is skipped.
+// CHECK-LABEL: func.func @append_head_major
+// CHECK-SAME: memref<?x2x4x5x32xf32>
+// CHECK: arith.cmpi sge
+// CHECK: scf.if
+// CHECK: arith.divui
+// CHECK: arith.remui
+// CHECK: vector.store %{{.*}}, %{{.*}}[%{{.*}}, %c0{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<?x2x4x5x32xf32>, vector<32xf32>
+// CHECK: vector.store %{{.*}}, %{{.*}}[%{{.*}}, %c1{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<?x2x4x5x32xf32>, vector<32xf32>
+// LLVM-LABEL: llvm.func @append_head_major
+func.func @append_head_major(%k: tensor<?x4x32xf32>, %v: tensor<?x4x32xf32>, %slots: tensor<?xi64>,
+                             %cache: !kvc.paged_cache<5, 4, 32, f32, head_major>) {
+  kvc.append %k, %v into %cache[%slots] : tensor<?x4x32xf32>, tensor<?x4x32xf32>, tensor<?xi64> into !kvc.paged_cache<5, 4, 32, f32, head_major>
+  return
+}
+
+// -----
+
+// GPT-J rope pairs adjacent lanes, rotates the first 16 of 32 and passes the
+// rest through; angles are computed in f64.
+// CHECK-LABEL: func.func @rope_gptj_partial
+// CHECK: arith.constant dense<{{.*}}> : vector<8xf64>
+// CHECK: math.cos {{.*}} : vector<8xf64>
+// CHECK: math.sin {{.*}} : vector<8xf64>
+// CHECK: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14]
+// CHECK: vector.shuffle {{.*}} [1, 3, 5, 7, 9, 11, 13, 15]
+// CHECK: vector.shuffle {{.*}} [0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15]
+// CHECK: vector.shuffle {{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 32, 33
+// LLVM-LABEL: llvm.func @rope_gptj_partial
+func.func @rope_gptj_partial(%x: tensor<?x2x32xf32>, %p: tensor<?xi32>) -> tensor<?x2x32xf32> {
+  %r = kvc.rope gptj %x, %p {rotary_dim = 16, theta = 1.0e+04 : f64} : tensor<?x2x32xf32>, tensor<?xi32> -> tensor<?x2x32xf32>
+  return %r : tensor<?x2x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gather_and_dense
+// CHECK: memref.alloc(%{{.*}}) : memref<?x2x64xbf16>
+// CHECK: scf.for
+// CHECK: vector.load {{.*}} : memref<?x2x3x2x64xbf16>, vector<64xbf16>
+// CHECK: scf.parallel
+// CHECK: memref.alloca() : memref<2x64xf32>
+// LLVM-LABEL: llvm.func @gather_and_dense
+func.func @gather_and_dense(%cache: !kvc.paged_cache<3, 2, 64, bf16>, %t: tensor<?xi32>, %n: index,
+                            %q: tensor<?x4x64xbf16>) -> tensor<?x4x64xbf16> {
+  %k, %v = kvc.gather %cache[%t], %n : !kvc.paged_cache<3, 2, 64, bf16>, tensor<?xi32> -> tensor<?x2x64xbf16>, tensor<?x2x64xbf16>
+  %o = kvc.attention %q, %k, %v {scale = 0.125 : f32, causal, sliding_window = 16} : tensor<?x4x64xbf16>, tensor<?x2x64xbf16>, tensor<?x2x64xbf16> -> tensor<?x4x64xbf16>
+  return %o : tensor<?x4x64xbf16>
+}
