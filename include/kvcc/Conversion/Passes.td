@@ -39,4 +39,18 @@ def KVCLowerToCPU : Pass<"kvc-lower-to-cpu", "mlir::ModuleOp"> {
   ];
 }
 
+def KVCResultsToOutParams : Pass<"kvc-results-to-out-params", "mlir::ModuleOp"> {
+  let summary = "turn memref results of public functions into caller-owned out-parameters";
+  let description = [{
+    After bufferization, a public function that returns a memref hands the
+    caller a buffer the callee allocated. kvcc's runtime owns every buffer
+    (ModelABI.h), so each memref result becomes a trailing argument of the same
+    type, filled with `memref.copy` before the return. Unlike upstream's
+    `buffer-results-to-out-params`, dynamic shapes are allowed: the caller knows
+    the output sizes from the inputs (logits are [sequences, vocab]). Run it
+    before buffer deallocation, which then frees the callee's buffer.
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect"];
+}
+
 #endif // KVCC_CONVERSION_PASSES_TD

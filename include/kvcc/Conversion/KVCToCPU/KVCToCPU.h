@@ -16,6 +16,7 @@
 namespace kvcc {
 
 #define GEN_PASS_DECL_KVCLOWERTOCPU
+#define GEN_PASS_DECL_KVCRESULTSTOOUTPARAMS
 #include "kvcc/Conversion/Passes.h.inc"
 
 /// Converts `!kvc.paged_cache` to its page buffer; other types pass through.

@@ -1,0 +1,84 @@
+//===- ModelABI.h - The contract between model.so and the runtime -*- C++ -*-===//
+//
+// `kvcc compile MODEL --target=cpu -o DIR` writes DIR/model.so and
+// DIR/manifest.json. This header is the whole contract the executor relies on;
+// it holds no MLIR types (the runtime links no LLVM/MLIR).
+//
+// Entry point. model.so exports, with C linkage,
+//
+//     void kvcc_step(void **args);
+//
+// `args[i]` points at the i-th argument's strided memref descriptor
+// (MemRefDescriptor<T, Rank> below: MLIR's C interface). One call runs one
+// step of a ragged batch: prefill chunks and decode tokens of several
+// sequences together. Arguments, in order:
+//
+//   0 tokens        i32 [N]            token ids of the step's N new tokens
+//   1 positions     i64 [N]            position of each new token in its sequence
+//   2 slots         i64 [N]            cache slot of each new token
+//                                      (page * block_size + offset; < 0: padding)
+//   3 query_start   i32 [B + 1]        tokens of sequence b: [query_start[b], query_start[b+1])
+//   4 context_lens  i32 [B]            tokens of sequence b after this step
+//   5 block_tables  i32 [B, P]         pages of sequence b (row padded with 0)
+//   6 logit_rows    i64 [B]            row (in 0..N) whose logits are wanted, usually
+//                                      the last token of each sequence
+//   7 weights       f32 [W]            every weight, flat, at the manifest's offsets
+//   8 .. 8+L-1      cache of layer l   [pages, 2, block_size, kv_heads, head_dim]
+//                                      (token-major; keys at [.,0], values at [.,1])
+//   8+L             logits (output)    f32 [B, vocab]
+//
+// The runtime guarantees what the compiled code does not check (as vLLM's
+// kernels do): query_start is non-decreasing with query_start[B] == N,
+// context_lens[b] >= the sequence's new tokens, every page index < pages, and
+// every slot of a new token is inside the pages of its sequence.
+//
+// manifest.json (written by the compiler, read by the runtime):
+//   {
+//     "format": "kvcc-artifact", "version": 1, "target": "cpu",
+//     "entry": "kvcc_step",
+//     "model": { ModelSpec::toJson() },
+//     "cache": { "layers": L, "block_size": B, "kv_heads": H, "head_dim": D,
+//                "dtype": "f32", "layout": "token_major" },
+//     "weights": [ { "name": "layers.0.wq", "shape": [576, 576], "offset": 0 }, ... ],
+//     "weights_size": W            // f32 elements
+//   }
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_RUNTIME_MODELABI_H
+#define KVCC_RUNTIME_MODELABI_H
+
+#include <cstdint>
+
+namespace kvcc::abi {
+
+/// MLIR's strided memref descriptor (the C interface of a memref argument).
+template <typename T, int Rank> struct MemRefDescriptor {
+  T *allocated;
+  T *aligned;
+  int64_t offset;
+  int64_t sizes[Rank];
+  int64_t strides[Rank];
+};
+
+/// Builds the descriptor of a dense row-major buffer.
+template <typename T, int Rank>
+MemRefDescriptor<T, Rank> denseDescriptor(T *data, const int64_t (&sizes)[Rank]) {
+  MemRefDescriptor<T, Rank> d{data, data, 0, {}, {}};
+  int64_t stride = 1;
+  for (int i = Rank - 1; i >= 0; --i) {
+    d.sizes[i] = sizes[i];
+    d.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return d;
+}
+
+/// The step entry point of model.so.
+using StepFn = void (*)(void **args);
+
+constexpr const char *kStepSymbol = "kvcc_step";
+constexpr int kNumFixedArgs = 8; // tokens .. weights; caches and logits follow
+
+} // namespace kvcc::abi
+
+#endif // KVCC_RUNTIME_MODELABI_H

@@ -1,0 +1,48 @@
+//===- CPUPipeline.cpp - kvc on tensors to the LLVM dialect ----------------===//
+#include "kvcc/Target/CPUTarget.h"
+#include "kvcc/InitAll.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+std::string kvcc::cpuPipelineText() {
+  // Function results become out-parameters so the runtime owns every output
+  // buffer; buffers use identity layouts so descriptors are plain row-major.
+  return "builtin.module("
+         "kvc-lower-to-cpu,"
+         "one-shot-bufferize{bufferize-function-boundaries "
+         "function-boundary-type-conversion=identity-layout-map},"
+         "kvc-results-to-out-params,"
+         "buffer-deallocation-pipeline,"
+         "canonicalize,cse,"
+         "convert-linalg-to-loops,"
+         "convert-vector-to-scf,"
+         "lower-affine,"
+         "expand-strided-metadata,"
+         "convert-scf-to-cf,"
+         "convert-vector-to-llvm,"
+         "convert-math-to-llvm,"
+         "finalize-memref-to-llvm,"
+         "convert-arith-to-llvm,"
+         "convert-index-to-llvm,"
+         "convert-func-to-llvm,"
+         "convert-cf-to-llvm,"
+         "reconcile-unrealized-casts)";
+}
+
+LogicalResult kvcc::buildCPUPipeline(OpPassManager &pm) {
+  // The textual pipeline names registered passes; tools other than kvcc-opt
+  // (the driver, tests) may not have registered them yet.
+  static std::once_flag registered;
+  std::call_once(registered, [] { registerAllPasses(); });
+  std::string full = cpuPipelineText();
+  // `pm` is anchored on builtin.module already: parsing the wrapped text would
+  // nest a module pass manager that never matches (and silently does nothing).
+  StringRef text = full;
+  text.consume_front("builtin.module(");
+  text.consume_back(")");
+  return parsePassPipeline(text, pm);
+}
