@@ -23,5 +23,5 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.kvcc_tools_dir, config.llvm_tools_dir]
-tools = ["kvcc-opt", "FileCheck", "not", "count"]
+tools = ["kvcc-opt", "kvcc", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -16,6 +16,7 @@ std::string kvcc::cpuPipelineText() {
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"
          "kvc-results-to-out-params,"
+         "kvc-matmul-to-blas,"
          "buffer-deallocation-pipeline,"
          "canonicalize,cse,"
          "convert-linalg-to-loops,"

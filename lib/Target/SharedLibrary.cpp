@@ -82,13 +82,16 @@ LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
   PassManager pm(context);
   if (failed(buildCPUPipeline(pm)))
     return fail(module, "kvcc: the CPU pass pipeline failed to parse");
-  if (!options.irDumpDir.empty())
+  if (!options.irDumpDir.empty()) {
+    // One file per pass, in order: IR printing needs a single-threaded context.
+    context->disableMultithreading();
     pm.enableIRPrintingToFileTree([](Pass *, Operation *) { return false; },
                                   [](Pass *, Operation *) { return true; },
                                   /*printModuleScope=*/true,
                                   /*printAfterOnlyOnChange=*/false,
                                   /*printAfterOnlyOnFailure=*/false,
                                   options.irDumpDir);
+  }
   if (failed(pm.run(module)))
     return failure();
   if (failed(addPackedEntryPoints(module)))
@@ -139,8 +142,15 @@ LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
     cleanup();
     return fail(module, "kvcc: no C compiler driver 'cc' on PATH to link " + outputPath);
   }
-  SmallVector<std::string> args = {*linker, "-shared", "-o", tmpLibrary,
-                                   objectPath};
+  // -Bsymbolic: calls inside model.so bind to its own functions, never to a
+  // same-named symbol of the process (glibc exports `step`, for one).
+  SmallVector<std::string> args = {*linker, "-shared", "-Wl,-Bsymbolic", "-o",
+                                   tmpLibrary, objectPath};
+  std::vector<std::string> inputs = options.linkInputs;
+  if (inputs.empty())
+    inputs.push_back(KVCC_CPU_SHIMS_LIBRARY);
+  for (const std::string &input : inputs)
+    args.push_back(input);
   for (const std::string &lib : options.libraries)
     args.push_back("-l" + lib);
   SmallVector<StringRef> argRefs(args.begin(), args.end());

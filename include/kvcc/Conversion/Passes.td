@@ -53,4 +53,18 @@ def KVCResultsToOutParams : Pass<"kvc-results-to-out-params", "mlir::ModuleOp"> 
   let dependentDialects = ["mlir::memref::MemRefDialect"];
 }
 
+def KVCMatmulToBLAS : Pass<"kvc-matmul-to-blas", "mlir::ModuleOp"> {
+  let summary = "call a BLAS sgemm for f32 linalg.matmul on buffers";
+  let description = [{
+    The projections of a model (QKV, O, MLP, LM head) are GEMMs (prefill) or
+    GEMVs (decode) whose speed decides end-to-end throughput; an optimized BLAS
+    beats naive loops by orders of magnitude. Every f32 `linalg.matmul` on
+    memrefs with the `C += A·B` or `C += A·Bᵀ` indexing maps becomes a call to
+    `kvcc_matmul_nn` / `kvcc_matmul_nt` (C interface, fully dynamic strided
+    memrefs), which the CPU target links from its shim library over CBLAS.
+    Other matmuls are left to the loop lowering.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect"];
+}
+
 #endif // KVCC_CONVERSION_PASSES_TD

@@ -18,8 +18,11 @@ namespace kvcc {
 struct CPUTargetOptions {
   /// LLVM CPU name; empty means the host CPU.
   std::string cpu;
-  /// Libraries model.so links against (e.g. "openblas").
-  std::vector<std::string> libraries = {"m"};
+  /// Archives and objects linked into model.so besides the compiled code
+  /// (empty: the CPU shim library built with kvcc).
+  std::vector<std::string> linkInputs;
+  /// Libraries model.so links against.
+  std::vector<std::string> libraries = {"openblas", "m"};
   /// Where --dump-ir-dir style callers want the IR after every pass; empty: off.
   std::string irDumpDir;
 };

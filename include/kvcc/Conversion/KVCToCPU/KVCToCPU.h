@@ -17,6 +17,7 @@ namespace kvcc {
 
 #define GEN_PASS_DECL_KVCLOWERTOCPU
 #define GEN_PASS_DECL_KVCRESULTSTOOUTPARAMS
+#define GEN_PASS_DECL_KVCMATMULTOBLAS
 #include "kvcc/Conversion/Passes.h.inc"
 
 /// Converts `!kvc.paged_cache` to its page buffer; other types pass through.

@@ -1,0 +1,44 @@
+//===- ModelIRBuilder.h - A Llama-family model as kvc IR --------*- C++ -*-===//
+//
+// Builds the model's step function — one step of a ragged batch, prefill
+// chunks and decode tokens together — in kvc plus upstream linalg / tensor /
+// arith / math, with the argument order of include/kvcc/Runtime/ModelABI.h.
+// Weights are bound at run time: they arrive as one flat f32 tensor, sliced
+// at the offsets of the weight layout (which the manifest records).
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_FRONTEND_MODELIRBUILDER_H
+#define KVCC_FRONTEND_MODELIRBUILDER_H
+
+#include "kvcc/Frontend/ModelSpec.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+#include <vector>
+
+namespace kvcc {
+
+struct WeightSlot {
+  std::string name;           ///< canonical (ModelSource) name
+  std::vector<int64_t> shape; ///< row-major
+  int64_t offset = 0;         ///< in f32 elements, into the flat weights argument
+};
+
+/// Every weight of `spec` in ModelSource's stable order, packed back to back
+/// (each slot starts on a 16-element boundary so rows stay 64-byte aligned).
+std::vector<WeightSlot> weightLayout(const ModelSpec &spec, int64_t &totalElements);
+
+struct ModelIROptions {
+  int64_t blockSize = 16; ///< KV-cache page size, any value >= 1
+};
+
+/// `func.func @step` of the model (see ModelABI.h for the arguments).
+mlir::OwningOpRef<mlir::ModuleOp> buildModelIR(mlir::MLIRContext &context,
+                                               const ModelSpec &spec,
+                                               const ModelIROptions &options);
+
+} // namespace kvcc
+
+#endif // KVCC_FRONTEND_MODELIRBUILDER_H

@@ -1,0 +1,350 @@
+//===- ModelIRBuilder.cpp - A Llama-family model as kvc IR -----------------===//
+//
+// llama / mistral / qwen2 decoder layers:
+//   h = rmsnorm(x); q,k,v = h·Wqᵀ,h·Wkᵀ,h·Wvᵀ (+bias: qwen2); rope(q), rope(k)
+//   append k,v; o = paged_attention(q); x += o·Woᵀ
+//   h = rmsnorm(x); x += (silu(h·Wgᵀ) * h·Wuᵀ)·Wdᵀ
+// then rmsnorm of the rows whose logits are wanted, and the LM head.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Frontend/ModelIRBuilder.h"
+
+#include "kvcc/Dialect/KVC/IR/KVC.h"
+#include "kvcc/Frontend/ModelSource.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <cmath>
+#include <map>
+
+using namespace mlir;
+
+namespace kvcc {
+
+std::vector<WeightSlot> weightLayout(const ModelSpec &spec,
+                                     int64_t &totalElements) {
+  std::vector<WeightSlot> slots;
+  int64_t offset = 0;
+  for (const WeightSpec &w : expectedWeights(spec)) {
+    slots.push_back({w.name, w.shape, offset});
+    int64_t n = static_cast<int64_t>(w.numElements());
+    offset += (n + 15) / 16 * 16;
+  }
+  totalElements = offset;
+  return slots;
+}
+
+namespace {
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+class Builder {
+public:
+  Builder(ImplicitLocOpBuilder &b, const ModelSpec &spec,
+          const std::vector<WeightSlot> &layout, Value weights)
+      : b(b), spec(spec), weights(weights) {
+    for (const WeightSlot &w : layout)
+      slots[w.name] = &w;
+  }
+
+  bool hasWeight(const std::string &name) const { return slots.count(name); }
+
+  /// The named weight as a static tensor sliced out of the flat argument.
+  Value weight(const std::string &name) {
+    const WeightSlot &w = *slots.at(name);
+    int64_t n = 1;
+    for (int64_t d : w.shape)
+      n *= d;
+    auto flatType = RankedTensorType::get({n}, b.getF32Type());
+    Value flat = tensor::ExtractSliceOp::create(
+        b, flatType, weights, ValueRange{}, ValueRange{}, ValueRange{},
+        b.getDenseI64ArrayAttr({w.offset}), b.getDenseI64ArrayAttr({n}),
+        b.getDenseI64ArrayAttr({1}));
+    if (w.shape.size() == 1)
+      return flat;
+    auto type = RankedTensorType::get(w.shape, b.getF32Type());
+    return tensor::ExpandShapeOp::create(b, type, flat,
+                                         ArrayRef<ReassociationIndices>{{0, 1}});
+  }
+
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
+  }
+
+  /// An empty [rows, cols] tensor whose row count is that of `like`.
+  Value empty(Value like, ArrayRef<int64_t> trailing) {
+    Value rows = tensor::DimOp::create(b, like, 0);
+    SmallVector<int64_t> shape = {kDyn};
+    shape.append(trailing.begin(), trailing.end());
+    return tensor::EmptyOp::create(b, shape, b.getF32Type(), ValueRange{rows});
+  }
+
+  Value zeros(Value like, ArrayRef<int64_t> trailing) {
+    Value e = empty(like, trailing);
+    return linalg::FillOp::create(b, ValueRange{f32(0.0)}, ValueRange{e})
+        .getResult(0);
+  }
+
+  /// x · wᵀ for x [rows, in] and w [out, in] (+ bias [out]).
+  Value linear(Value x, const std::string &w, const std::string &bias = "") {
+    Value wt = weight(w);
+    int64_t out = cast<RankedTensorType>(wt.getType()).getDimSize(0);
+    Value acc = zeros(x, {out});
+    MLIRContext *ctx = b.getContext();
+    AffineExpr m, n, k;
+    bindDims(ctx, m, n, k);
+    auto maps = b.getAffineMapArrayAttr(
+        {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {n, k}, ctx),
+         AffineMap::get(3, 0, {m, n}, ctx)});
+    Value y = linalg::MatmulOp::create(
+                  b, TypeRange{acc.getType()}, ValueRange{x, wt},
+                  ValueRange{acc},
+                  ArrayRef<NamedAttribute>{b.getNamedAttr("indexing_maps", maps)})
+                  .getResult(0);
+    if (bias.empty())
+      return y;
+    return elementwiseRowBroadcast(y, weight(bias),
+                                   [&](OpBuilder &nb, Location loc, Value a,
+                                       Value c) -> Value {
+                                     return arith::AddFOp::create(nb, loc, a, c);
+                                   });
+  }
+
+  /// f(x[r, c], v[c]) for every element.
+  Value elementwiseRowBroadcast(
+      Value x, Value v,
+      const std::function<Value(OpBuilder &, Location, Value, Value)> &f) {
+    auto type = cast<RankedTensorType>(x.getType());
+    MLIRContext *ctx = b.getContext();
+    auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
+    auto col = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+    return linalg::GenericOp::create(
+               b, TypeRange{type}, ValueRange{x, v},
+               ValueRange{empty(x, {type.getDimSize(1)})},
+               ArrayRef<AffineMap>{id, col, id},
+               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                             utils::IteratorType::parallel},
+               [&](OpBuilder &nb, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(nb, loc, f(nb, loc, args[0], args[1]));
+               })
+        .getResult(0);
+  }
+
+  /// f(x, y) elementwise for two [rows, cols] tensors.
+  Value elementwise(Value x, Value y,
+                    const std::function<Value(OpBuilder &, Location, Value,
+                                              Value)> &f) {
+    auto type = cast<RankedTensorType>(x.getType());
+    auto id = AffineMap::getMultiDimIdentityMap(2, b.getContext());
+    return linalg::GenericOp::create(
+               b, TypeRange{type}, ValueRange{x, y},
+               ValueRange{empty(x, {type.getDimSize(1)})},
+               ArrayRef<AffineMap>{id, id, id},
+               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                             utils::IteratorType::parallel},
+               [&](OpBuilder &nb, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(nb, loc, f(nb, loc, args[0], args[1]));
+               })
+        .getResult(0);
+  }
+
+  Value add(Value x, Value y) {
+    return elementwise(x, y, [](OpBuilder &nb, Location loc, Value a, Value c) {
+      return Value(arith::AddFOp::create(nb, loc, a, c));
+    });
+  }
+
+  /// x * rsqrt(mean(x²) + eps) * w, row by row (f32 sum of squares).
+  Value rmsNorm(Value x, const std::string &w) {
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t hidden = type.getDimSize(1);
+    MLIRContext *ctx = b.getContext();
+    Value rows = tensor::DimOp::create(b, x, 0);
+    Value sumInit = linalg::FillOp::create(
+                        b, ValueRange{f32(0.0)},
+                        ValueRange{tensor::EmptyOp::create(
+                            b, ArrayRef<int64_t>{kDyn}, b.getF32Type(),
+                            ValueRange{rows})})
+                        .getResult(0);
+    auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
+    auto row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    Value sumSq =
+        linalg::GenericOp::create(
+            b, TypeRange{sumInit.getType()}, ValueRange{x}, ValueRange{sumInit},
+            ArrayRef<AffineMap>{id, row},
+            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                          utils::IteratorType::reduction},
+            [&](OpBuilder &nb, Location loc, ValueRange args) {
+              Value sq = arith::MulFOp::create(nb, loc, args[0], args[0]);
+              linalg::YieldOp::create(
+                  nb, loc, Value(arith::AddFOp::create(nb, loc, sq, args[1])));
+            })
+            .getResult(0);
+    Value invHidden = f32(1.0 / double(hidden));
+    Value eps = f32(spec.rmsEps);
+    auto col = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
+    return linalg::GenericOp::create(
+               b, TypeRange{type}, ValueRange{x, sumSq, weight(w)},
+               ValueRange{empty(x, {hidden})},
+               ArrayRef<AffineMap>{id, row, col, id},
+               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                             utils::IteratorType::parallel},
+               [&](OpBuilder &nb, Location loc, ValueRange args) {
+                 Value mean = arith::MulFOp::create(nb, loc, args[1], invHidden);
+                 Value inv = math::RsqrtOp::create(
+                     nb, loc, arith::AddFOp::create(nb, loc, mean, eps));
+                 Value y = arith::MulFOp::create(
+                     nb, loc, arith::MulFOp::create(nb, loc, args[0], inv),
+                     args[2]);
+                 linalg::YieldOp::create(nb, loc, y);
+               })
+        .getResult(0);
+  }
+
+  /// Rows `rows[i]` of `table` [N, cols] (an embedding lookup when `table` is
+  /// the embedding and `rows` the token ids).
+  Value gatherRows(Value table, Value rowIds) {
+    auto tableType = cast<RankedTensorType>(table.getType());
+    int64_t cols = tableType.getDimSize(1);
+    MLIRContext *ctx = b.getContext();
+    auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
+    auto row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    return linalg::GenericOp::create(
+               b, TypeRange{RankedTensorType::get({kDyn, cols}, b.getF32Type())},
+               ValueRange{rowIds}, ValueRange{empty(rowIds, {cols})},
+               ArrayRef<AffineMap>{row, id},
+               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                             utils::IteratorType::parallel},
+               [&](OpBuilder &nb, Location loc, ValueRange args) {
+                 Value r = arith::IndexCastOp::create(nb, loc, nb.getIndexType(),
+                                                      args[0]);
+                 Value c = linalg::IndexOp::create(nb, loc, 1);
+                 Value v = tensor::ExtractOp::create(nb, loc, table,
+                                                     ValueRange{r, c});
+                 linalg::YieldOp::create(nb, loc, v);
+               })
+        .getResult(0);
+  }
+
+  /// silu(g) * u.
+  Value swiglu(Value g, Value u) {
+    return elementwise(g, u, [&](OpBuilder &nb, Location loc, Value a, Value c) {
+      Value one = arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(1.0f));
+      Value neg = arith::NegFOp::create(nb, loc, a);
+      Value sig = arith::DivFOp::create(
+          nb, loc, one,
+          arith::AddFOp::create(nb, loc, one, math::ExpOp::create(nb, loc, neg)));
+      return Value(arith::MulFOp::create(
+          nb, loc, arith::MulFOp::create(nb, loc, a, sig), c));
+    });
+  }
+
+  Value reshapeHeads(Value x, int64_t heads) {
+    auto type = RankedTensorType::get({kDyn, heads, spec.headDim}, b.getF32Type());
+    Value rows = tensor::DimOp::create(b, x, 0);
+    return tensor::ExpandShapeOp::create(
+        b, type, x, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
+        ArrayRef<OpFoldResult>{OpFoldResult(rows), b.getIndexAttr(heads),
+                               b.getIndexAttr(spec.headDim)});
+  }
+
+  Value flattenHeads(Value x) {
+    return tensor::CollapseShapeOp::create(
+        b, x, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  }
+
+  Value rope(Value x, Value positions) {
+    auto style = spec.ropeStyle == ModelSpec::RopeStyle::Neox ? kvc::RopeStyle::Neox
+                                                              : kvc::RopeStyle::GptJ;
+    return kvc::RopeOp::create(b, x.getType(),
+                               kvc::RopeStyleAttr::get(b.getContext(), style), x,
+                               positions, b.getI64IntegerAttr(spec.rotaryDim),
+                               b.getF64FloatAttr(spec.ropeTheta),
+                               b.getF64FloatAttr(1.0));
+  }
+
+  ImplicitLocOpBuilder &b;
+  const ModelSpec &spec;
+  Value weights;
+  std::map<std::string, const WeightSlot *> slots;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
+                                   const ModelIROptions &options) {
+  context.loadDialect<kvc::KVCDialect, func::FuncDialect, arith::ArithDialect,
+                      math::MathDialect, linalg::LinalgDialect,
+                      tensor::TensorDialect>();
+  Location loc = FileLineColLoc::get(&context, "model:" + spec.arch, 0, 0);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  ImplicitLocOpBuilder b(loc, &context);
+  b.setInsertionPointToEnd(module->getBody());
+
+  int64_t totalWeights = 0;
+  std::vector<WeightSlot> layout = weightLayout(spec, totalWeights);
+
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  auto vec = [&](Type t) { return RankedTensorType::get({kDyn}, t); };
+  auto cacheType = kvc::PagedCacheType::get(&context, options.blockSize,
+                                            spec.numKVHeads, spec.headDim, f32,
+                                            kvc::CacheLayout::TokenMajor);
+  SmallVector<Type> inputs = {vec(i32),  // tokens
+                              vec(i64),  // positions
+                              vec(i64),  // slots
+                              vec(i32),  // query_start
+                              vec(i32),  // context_lens
+                              RankedTensorType::get({kDyn, kDyn}, i32),
+                              vec(i64),  // logit_rows
+                              RankedTensorType::get({totalWeights}, f32)};
+  for (int64_t l = 0; l < spec.numLayers; ++l)
+    inputs.push_back(cacheType);
+  auto logitsType = RankedTensorType::get({kDyn, spec.vocabSize}, f32);
+  auto fn = func::FuncOp::create(b, "step", b.getFunctionType(inputs, {logitsType}));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  auto arg = [&](unsigned i) { return entry->getArgument(i); };
+  Value tokens = arg(0), positions = arg(1), slotsArg = arg(2),
+        queryStart = arg(3), contextLens = arg(4), blockTables = arg(5),
+        logitRows = arg(6);
+
+  Builder m(b, spec, layout, arg(7));
+  Value x = m.gatherRows(m.weight("embed"), tokens);
+  float scale = static_cast<float>(1.0 / std::sqrt(double(spec.headDim)));
+  for (int64_t l = 0; l < spec.numLayers; ++l) {
+    std::string p = "layers." + std::to_string(l) + ".";
+    Value h = m.rmsNorm(x, p + "attn_norm");
+    Value q = m.linear(h, p + "wq", spec.qkvBias ? p + "bq" : "");
+    Value k = m.linear(h, p + "wk", spec.qkvBias ? p + "bk" : "");
+    Value v = m.linear(h, p + "wv", spec.qkvBias ? p + "bv" : "");
+    q = m.rope(m.reshapeHeads(q, spec.numHeads), positions);
+    k = m.rope(m.reshapeHeads(k, spec.numKVHeads), positions);
+    v = m.reshapeHeads(v, spec.numKVHeads);
+    Value cache = arg(8 + l);
+    kvc::AppendOp::create(b, k, v, cache, slotsArg);
+    IntegerAttr window;
+    if (spec.slidingWindow)
+      window = b.getI64IntegerAttr(*spec.slidingWindow);
+    Value o = kvc::PagedAttentionOp::create(
+        b, q.getType(), q, cache, blockTables, contextLens, queryStart,
+        b.getF32FloatAttr(scale), b.getUnitAttr(), window, /*softcap=*/nullptr,
+        /*num_splits=*/nullptr);
+    x = m.add(x, m.linear(m.flattenHeads(o), p + "wo"));
+    Value h2 = m.rmsNorm(x, p + "mlp_norm");
+    Value act = m.swiglu(m.linear(h2, p + "w_gate"), m.linear(h2, p + "w_up"));
+    x = m.add(x, m.linear(act, p + "w_down"));
+  }
+  Value last = m.gatherRows(x, logitRows);
+  Value normed = m.rmsNorm(last, "final_norm");
+  Value logits =
+      m.linear(normed, m.hasWeight("lm_head") ? "lm_head" : "embed");
+  func::ReturnOp::create(b, logits);
+  return module;
+}
+
+} // namespace kvcc

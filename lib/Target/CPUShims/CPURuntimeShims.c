@@ -1,0 +1,53 @@
+/*===- CPURuntimeShims.c - what model.so calls besides its own code -------===*
+ *
+ * Linked into every CPU model.so (with -lopenblas). MLIR-free C: the callees
+ * of kvc-matmul-to-blas, taking MLIR strided memref descriptors.
+ *
+ *===----------------------------------------------------------------------===*/
+#include <cblas.h>
+#include <stdint.h>
+
+typedef struct {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} kvcc_memref2d;
+
+static float *base(const kvcc_memref2d *m) { return m->aligned + m->offset; }
+
+/* C[M,N] += A[M,K] * op(B): transB = 0: B is [K,N]; transB = 1: B is [N,K]. */
+static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
+                   const kvcc_memref2d *c, int transB) {
+  int64_t M = a->sizes[0], K = a->sizes[1], N = c->sizes[1];
+  if (M == 0 || N == 0)
+    return;
+  if (a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, 1.0f, base(a), (int)a->strides[0],
+                base(b), (int)b->strides[0], 1.0f, base(c), (int)c->strides[0]);
+    return;
+  }
+  /* Non-unit inner strides do not occur in kvcc's models; stay correct anyway. */
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < K; ++k) {
+        float bv = transB ? base(b)[j * b->strides[0] + k * b->strides[1]]
+                          : base(b)[k * b->strides[0] + j * b->strides[1]];
+        acc += base(a)[i * a->strides[0] + k * a->strides[1]] * bv;
+      }
+      base(c)[i * c->strides[0] + j * c->strides[1]] += acc;
+    }
+}
+
+void _mlir_ciface_kvcc_matmul_nn(kvcc_memref2d *a, kvcc_memref2d *b,
+                                 kvcc_memref2d *c) {
+  matmul(a, b, c, 0);
+}
+
+void _mlir_ciface_kvcc_matmul_nt(kvcc_memref2d *a, kvcc_memref2d *b,
+                                 kvcc_memref2d *c) {
+  matmul(a, b, c, 1);
+}

@@ -1,0 +1,169 @@
+//===- kvcc.cpp - the kvcc compiler driver ---------------------------------===//
+//
+//   kvcc compile MODEL --target=cpu -o DIR [--block-size=N] [--emit=kvc|llvm]
+//                [--dump-ir-dir=DIR] [--cpu=NAME]
+//
+// MODEL is a GGUF file or a Hugging Face directory. DIR receives model.so and
+// manifest.json (include/kvcc/Runtime/ModelABI.h); nothing is left behind on
+// failure.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Frontend/ModelIRBuilder.h"
+#include "kvcc/Frontend/ModelSource.h"
+#include "kvcc/InitAll.h"
+#include "kvcc/Support/Json.h"
+#include "kvcc/Target/CPUTarget.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+namespace {
+
+cl::opt<std::string> command(cl::Positional, cl::desc("<command: compile>"),
+                             cl::Required);
+cl::opt<std::string> modelPath(cl::Positional, cl::desc("<model.gguf | hf-dir>"),
+                               cl::Required);
+cl::opt<std::string> outputDir("o", cl::desc("artifact directory"),
+                               cl::value_desc("DIR"));
+cl::opt<std::string> target("target", cl::desc("cpu (cuda: not in this build)"),
+                            cl::init("cpu"));
+cl::opt<int64_t> blockSize("block-size", cl::desc("KV-cache page size (>= 1)"),
+                           cl::init(16));
+cl::opt<std::string> emit("emit",
+                          cl::desc("print a stage instead of building: kvc "
+                                   "(model IR) or llvm (LLVM dialect)"),
+                          cl::init(""));
+cl::opt<std::string> dumpIRDir("dump-ir-dir",
+                               cl::desc("write the IR after every pass here"),
+                               cl::init(""));
+cl::opt<std::string> cpuName("cpu", cl::desc("LLVM CPU (default: host)"),
+                             cl::init(""));
+
+int fail(const Twine &message) {
+  errs() << "kvcc: " << message << "\n";
+  return 1;
+}
+
+/// The manifest of ModelABI.h.
+std::string manifest(const kvcc::ModelSpec &spec,
+                     const std::vector<kvcc::WeightSlot> &layout,
+                     int64_t totalWeights) {
+  using kvcc::json::Value;
+  std::vector<Value> weights;
+  for (const kvcc::WeightSlot &w : layout) {
+    std::vector<Value> shape;
+    for (int64_t d : w.shape)
+      shape.push_back(Value::number(double(d)));
+    weights.push_back(Value::object({{"name", Value::string(w.name)},
+                                     {"shape", Value::array(shape)},
+                                     {"offset", Value::number(double(w.offset))}}));
+  }
+  Value cache = Value::object(
+      {{"layers", Value::number(double(spec.numLayers))},
+       {"block_size", Value::number(double(blockSize))},
+       {"kv_heads", Value::number(double(spec.numKVHeads))},
+       {"head_dim", Value::number(double(spec.headDim))},
+       {"dtype", Value::string("f32")},
+       {"layout", Value::string("token_major")}});
+  Value root = Value::object({{"format", Value::string("kvcc-artifact")},
+                              {"version", Value::number(1)},
+                              {"target", Value::string("cpu")},
+                              {"entry", Value::string("kvcc_step")},
+                              {"model", spec.toJsonValue()},
+                              {"cache", cache},
+                              {"weights", Value::array(weights)},
+                              {"weights_size", Value::number(double(totalWeights))}});
+  return kvcc::json::write(root, 2) + "\n";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "kvcc: an MLIR compiler for cached attention\n");
+  if (command != "compile")
+    return fail("unknown command '" + command + "' (expected: compile)");
+  if (target != "cpu")
+    return fail("--target=" + target +
+                " is not available in this build (supported: cpu)");
+  if (blockSize < 1)
+    return fail("--block-size must be at least 1, got " + Twine(blockSize));
+  if (emit.empty() && outputDir.empty())
+    return fail("missing -o DIR (or --emit=kvc|llvm to print a stage)");
+  if (!emit.empty() && emit != "kvc" && emit != "llvm")
+    return fail("--emit must be kvc or llvm, got '" + emit + "'");
+
+  auto source = kvcc::ModelSource::open(modelPath);
+  if (!source)
+    return fail(source.message());
+  const kvcc::ModelSpec &spec = (*source)->spec();
+  if (auto status = (*source)->checkWeights(); !status.ok())
+    return fail(status.message());
+
+  mlir::MLIRContext context;
+  kvcc::loadAllDialects(context);
+  kvcc::ModelIROptions options;
+  options.blockSize = blockSize;
+  auto module = kvcc::buildModelIR(context, spec, options);
+  if (failed(mlir::verify(*module)))
+    return fail("internal error: the model IR does not verify");
+  if (emit == "kvc") {
+    module->print(outs());
+    return 0;
+  }
+  if (emit == "llvm") {
+    mlir::PassManager pm(&context);
+    if (failed(kvcc::buildCPUPipeline(pm)) || failed(pm.run(*module)))
+      return fail("lowering failed");
+    module->print(outs());
+    return 0;
+  }
+
+  if (auto ec = sys::fs::create_directories(outputDir))
+    return fail("cannot create '" + outputDir + "': " + ec.message());
+  if (!dumpIRDir.empty())
+    if (auto ec = sys::fs::create_directories(dumpIRDir))
+      return fail("cannot create '" + dumpIRDir + "': " + ec.message());
+  SmallString<256> soPath(outputDir), manifestPath(outputDir);
+  sys::path::append(soPath, "model.so");
+  sys::path::append(manifestPath, "manifest.json");
+  // A stale artifact must not survive a failed compile.
+  sys::fs::remove(soPath);
+  sys::fs::remove(manifestPath);
+
+  kvcc::CPUTargetOptions targetOptions;
+  targetOptions.cpu = cpuName;
+  targetOptions.irDumpDir = dumpIRDir;
+  if (failed(kvcc::compileToSharedLibrary(*module, soPath.str().str(),
+                                          targetOptions)))
+    return fail("compiling " + modelPath + " failed");
+
+  int64_t total = 0;
+  auto layout = kvcc::weightLayout(spec, total);
+  std::string tmp = (manifestPath + ".tmp").str();
+  {
+    std::error_code ec;
+    raw_fd_ostream os(tmp, ec);
+    if (ec) {
+      sys::fs::remove(soPath);
+      return fail("cannot write '" + tmp + "': " + ec.message());
+    }
+    os << manifest(spec, layout, total);
+  }
+  if (auto ec = sys::fs::rename(tmp, manifestPath)) {
+    sys::fs::remove(soPath);
+    return fail("cannot write '" + manifestPath + "': " + ec.message());
+  }
+  outs() << "kvcc: wrote " << soPath << " and " << manifestPath << " ("
+         << spec.arch << ", " << spec.numLayers << " layers, block size "
+         << blockSize << ")\n";
+  return 0;
+}
