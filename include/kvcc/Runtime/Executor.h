@@ -1,0 +1,118 @@
+//===- Executor.h - Runs the steps of a compiled model ----------*- C++ -*-===//
+//
+// Owns the paged KV cache (one f32 pool per layer, token-major pages
+// [pages, 2, block_size, kv_heads, head_dim]) and the BlockManager that hands
+// its pages out, and turns a ragged batch of (sequence, new tokens) into one
+// kvcc_step call with the argument descriptors of ModelABI.h.
+//
+// The compiled code checks nothing (ModelABI.h), so everything it relies on is
+// checked here, before the call: a bug in the scheduling above must surface as
+// an error, not as a write past a page.
+//
+// --no-kv-cache mode is the baseline of the seed experiment: each step forgets
+// the cache, takes fresh pages and recomputes the whole sequence as one prefill
+// chunk. Greedy tokens must equal those of the cached path.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_RUNTIME_EXECUTOR_H
+#define KVCC_RUNTIME_EXECUTOR_H
+
+#include "kvcc/Runtime/Artifact.h"
+#include "kvcc/Runtime/BlockManager.h"
+#include "kvcc/Runtime/WeightArena.h"
+#include "kvcc/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace kvcc::runtime {
+
+/// The new tokens of one sequence in a step (a prefill chunk or one decode
+/// token). An id the executor has not seen starts a new sequence.
+struct StepSequence {
+  int64_t seq = 0;
+  std::vector<int32_t> tokens;
+};
+
+struct ExecutorOptions {
+  /// Pages in the pool; 0 derives ceil(maxContext / block_size) * maxBatch.
+  int64_t kvPages = 0;
+  /// Tokens per sequence the derived pool holds; 0 means the model's context.
+  int64_t maxContext = 0;
+  int64_t maxBatch = 1;
+  /// Recompute every sequence from scratch at every step (no cache reuse).
+  bool noKVCache = false;
+  /// Fill pages with NaN when a sequence takes them, so a kernel that reads
+  /// a slot nobody wrote shows up as NaN logits (tests turn it on).
+  bool poisonNewPages = false;
+};
+
+class Executor {
+public:
+  /// Allocates the pools. `weights` must outlive the executor.
+  static Expected<std::unique_ptr<Executor>> create(const Artifact &artifact, WeightArena &weights,
+                                                    const ExecutorOptions &options);
+
+  /// Runs one step. `logits` becomes [batch.size(), vocab], row b for the last
+  /// new token of batch[b]. On error (pool exhausted, context too long, bad
+  /// token id, duplicate sequence) nothing has changed.
+  Status step(const std::vector<StepSequence> &batch, std::vector<float> &logits);
+
+  /// Forgets a finished sequence; its pages return to the pool.
+  Status release(int64_t seq);
+
+  /// Tokens of `seq` so far (0 for an unknown sequence).
+  int64_t contextLength(int64_t seq) const;
+
+  const BlockManager &blocks() const { return *blocks_; }
+  const CacheGeometry &cache() const { return cache_; }
+  int64_t numPages() const { return pages_; }
+  int64_t vocabSize() const { return vocab_; }
+  /// The model's context (spec.maxContext): no sequence grows past it.
+  int64_t modelContext() const { return maxContext_; }
+  /// Tokens one sequence can hold: pages * block_size, capped by the model.
+  int64_t tokenCapacity() const;
+  /// 2 * layers * kv_heads * head_dim * 4.
+  int64_t kvBytesPerToken() const { return 2 * cache_.layers * cache_.kvHeads * cache_.headDim * 4; }
+  int64_t poolBytes() const { return pages_ * cache_.pageElements() * cache_.layers * 4; }
+  bool noKVCache() const { return options_.noKVCache; }
+  /// Tokens sent through kvcc_step so far (recomputation counts again).
+  int64_t tokensComputed() const { return tokensComputed_; }
+  int64_t stepsRun() const { return stepsRun_; }
+
+  /// The float buffer of layer `l`'s pages (tests inspect it).
+  const float *layerPool(int64_t l) const { return pools_[static_cast<size_t>(l)].get(); }
+
+private:
+  Executor() = default;
+  /// Admission and input checks shared by both modes; nothing changes.
+  Status checkBatch(const std::vector<StepSequence> &batch) const;
+  /// Appends the batch's tokens (or, without a cache, whole histories) and
+  /// fills the argument arrays below.
+  Status schedule(const std::vector<StepSequence> &batch);
+  /// The guarantees of ModelABI.h, checked on the arrays about to be passed.
+  Status checkGuarantees() const;
+  void poison(int64_t page);
+
+  const Artifact *artifact_ = nullptr;
+  WeightArena *weights_ = nullptr;
+  ExecutorOptions options_;
+  CacheGeometry cache_;
+  int64_t vocab_ = 0, maxContext_ = 0, pages_ = 0;
+  std::unique_ptr<BlockManager> blocks_;
+  std::vector<FloatBuffer> pools_;
+  /// Without a cache, the tokens of each live sequence (to recompute them).
+  std::unordered_map<int64_t, std::vector<int32_t>> history_;
+  int64_t tokensComputed_ = 0, stepsRun_ = 0;
+
+  // The step's arguments (kept between steps to reuse their memory).
+  std::vector<int32_t> tokens_, queryStart_, contextLens_, blockTables_;
+  std::vector<int64_t> positions_, slots_, logitRows_;
+  int64_t tableWidth_ = 0;
+};
+
+} // namespace kvcc::runtime
+
+#endif // KVCC_RUNTIME_EXECUTOR_H

@@ -1,0 +1,269 @@
+//===- Executor.cpp - Runs the steps of a compiled model ------------------===//
+//
+// A step is validated in full before anything changes (so a refused step can
+// be retried smaller), then scheduled through the BlockManager, then the
+// arguments are checked once more against ModelABI.h's guarantees: that second
+// check is cheap (linear in tokens and table entries) and catches a scheduling
+// bug before it becomes a silent out-of-bounds write inside model.so.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Runtime/Executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_set>
+
+namespace kvcc::runtime {
+namespace {
+std::string seqName(int64_t seq) { return "sequence " + std::to_string(seq); }
+int64_t ceilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+} // namespace
+
+Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, WeightArena &weights,
+                                                     const ExecutorOptions &o) {
+  const ModelSpec &spec = artifact.spec();
+  const CacheGeometry &c = artifact.cache();
+  if (weights.size() != artifact.manifest().weightsSize)
+    return Status::error("executor: the weight arena holds " + std::to_string(weights.size()) +
+                         " elements but the artifact expects " + std::to_string(artifact.manifest().weightsSize));
+  if (o.maxBatch < 1 || o.maxBatch > (int64_t(1) << 20))
+    return Status::error("executor: batch size " + std::to_string(o.maxBatch) + " must be in 1..1048576");
+  if (o.maxContext < 0 || o.maxContext > spec.maxContext)
+    return Status::error("executor: --max-context " + std::to_string(o.maxContext) +
+                         " is outside 1.." + std::to_string(spec.maxContext) + " (the model's context)");
+  int64_t pages = o.kvPages;
+  if (pages < 0 || pages > std::numeric_limits<int32_t>::max())
+    return Status::error("executor: --kv-pages " + std::to_string(pages) + " must be in 1..2147483647");
+  if (pages == 0) {
+    int64_t ctx = o.maxContext > 0 ? o.maxContext : spec.maxContext;
+    pages = ceilDiv(ctx, c.blockSize) * o.maxBatch; // <= 2^26 * 2^20: no overflow
+    if (pages > std::numeric_limits<int32_t>::max())
+      return Status::error("executor: " + std::to_string(pages) + " pages for a context of " + std::to_string(ctx) +
+                           " x batch " + std::to_string(o.maxBatch) + " exceed 2^31-1; pass --kv-pages");
+  }
+  Expected<BlockManager> bm = BlockManager::create(pages, c.blockSize);
+  if (!bm)
+    return bm.status();
+
+  std::unique_ptr<Executor> e(new Executor());
+  e->artifact_ = &artifact;
+  e->weights_ = &weights;
+  e->options_ = o;
+  e->cache_ = c;
+  e->vocab_ = spec.vocabSize;
+  e->maxContext_ = spec.maxContext;
+  e->pages_ = pages;
+  e->blocks_ = std::make_unique<BlockManager>(bm.take());
+  for (int64_t l = 0; l < c.layers; ++l) {
+    Expected<FloatBuffer> pool =
+        allocateFloats(pages * c.pageElements(), "KV cache of layer " + std::to_string(l) + " (" +
+                                                     std::to_string(pages) + " pages)");
+    if (!pool)
+      return pool.status();
+    e->pools_.push_back(pool.take());
+  }
+  return e;
+}
+
+int64_t Executor::tokenCapacity() const { return std::min(pages_ * cache_.blockSize, maxContext_); }
+
+int64_t Executor::contextLength(int64_t seq) const {
+  if (options_.noKVCache) {
+    auto it = history_.find(seq);
+    return it == history_.end() ? 0 : static_cast<int64_t>(it->second.size());
+  }
+  Expected<int64_t> n = blocks_->contextLength(seq);
+  return n ? *n : 0;
+}
+
+Status Executor::checkBatch(const std::vector<StepSequence> &batch) const {
+  if (batch.empty())
+    return Status::error("executor: a step needs at least one sequence");
+  std::unordered_set<int64_t> ids;
+  int64_t total = 0, pagesNeeded = 0, pagesReleased = 0;
+  for (const StepSequence &s : batch) {
+    if (!ids.insert(s.seq).second)
+      return Status::error("executor: " + seqName(s.seq) + " appears twice in one step");
+    if (s.tokens.empty())
+      return Status::error("executor: " + seqName(s.seq) + " has no new tokens in this step");
+    for (size_t i = 0; i < s.tokens.size(); ++i)
+      if (s.tokens[i] < 0 || s.tokens[i] >= vocab_)
+        return Status::error("executor: token " + std::to_string(s.tokens[i]) + " (position " +
+                             std::to_string(contextLength(s.seq) + int64_t(i)) + " of " + seqName(s.seq) +
+                             ") is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
+    int64_t n = static_cast<int64_t>(s.tokens.size());
+    int64_t before = contextLength(s.seq);
+    if (n > maxContext_ - before)
+      return Status::error("executor: " + seqName(s.seq) + " would grow to " + std::to_string(before + n) +
+                           " tokens, beyond the model's context of " + std::to_string(maxContext_));
+    // Without a cache every token of the history goes through the model again.
+    total += options_.noKVCache ? before + n : n;
+    if (total > std::numeric_limits<int32_t>::max())
+      return Status::error("executor: a step of " + std::to_string(total) + " tokens is too large for int32 "
+                                                                                "query offsets");
+    if (options_.noKVCache) {
+      pagesNeeded += ceilDiv(before + n, cache_.blockSize);
+      if (Expected<std::vector<int64_t>> t = blocks_->blockTable(s.seq))
+        pagesReleased += static_cast<int64_t>(t->size());
+    } else {
+      Expected<int64_t> need = blocks_->blocksNeeded(s.seq, n);
+      if (!need)
+        return Status::error("executor: KV cache pool exhausted: " + need.message());
+      pagesNeeded += *need;
+    }
+  }
+  int64_t available = blocks_->freeBlocks() + pagesReleased;
+  if (pagesNeeded > available)
+    return Status::error("executor: KV cache pool exhausted: the step needs " + std::to_string(pagesNeeded) +
+                         " new pages of " + std::to_string(cache_.blockSize) + " tokens, " +
+                         std::to_string(available) + " of " + std::to_string(pages_) +
+                         " are free (raise --kv-pages or --max-context)");
+  return Status::success();
+}
+
+void Executor::poison(int64_t page) {
+  const int64_t n = cache_.pageElements();
+  for (FloatBuffer &pool : pools_)
+    std::fill(pool.get() + page * n, pool.get() + (page + 1) * n, std::numeric_limits<float>::quiet_NaN());
+}
+
+Status Executor::schedule(const std::vector<StepSequence> &batch) {
+  const size_t B = batch.size();
+  tokens_.clear();
+  positions_.clear();
+  slots_.clear();
+  queryStart_.assign(1, 0);
+  contextLens_.clear();
+  logitRows_.clear();
+  std::vector<std::vector<int64_t>> tables(B);
+  for (size_t b = 0; b < B; ++b) {
+    const StepSequence &s = batch[b];
+    // What goes through the model: the new tokens, or the whole history.
+    const std::vector<int32_t> *feed = &s.tokens;
+    int64_t start = contextLength(s.seq);
+    size_t pagesBefore = 0;
+    if (options_.noKVCache) {
+      std::vector<int32_t> &h = history_[s.seq];
+      h.insert(h.end(), s.tokens.begin(), s.tokens.end());
+      feed = &h;
+      start = 0;
+      if (blocks_->hasSequence(s.seq))
+        if (Status st = blocks_->release(s.seq); !st.ok())
+          return st;
+    } else if (Expected<std::vector<int64_t>> t = blocks_->blockTable(s.seq)) {
+      pagesBefore = t->size();
+    }
+    Expected<std::vector<int64_t>> slots = blocks_->appendSlots(s.seq, static_cast<int64_t>(feed->size()));
+    if (!slots) // checkBatch admitted the step: this is a bookkeeping bug
+      return Status::error("executor: internal error: " + slots.message());
+    Expected<std::vector<int64_t>> table = blocks_->blockTable(s.seq);
+    if (!table)
+      return table.status();
+    tables[b] = table.take();
+    // Without a cache every page is fresh; with one, only the pages just taken.
+    if (options_.poisonNewPages)
+      for (size_t p = options_.noKVCache ? 0 : pagesBefore; p < tables[b].size(); ++p)
+        poison(tables[b][p]);
+    for (size_t i = 0; i < feed->size(); ++i) {
+      tokens_.push_back((*feed)[i]);
+      positions_.push_back(start + static_cast<int64_t>(i));
+      slots_.push_back((*slots)[i]);
+    }
+    queryStart_.push_back(static_cast<int32_t>(tokens_.size()));
+    contextLens_.push_back(static_cast<int32_t>(start + static_cast<int64_t>(feed->size())));
+    logitRows_.push_back(static_cast<int64_t>(tokens_.size()) - 1);
+  }
+  tableWidth_ = 0;
+  for (const auto &t : tables)
+    tableWidth_ = std::max<int64_t>(tableWidth_, static_cast<int64_t>(t.size()));
+  // Rows are padded with page 0: a valid page, never read past context_lens.
+  blockTables_.assign(B * static_cast<size_t>(tableWidth_), 0);
+  for (size_t b = 0; b < B; ++b)
+    for (size_t p = 0; p < tables[b].size(); ++p)
+      blockTables_[b * static_cast<size_t>(tableWidth_) + p] = static_cast<int32_t>(tables[b][p]);
+  return Status::success();
+}
+
+Status Executor::checkGuarantees() const {
+  auto fail = [](const std::string &m) { return Status::error("executor: ABI guarantee violated: " + m); };
+  const int64_t B = static_cast<int64_t>(contextLens_.size()), N = static_cast<int64_t>(tokens_.size());
+  const int64_t bs = cache_.blockSize;
+  if (static_cast<int64_t>(queryStart_.size()) != B + 1 || queryStart_[0] != 0 || queryStart_[B] != N)
+    return fail("query_start must run from 0 to N = " + std::to_string(N));
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t q0 = queryStart_[b], q1 = queryStart_[b + 1], ctx = contextLens_[b];
+    if (q1 < q0)
+      return fail("query_start decreases at sequence row " + std::to_string(b));
+    if (ctx < q1 - q0 || ctx > tableWidth_ * bs)
+      return fail("context_lens[" + std::to_string(b) + "] = " + std::to_string(ctx) + " for " +
+                  std::to_string(q1 - q0) + " new tokens and " + std::to_string(tableWidth_) + " pages");
+    if (logitRows_[b] < q0 || logitRows_[b] >= q1)
+      return fail("logit_rows[" + std::to_string(b) + "] is outside the sequence's tokens");
+    const int32_t *row = &blockTables_[static_cast<size_t>(b * tableWidth_)];
+    for (int64_t p = 0; p < tableWidth_; ++p)
+      if (row[p] < 0 || row[p] >= pages_)
+        return fail("block_tables[" + std::to_string(b) + "][" + std::to_string(p) + "] = " +
+                    std::to_string(row[p]) + " is not a page of the pool");
+    for (int64_t t = q0; t < q1; ++t) {
+      int64_t pos = positions_[t];
+      // New tokens are the last ones of their sequence, in order.
+      if (pos != ctx - (q1 - t))
+        return fail("position of token " + std::to_string(t) + " is " + std::to_string(pos));
+      int64_t want = int64_t(row[pos / bs]) * bs + pos % bs;
+      if (slots_[t] != want)
+        return fail("slot of token " + std::to_string(t) + " is " + std::to_string(slots_[t]) +
+                    ", outside its sequence's pages (expected " + std::to_string(want) + ")");
+    }
+  }
+  return Status::success();
+}
+
+Status Executor::step(const std::vector<StepSequence> &batch, std::vector<float> &logits) {
+  if (Status s = checkBatch(batch); !s.ok())
+    return s;
+  if (Status s = schedule(batch); !s.ok())
+    return s;
+  if (Status s = checkGuarantees(); !s.ok())
+    return s;
+
+  const int64_t B = static_cast<int64_t>(batch.size()), N = static_cast<int64_t>(tokens_.size());
+  // Poisoned so that a row the model forgot to write reads as NaN, which the
+  // sampler refuses by token id, rather than as the previous step's logits.
+  logits.assign(static_cast<size_t>(B * vocab_), std::numeric_limits<float>::quiet_NaN());
+
+  using abi::denseDescriptor;
+  auto dTokens = denseDescriptor<int32_t, 1>(tokens_.data(), {N});
+  auto dPositions = denseDescriptor<int64_t, 1>(positions_.data(), {N});
+  auto dSlots = denseDescriptor<int64_t, 1>(slots_.data(), {N});
+  auto dQueryStart = denseDescriptor<int32_t, 1>(queryStart_.data(), {B + 1});
+  auto dContextLens = denseDescriptor<int32_t, 1>(contextLens_.data(), {B});
+  auto dBlockTables = denseDescriptor<int32_t, 2>(blockTables_.data(), {B, tableWidth_});
+  auto dLogitRows = denseDescriptor<int64_t, 1>(logitRows_.data(), {B});
+  auto dWeights = denseDescriptor<float, 1>(weights_->data(), {weights_->size()});
+  std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
+  dCaches.reserve(pools_.size());
+  for (FloatBuffer &pool : pools_)
+    dCaches.push_back(denseDescriptor<float, 5>(
+        pool.get(), {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
+  auto dLogits = denseDescriptor<float, 2>(logits.data(), {B, vocab_});
+
+  std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
+                              &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
+  for (auto &d : dCaches)
+    args.push_back(&d);
+  args.push_back(&dLogits);
+  artifact_->step()(args.data());
+  tokensComputed_ += N;
+  ++stepsRun_;
+  return Status::success();
+}
+
+Status Executor::release(int64_t seq) {
+  history_.erase(seq);
+  if (!blocks_->hasSequence(seq))
+    return Status::error("executor: cannot release unknown " + seqName(seq));
+  return blocks_->release(seq);
+}
+
+} // namespace kvcc::runtime
