@@ -4,8 +4,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/IR/LegacyPassManager.h"
@@ -70,9 +69,9 @@ LogicalResult fail(ModuleOp module, const llvm::Twine &message) {
 
 } // namespace
 
-LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
-                                           const std::string &outputPath,
-                                           const CPUTargetOptions &options) {
+LogicalResult kvcc::runLoweringPipeline(
+    ModuleOp module, const std::function<LogicalResult(OpPassManager &)> &build,
+    const std::string &irDumpDir) {
   MLIRContext *context = module.getContext();
   // Every public function is an entry point with a C interface.
   for (auto fn : module.getOps<func::FuncOp>())
@@ -80,26 +79,45 @@ LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
       fn->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
 
   PassManager pm(context);
-  if (failed(buildCPUPipeline(pm)))
-    return fail(module, "kvcc: the CPU pass pipeline failed to parse");
-  if (!options.irDumpDir.empty()) {
+  if (failed(build(pm)))
+    return fail(module, "kvcc: the pass pipeline failed to parse");
+  if (!irDumpDir.empty()) {
     // One file per pass, in order: IR printing needs a single-threaded context.
     context->disableMultithreading();
     pm.enableIRPrintingToFileTree([](Pass *, Operation *) { return false; },
                                   [](Pass *, Operation *) { return true; },
                                   /*printModuleScope=*/true,
                                   /*printAfterOnlyOnChange=*/false,
-                                  /*printAfterOnlyOnFailure=*/false,
-                                  options.irDumpDir);
+                                  /*printAfterOnlyOnFailure=*/false, irDumpDir);
   }
-  if (failed(pm.run(module)))
+  return pm.run(module);
+}
+
+LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
+                                           const std::string &outputPath,
+                                           const CPUTargetOptions &options) {
+  if (failed(runLoweringPipeline(module, buildCPUPipeline, options.irDumpDir)))
     return failure();
+  LinkOptions link;
+  link.cpu = options.cpu;
+  link.inputs = options.linkInputs;
+  if (link.inputs.empty())
+    link.inputs.push_back(KVCC_CPU_SHIMS_LIBRARY);
+  link.libraries = options.libraries;
+  return linkSharedLibrary(module, outputPath, link);
+}
+
+LogicalResult kvcc::linkSharedLibrary(ModuleOp module,
+                                      const std::string &outputPath,
+                                      const LinkOptions &options) {
+  MLIRContext *context = module.getContext();
   if (failed(addPackedEntryPoints(module)))
     return failure();
 
+  // Builtin, LLVM, and the GPU translations that embed kernel binaries and
+  // emit the mgpu* launch calls of gpu.launch_func.
   DialectRegistry registry;
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
+  registerAllToLLVMIRTranslations(registry);
   context->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmContext;
@@ -146,10 +164,7 @@ LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
   // same-named symbol of the process (glibc exports `step`, for one).
   SmallVector<std::string> args = {*linker, "-shared", "-Wl,-Bsymbolic", "-o",
                                    tmpLibrary, objectPath};
-  std::vector<std::string> inputs = options.linkInputs;
-  if (inputs.empty())
-    inputs.push_back(KVCC_CPU_SHIMS_LIBRARY);
-  for (const std::string &input : inputs)
+  for (const std::string &input : options.inputs)
     args.push_back(input);
   for (const std::string &lib : options.libraries)
     args.push_back("-l" + lib);

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "kvcc/Frontend/ModelSource.h"
 #include "kvcc/Runtime/Artifact.h"
+#include "kvcc/Runtime/CUDA/CudaDriver.h"
 #include "kvcc/Runtime/Executor.h"
 #include "kvcc/Runtime/Generator.h"
 #include "kvcc/Runtime/WeightArena.h"
@@ -194,6 +195,15 @@ int fail(const std::string &msg) {
   return 1;
 }
 
+/// manifest.json's "target", or "" when it cannot be read (Artifact::open
+/// then reports why).
+std::string manifestTarget(const std::string &dir) {
+  Expected<json::Value> doc = json::parseFile(dir + "/manifest.json");
+  if (!doc || !doc->get("target") || !doc->get("target")->isString())
+    return "";
+  return doc->get("target")->asString();
+}
+
 std::string idList(const std::vector<int32_t> &ids) {
   std::string s = "[";
   for (size_t i = 0; i < ids.size(); ++i)
@@ -208,14 +218,25 @@ int main(int argc, char **argv) {
   if (int rc = parseArgs(argc, argv, o))
     return rc;
 
+  // --device=cuda: a cpu artifact is refused for what it is wherever this
+  // runs; otherwise the device is opened before anything heavy is loaded, so
+  // a machine without a GPU says so cleanly ("no CUDA driver (...)", "no CUDA
+  // device").
+  if (o.device == "cuda") {
+    if (manifestTarget(o.dir) == "cpu")
+      return fail("--device=cuda: this artifact targets cpu (compile it with --target=cuda)");
+    Expected<cuda::CudaDevice> device = cuda::CudaDevice::open(0);
+    if (!device)
+      return fail(device.message());
+    std::fprintf(stderr, "kvcc-run: CUDA device %s\n", device->info().describe().c_str());
+  }
+
   Expected<std::unique_ptr<Artifact>> artifact = Artifact::open(o.dir);
   if (!artifact)
     return fail(artifact.message());
   const Manifest &man = (*artifact)->manifest();
   if (o.device != man.target)
-    return fail("--device=" + o.device + ": this artifact targets " + man.target +
-                (o.device == "cuda" ? " (kvcc-run has no CUDA backend yet; compile with --target=cuda once it lands)"
-                                    : ""));
+    return fail("--device=" + o.device + ": this artifact targets " + man.target);
 
   Expected<std::unique_ptr<ModelSource>> source = ModelSource::open(o.weights);
   if (!source)

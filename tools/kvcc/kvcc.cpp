@@ -2,6 +2,13 @@
 //
 //   kvcc compile MODEL --target=cpu -o DIR [--block-size=N] [--emit=kvc|llvm]
 //                [--dump-ir-dir=DIR] [--cpu=NAME]
+//   kvcc build FILE.mlir --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o OUT.so
+//              [--emit=llvm|gpu|ptx] [--dump-ir-dir=DIR]
+//
+// `build` compiles a module of kvc ops on tensors (a kernel test, a benchmark)
+// with the same back end: every public function NAME becomes
+// `void kvcc_NAME(void **args)` (ModelABI.h's calling convention, results as
+// trailing out-parameters).
 //
 // MODEL is a GGUF file or a Hugging Face directory. DIR receives model.so and
 // manifest.json (include/kvcc/Runtime/ModelABI.h); nothing is left behind on
@@ -13,8 +20,12 @@
 #include "kvcc/InitAll.h"
 #include "kvcc/Support/Json.h"
 #include "kvcc/Target/CPUTarget.h"
+#include "kvcc/Target/CUDATarget.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/SourceMgr.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
@@ -23,23 +34,31 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <map>
+
 using namespace llvm;
 
 namespace {
 
-cl::opt<std::string> command(cl::Positional, cl::desc("<command: compile>"),
+cl::opt<std::string> command(cl::Positional,
+                             cl::desc("<command: compile | build>"),
                              cl::Required);
-cl::opt<std::string> modelPath(cl::Positional, cl::desc("<model.gguf | hf-dir>"),
+cl::opt<std::string> modelPath(cl::Positional,
+                               cl::desc("<model.gguf | hf-dir | file.mlir>"),
                                cl::Required);
-cl::opt<std::string> outputDir("o", cl::desc("artifact directory"),
-                               cl::value_desc("DIR"));
-cl::opt<std::string> target("target", cl::desc("cpu (cuda: not in this build)"),
-                            cl::init("cpu"));
+cl::opt<std::string> outputDir("o",
+                               cl::desc("artifact directory (compile) or "
+                                        "shared library (build)"),
+                               cl::value_desc("PATH"));
+cl::opt<std::string> target("target", cl::desc("cpu or cuda"), cl::init("cpu"));
+cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA target: sm_80, sm_90, ..."),
+                             cl::init("sm_90"));
 cl::opt<int64_t> blockSize("block-size", cl::desc("KV-cache page size (>= 1)"),
                            cl::init(16));
 cl::opt<std::string> emit("emit",
                           cl::desc("print a stage instead of building: kvc "
-                                   "(model IR) or llvm (LLVM dialect)"),
+                                   "(model IR), llvm (LLVM dialect), gpu (GPU "
+                                   "dialect kernels), ptx"),
                           cl::init(""));
 cl::opt<std::string> dumpIRDir("dump-ir-dir",
                                cl::desc("write the IR after every pass here"),
@@ -84,16 +103,99 @@ std::string manifest(const kvcc::ModelSpec &spec,
   return kvcc::json::write(root, 2) + "\n";
 }
 
+/// `kvcc build FILE.mlir -o OUT.so`.
+int buildModule() {
+  mlir::MLIRContext context;
+  kvcc::loadAllDialects(context);
+  std::string error;
+  auto file = mlir::openInputFile(modelPath, &error);
+  if (!file)
+    return fail(error);
+  llvm::SourceMgr sources;
+  sources.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  mlir::SourceMgrDiagnosticHandler diagnostics(sources, &context);
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(sources, &context);
+  if (!module)
+    return fail("cannot parse " + modelPath);
+  if (target == "cuda") {
+    kvcc::CUDATargetOptions cuda;
+    cuda.gpuArch = gpuArch;
+    cuda.irDumpDir = dumpIRDir;
+    if (emit == "gpu") {
+      if (failed(kvcc::lowerToGPUDialect(*module, cuda)))
+        return fail("lowering to the GPU dialect failed");
+      module->print(outs());
+      return 0;
+    }
+    if (emit == "ptx") {
+      // One PTX file per kernel module into -o DIR, or all of them to stdout.
+      std::map<std::string, std::string> ptx;
+      if (failed(kvcc::emitPTX(*module, cuda, ptx)))
+        return fail("PTX emission failed");
+      for (auto &[name, text] : ptx) {
+        if (outputDir.empty()) {
+          outs() << "// kernel module @" << name << "\n" << text << "\n";
+          continue;
+        }
+        if (auto ec = sys::fs::create_directories(outputDir))
+          return fail("cannot create '" + outputDir + "': " + ec.message());
+        SmallString<256> path(outputDir);
+        sys::path::append(path, name + ".ptx");
+        std::error_code ec;
+        raw_fd_ostream os(path, ec);
+        if (ec)
+          return fail("cannot write '" + path + "': " + ec.message());
+        os << text;
+      }
+      return 0;
+    }
+    if (!emit.empty())
+      return fail("kvcc build --target=cuda: --emit must be gpu or ptx, got '" +
+                  emit + "'");
+    if (outputDir.empty())
+      return fail("missing -o OUT.so");
+    if (failed(kvcc::compileToCUDASharedLibrary(*module, outputDir, cuda)))
+      return fail("compiling " + modelPath + " for " + gpuArch + " failed");
+    return 0;
+  }
+  if (emit == "llvm") {
+    mlir::PassManager pm(&context);
+    if (failed(kvcc::buildCPUPipeline(pm)) || failed(pm.run(*module)))
+      return fail("lowering failed");
+    module->print(outs());
+    return 0;
+  }
+  if (!emit.empty())
+    return fail("kvcc build --target=cpu: --emit must be llvm, got '" + emit + "'");
+  if (outputDir.empty())
+    return fail("missing -o OUT.so");
+  kvcc::CPUTargetOptions targetOptions;
+  targetOptions.cpu = cpuName;
+  targetOptions.irDumpDir = dumpIRDir;
+  if (failed(kvcc::compileToSharedLibrary(*module, outputDir, targetOptions)))
+    return fail("compiling " + modelPath + " failed");
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "kvcc: an MLIR compiler for cached attention\n");
-  if (command != "compile")
-    return fail("unknown command '" + command + "' (expected: compile)");
-  if (target != "cpu")
-    return fail("--target=" + target +
-                " is not available in this build (supported: cpu)");
+  if (command != "compile" && command != "build")
+    return fail("unknown command '" + command + "' (expected: compile, build)");
+  if (target != "cpu" && target != "cuda")
+    return fail("--target must be cpu or cuda, got '" + target + "'");
+  if (target == "cuda")
+    if (std::string error = kvcc::checkGPUArch(gpuArch); !error.empty())
+      return fail(error);
+  if (command == "build")
+    return buildModule();
+  if (target == "cuda")
+    return fail("compile --target=cuda: the CUDA target compiles attention "
+                "kernels (`kvcc build FILE.mlir --target=cuda`); whole models "
+                "(norms, projections, sampling on the GPU) are not in this "
+                "build yet, use --target=cpu");
   if (blockSize < 1)
     return fail("--block-size must be at least 1, got " + Twine(blockSize));
   if (emit.empty() && outputDir.empty())

@@ -3,6 +3,7 @@
 #define KVCC_CONVERSION_PASSES_H
 
 #include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
+#include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 
 namespace kvcc {
 #define GEN_PASS_REGISTRATION

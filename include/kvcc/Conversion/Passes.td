@@ -67,4 +67,50 @@ def KVCMatmulToBLAS : Pass<"kvc-matmul-to-blas", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect"];
 }
 
+def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
+  let summary = "lower kvc ops to GPU kernels (gpu dialect launches)";
+  let description = [{
+    The GPU mapping of kvcc's attention algorithm: the tiles, masks, page-table
+    walk and split-KV combine of `kvc-lower-to-cpu`, with threads.
+
+    `kvc.paged_attention` becomes a flash-decoding kernel: one CTA of 4 warps
+    per (split, KV head, sequence); the query heads of the GQA group share every
+    K/V row the CTA reads; a key row of `head_dim` elements is read by
+    `head_dim / 8` lanes with 16-byte loads (`vector.load` of 8 elements), the
+    dot product finished with warp shuffles; each lane group keeps an online
+    softmax state, merged across lanes by shuffles and across warps through
+    shared memory. With `num_splits > 1` the CTAs write partial (max, sum,
+    accumulator) triples and a second kernel combines them by log-sum-exp.
+    `kvc.append` and `kvc.rope` become one CTA per token.
+
+    Buffers stay host-side `memref.alloc`s here; `kvc-host-buffers-to-gpu`
+    turns them into device allocations after bufferization.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect",
+    "mlir::bufferization::BufferizationDialect",
+    "mlir::gpu::GPUDialect",
+    "mlir::math::MathDialect",
+    "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
+def KVCHostBuffersToGPU : Pass<"kvc-host-buffers-to-gpu", "mlir::ModuleOp"> {
+  let summary = "device allocations, frees and copies for the host code of a GPU artifact";
+  let description = [{
+    On the CUDA target every buffer an entry point sees is device memory
+    (ModelABI.h), so after bufferization the host code's `memref.alloc` and
+    `memref.copy` become `gpu.alloc` and `gpu.memcpy` (async forms joined by
+    `gpu.wait`, which is what `gpu-to-llvm` lowers), and every allocation is
+    freed with `gpu.dealloc` at function exit (host code is straight-line and
+    no buffer escapes after `kvc-results-to-out-params`; upstream's
+    ownership-based deallocation cannot analyze `gpu.launch_func`). Ops inside
+    kernels are untouched.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::gpu::GPUDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 #endif // KVCC_CONVERSION_PASSES_TD

@@ -11,7 +11,9 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace kvcc {
 
@@ -39,6 +41,27 @@ mlir::LogicalResult buildCPUPipeline(mlir::OpPassManager &pm);
 /// argument and calls the C interface: one calling convention for any number
 /// of memref arguments (ModelABI.h).
 mlir::LogicalResult addPackedEntryPoints(mlir::ModuleOp module);
+
+/// How linkSharedLibrary turns an LLVM-dialect module into a shared library.
+struct LinkOptions {
+  std::string cpu;                     ///< host code's LLVM CPU; empty: host
+  std::vector<std::string> inputs;     ///< archives / objects linked in
+  std::vector<std::string> libraries;  ///< -l libraries
+};
+
+/// Marks public functions as C-interface entry points and runs the pipeline
+/// `build` adds (IR after every pass into `irDumpDir` when not empty).
+mlir::LogicalResult runLoweringPipeline(
+    mlir::ModuleOp module,
+    const std::function<mlir::LogicalResult(mlir::OpPassManager &)> &build,
+    const std::string &irDumpDir);
+
+/// LLVM dialect (+ gpu.binary / gpu.launch_func) → packed entry points → LLVM
+/// IR → -O3 → object → shared library at `outputPath` (written under a
+/// temporary name first, renamed on success: no partial file).
+mlir::LogicalResult linkSharedLibrary(mlir::ModuleOp module,
+                                      const std::string &outputPath,
+                                      const LinkOptions &options);
 
 /// Lowers `module` (kvc on tensors) through the CPU pipeline, translates it to
 /// LLVM IR, optimizes it at -O3, emits an object and links `outputPath`

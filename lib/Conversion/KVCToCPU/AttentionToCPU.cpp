@@ -17,13 +17,14 @@
 // Masked keys are never visited: the loop bounds are the mask.
 //
 //===----------------------------------------------------------------------===//
-#include "LoopBuilder.h"
+#include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
 
 #include <optional>
 
 using namespace mlir;
 using namespace kvcc;
-using namespace kvcc::cpu;
+using namespace kvcc::lowering;
 
 namespace {
 

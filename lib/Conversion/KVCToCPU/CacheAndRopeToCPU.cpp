@@ -1,11 +1,12 @@
 //===- CacheAndRopeToCPU.cpp - append, gather and rope on the CPU ----------===//
-#include "LoopBuilder.h"
+#include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
 
 #include <cmath>
 
 using namespace mlir;
 using namespace kvcc;
-using namespace kvcc::cpu;
+using namespace kvcc::lowering;
 
 namespace {
 

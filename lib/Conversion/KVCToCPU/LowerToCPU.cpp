@@ -1,5 +1,6 @@
 //===- LowerToCPU.cpp - the kvc-lower-to-cpu pass --------------------------===//
-#include "LoopBuilder.h"
+#include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
 
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -15,7 +16,7 @@ using namespace kvcc;
 
 void kvcc::populateKVCToCPUTypeConversion(TypeConverter &converter) {
   converter.addConversion([](kvc::PagedCacheType cache) -> Type {
-    return cpu::pageBufferType(cache);
+    return lowering::pageBufferType(cache);
   });
 }
 

@@ -1,21 +1,26 @@
-//===- LoopBuilder.h - shared helpers of the kvc CPU lowering ---*- C++ -*-===//
+//===- LoopBuilder.h - loop-nest helpers of the kvc lowerings ---*- C++ -*-===//
 //
 // Small conveniences over ImplicitLocOpBuilder for the loop nests the CPU
-// lowering emits: constants, index arithmetic, loads of integer tensors as
-// indices, the tensor/buffer boundary, and rows of the paged cache.
+// and GPU lowerings emit: constants, index arithmetic, loads of integer
+// tensors as indices, the tensor/buffer boundary, and rows of the paged cache.
 //
 //===----------------------------------------------------------------------===//
-#ifndef KVCC_LIB_CONVERSION_KVCTOCPU_LOOPBUILDER_H
-#define KVCC_LIB_CONVERSION_KVCTOCPU_LOOPBUILDER_H
+#ifndef KVCC_CONVERSION_UTILS_LOOPBUILDER_H
+#define KVCC_CONVERSION_UTILS_LOOPBUILDER_H
 
-#include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
 #include "kvcc/Dialect/KVC/IR/KVC.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <functional>
 
-namespace kvcc::cpu {
+namespace kvcc::lowering {
 
 using mlir::ImplicitLocOpBuilder;
 using mlir::Value;
@@ -67,6 +72,6 @@ struct Loops {
                                     int64_t kv, Value offset, Value head);
 };
 
-} // namespace kvcc::cpu
+} // namespace kvcc::lowering
 
-#endif // KVCC_LIB_CONVERSION_KVCTOCPU_LOOPBUILDER_H
+#endif // KVCC_CONVERSION_UTILS_LOOPBUILDER_H

@@ -1,9 +1,9 @@
 //===- LoopBuilder.cpp - shared helpers of the kvc CPU lowering ------------===//
-#include "LoopBuilder.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
 
 using namespace mlir;
 
-namespace kvcc::cpu {
+namespace kvcc::lowering {
 
 MemRefType pageBufferType(kvc::PagedCacheType cache) {
   int64_t b = cache.getBlockSize(), h = cache.getNumKVHeads();
@@ -89,4 +89,4 @@ SmallVector<Value> Loops::cacheRow(kvc::CacheLayout layout, Value page,
   return {page, idx(kv), offset, head, idx(0)};
 }
 
-} // namespace kvcc::cpu
+} // namespace kvcc::lowering

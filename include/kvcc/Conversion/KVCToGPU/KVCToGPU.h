@@ -1,0 +1,29 @@
+//===- KVCToGPU.h - kvc to GPU kernels ---------------------------*- C++ -*-===//
+#ifndef KVCC_CONVERSION_KVCTOGPU_KVCTOGPU_H
+#define KVCC_CONVERSION_KVCTOGPU_KVCTOGPU_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace kvcc {
+
+#define GEN_PASS_DECL_KVCLOWERTOGPU
+#define GEN_PASS_DECL_KVCHOSTBUFFERSTOGPU
+#include "kvcc/Conversion/Passes.h.inc"
+
+/// Threads of every kvc kernel's CTA (4 warps).
+constexpr int64_t kGPUBlockThreads = 128;
+
+/// kvc.paged_attention to the flash-decoding kernel (+ split combine).
+void populateKVCAttentionToGPUPatterns(const mlir::TypeConverter &converter,
+                                       mlir::RewritePatternSet &patterns);
+
+/// kvc.append and kvc.rope to one-CTA-per-token kernels.
+void populateKVCCacheAndRopeToGPUPatterns(const mlir::TypeConverter &converter,
+                                          mlir::RewritePatternSet &patterns);
+
+} // namespace kvcc
+
+#endif // KVCC_CONVERSION_KVCTOGPU_KVCTOGPU_H

@@ -1,0 +1,96 @@
+//===- MgpuABI.h - The launch ABI of MLIR's gpu-to-llvm host code -*- C++ -*-===//
+//
+// The host code that MLIR 22's `gpu-to-llvm` (+ LLVM IR translation of
+// gpu.binary / gpu.launch_func) emits calls these mgpu* functions; upstream
+// implements them in libmlir_cuda_runtime, which Debian does not ship, so
+// libkvcc_cuda_runtime.so implements them over CudaDriver. The signatures are
+// the ones the installed compiler emits (LLVM types in the comments):
+//
+//   mgpuModuleLoad(ptr, i64) -> ptr          format=bin/fatbin: cubin/fatbin blob
+//   mgpuModuleLoadJIT(ptr, i32) -> ptr       format=isa: NUL-terminated PTX, opt level
+//   mgpuLaunchKernel(ptr, i64 x6, i32, ptr, ptr, ptr, i64)
+//   mgpuLaunchClusterKernel(ptr, i64 x9, i32, ptr, ptr, ptr)
+//   mgpuMemAlloc(i64, ptr, i8) -> ptr        bytes, stream, host_shared
+//   mgpuMemset32(ptr, i32, i64, ptr), mgpuMemset16(ptr, i16, i64, ptr)   count of elements
+//   ...
+//
+// Errors. These functions cannot return one, so the first failure is kept in
+// a process-wide status (thread-safe) and every later call that does work is
+// a no-op returning null: the executor checks kvcc_cuda_last_error() after
+// each step. Calls that release a non-null handle (free, destroy, unload)
+// still release it, without recording their own failure, so that an aborted
+// step does not leak. kvcc_cuda_clear_error() starts over.
+//
+// Device. Everything runs in the primary context of the device chosen by
+// kvcc_cuda_init(ordinal), or of device mgpuSetDefaultDevice() names (0 if
+// neither was called) on the first call that needs one. The context is made
+// current on the calling thread by every call.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_RUNTIME_CUDA_MGPUABI_H
+#define KVCC_RUNTIME_CUDA_MGPUABI_H
+
+#include "kvcc/Runtime/CUDA/CudaDriver.h"
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" {
+
+/// Opens device `ordinal` for the mgpu functions: 0, or -1 with the error
+/// recorded (also when a failure is already recorded, or the runtime already
+/// runs on another device).
+KVCC_CUDA_EXPORT int kvcc_cuda_init(int ordinal);
+/// The first recorded failure, or NULL. Valid until kvcc_cuda_clear_error().
+KVCC_CUDA_EXPORT const char *kvcc_cuda_last_error(void);
+KVCC_CUDA_EXPORT void kvcc_cuda_clear_error(void);
+
+KVCC_CUDA_EXPORT void *mgpuModuleLoad(void *data, size_t gpuBlobSize);
+KVCC_CUDA_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel);
+KVCC_CUDA_EXPORT void mgpuModuleUnload(void *module);
+KVCC_CUDA_EXPORT void *mgpuModuleGetFunction(void *module, const char *name);
+KVCC_CUDA_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                                       intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t smem,
+                                       void *stream, void **params, void **extra, size_t paramsCount);
+KVCC_CUDA_EXPORT void mgpuLaunchClusterKernel(void *function, intptr_t clusterX, intptr_t clusterY,
+                                              intptr_t clusterZ, intptr_t gridX, intptr_t gridY, intptr_t gridZ,
+                                              intptr_t blockX, intptr_t blockY, intptr_t blockZ, int32_t smem,
+                                              void *stream, void **params, void **extra);
+KVCC_CUDA_EXPORT void *mgpuStreamCreate(void);
+KVCC_CUDA_EXPORT void mgpuStreamDestroy(void *stream);
+KVCC_CUDA_EXPORT void mgpuStreamSynchronize(void *stream);
+KVCC_CUDA_EXPORT void mgpuStreamWaitEvent(void *stream, void *event);
+KVCC_CUDA_EXPORT void *mgpuEventCreate(void);
+KVCC_CUDA_EXPORT void mgpuEventDestroy(void *event);
+KVCC_CUDA_EXPORT void mgpuEventSynchronize(void *event);
+KVCC_CUDA_EXPORT void mgpuEventRecord(void *event, void *stream);
+KVCC_CUDA_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared);
+KVCC_CUDA_EXPORT void mgpuMemFree(void *ptr, void *stream);
+KVCC_CUDA_EXPORT void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream);
+KVCC_CUDA_EXPORT void mgpuMemset32(void *dst, unsigned int value, size_t count, void *stream);
+KVCC_CUDA_EXPORT void mgpuMemset16(void *dst, unsigned short value, size_t count, void *stream);
+KVCC_CUDA_EXPORT void mgpuSetDefaultDevice(int32_t device);
+KVCC_CUDA_EXPORT void mgpuMemHostRegister(void *ptr, uint64_t sizeBytes);
+KVCC_CUDA_EXPORT void mgpuMemHostUnregister(void *ptr);
+/// `descriptor` points at a ranked strided memref descriptor of rank `rank`.
+KVCC_CUDA_EXPORT void mgpuMemHostRegisterMemRef(int64_t rank, void *descriptor, int64_t elementSizeBytes);
+KVCC_CUDA_EXPORT void mgpuMemHostUnregisterMemRef(int64_t rank, void *descriptor, int64_t elementSizeBytes);
+
+} // extern "C"
+
+namespace kvcc::cuda {
+
+/// The first recorded failure of the mgpu functions, or success.
+KVCC_CUDA_EXPORT Status mgpuStatus();
+KVCC_CUDA_EXPORT void mgpuClearError();
+/// The device the mgpu functions run on, opened (as kvcc_cuda_init) on first
+/// use: the executor allocates its buffers in the same context.
+KVCC_CUDA_EXPORT Expected<CudaDevice *> mgpuDevice(int ordinal = 0);
+/// Tests only: releases the device, forgets the error and the default device,
+/// so the next call opens CudaDriver::get() again (e.g. after KVCC_LIBCUDA
+/// changed). Handles from before are dangling.
+KVCC_CUDA_EXPORT void mgpuResetForTesting();
+
+} // namespace kvcc::cuda
+
+#endif // KVCC_RUNTIME_CUDA_MGPUABI_H

@@ -1,0 +1,50 @@
+//===- CUDATarget.h - kvc IR to kernels and a CUDA host library -*- C++ -*-===//
+//
+// The CUDA back end: kvc → gpu dialect kernels (kvc-lower-to-gpu) → NVVM →
+// PTX → cubin by ptxas, embedded in a fat binary (cubin for the chosen arch +
+// PTX for newer GPUs) inside the host shared library, whose entry points call
+// the mgpu* launch ABI that the runtime's libkvcc_cuda_runtime.so implements.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_TARGET_CUDATARGET_H
+#define KVCC_TARGET_CUDATARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <string>
+
+namespace kvcc {
+
+struct CUDATargetOptions {
+  std::string gpuArch = "sm_90"; ///< sm_80 or sm_90 (any sm_XX ptxas knows)
+  std::string irDumpDir;
+};
+
+/// Checks `gpuArch` ("sm_80", "sm_90", ...): an error message or "".
+std::string checkGPUArch(const std::string &gpuArch);
+
+/// The CUDA pipeline as text; `format` is gpu-module-to-binary's: isa (PTX),
+/// bin (cubin) or fatbin.
+std::string cudaPipelineText(const CUDATargetOptions &options,
+                             const std::string &format);
+
+/// Stops after kvc-lower-to-gpu and kernel outlining: the GPU dialect IR.
+mlir::LogicalResult lowerToGPUDialect(mlir::ModuleOp module,
+                                      const CUDATargetOptions &options);
+
+/// Lowers `module` and returns the PTX of every kernel module by name.
+mlir::LogicalResult emitPTX(mlir::ModuleOp module,
+                            const CUDATargetOptions &options,
+                            std::map<std::string, std::string> &ptx);
+
+/// Lowers `module` and writes the host shared library with the fat binary.
+mlir::LogicalResult compileToCUDASharedLibrary(mlir::ModuleOp module,
+                                               const std::string &outputPath,
+                                               const CUDATargetOptions &options);
+
+} // namespace kvcc
+
+#endif // KVCC_TARGET_CUDATARGET_H

@@ -1,0 +1,405 @@
+//===- AttentionToGPU.cpp - flash-decoding paged attention kernels ---------===//
+//
+// The GPU mapping of the attention algorithm of AttentionToCPU.cpp. One CTA
+// of 4 warps per (split, KV head, sequence):
+//
+//   lanes:  a key row of D elements is read by D/8 lanes, 8 elements (16 bytes
+//           of f16) each; a warp covers 32/(D/8) keys per step, the CTA 4x that
+//   GQA:    every K/V row a lane loads serves all G query heads of the group
+//   mask:   the causal / sliding-window bounds are the loop bounds; the split
+//           [lo, hi) of a CTA is its chunk of the visible keys
+//   state:  per lane group and head an online-softmax (max, sum, acc[8]),
+//           merged across lane groups by shuffles and across warps in shared
+//           memory
+//   splits: with num_splits > 1 the CTA writes its partial (max, sum, acc) and
+//           a combine kernel merges the splits by log-sum-exp
+//
+// Loops over keys are uniform per warp (out-of-range lanes are masked, not
+// skipped) so every shuffle runs with the full warp.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+
+#include <limits>
+#include <optional>
+
+using namespace mlir;
+using namespace kvcc;
+using namespace kvcc::lowering;
+
+namespace {
+
+constexpr double kNoScore = -1.0e30;
+constexpr int64_t kWarps = kGPUBlockThreads / 32;
+
+struct DecodeShape {
+  int64_t groupSize, headDim, blockSize, numSplits, kvHeads;
+  double scale;
+  bool causal;
+  std::optional<int64_t> window;
+  std::optional<double> softcap;
+  kvc::CacheLayout layout;
+  int64_t lanesPerKey() const { return headDim / 8; }
+  int64_t keysPerWarp() const { return 32 / lanesPerKey(); }
+};
+
+/// Online-softmax state of one head in one lane.
+struct HeadState {
+  Value max, sum, acc; // f32, f32, vector<8xf32>
+};
+
+/// Kernel and kernel-module name of a launch, so PTX and profiles read well.
+FlatSymbolRefAttr kernelName(ImplicitLocOpBuilder &b, StringRef name) {
+  return FlatSymbolRefAttr::get(b.getContext(), name);
+}
+
+Value f32Const(ImplicitLocOpBuilder &b, double v) {
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
+}
+
+Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int64_t offset) {
+  return gpu::ShuffleOp::create(b, v, static_cast<int32_t>(offset), 32,
+                                gpu::ShuffleMode::XOR)
+      .getShuffleResult();
+}
+
+Value shuffleVector(ImplicitLocOpBuilder &b, Value vec, int64_t offset) {
+  auto type = cast<VectorType>(vec.getType());
+  Value out = vec;
+  for (int64_t i = 0; i < type.getDimSize(0); ++i) {
+    Value e = vector::ExtractOp::create(b, vec, ArrayRef<int64_t>{i});
+    out = vector::InsertOp::create(b, shuffleXor(b, e, offset), out,
+                                   ArrayRef<int64_t>{i});
+  }
+  return out;
+}
+
+/// Merges two online-softmax states: max, sum*exp(max - M), acc*exp(max - M).
+HeadState merge(ImplicitLocOpBuilder &b, const HeadState &x, const HeadState &y) {
+  Value m = arith::MaximumFOp::create(b, x.max, y.max);
+  Value wx = math::ExpOp::create(b, arith::SubFOp::create(b, x.max, m));
+  Value wy = math::ExpOp::create(b, arith::SubFOp::create(b, y.max, m));
+  Value sum = arith::AddFOp::create(b, arith::MulFOp::create(b, x.sum, wx),
+                                    arith::MulFOp::create(b, y.sum, wy));
+  auto vt = cast<VectorType>(x.acc.getType());
+  Value acc = vector::FMAOp::create(
+      b, vector::BroadcastOp::create(b, vt, wy), y.acc,
+      arith::MulFOp::create(b, x.acc, vector::BroadcastOp::create(b, vt, wx)));
+  return {m, sum, acc};
+}
+
+struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(kvc::PagedAttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto cacheType = op.getCache().getType();
+    DecodeShape s{op.getGroupSize(),
+                  cacheType.getHeadDim(),
+                  cacheType.getBlockSize(),
+                  static_cast<int64_t>(op.getNumSplits().value_or(1)),
+                  cacheType.getNumKVHeads(),
+                  op.getScale().convertToDouble(),
+                  op.getCausal(),
+                  std::nullopt,
+                  std::nullopt,
+                  cacheType.getLayout()};
+    if (auto w = op.getSlidingWindow())
+      s.window = static_cast<int64_t>(*w);
+    if (auto c = op.getSoftcap())
+      s.softcap = c->convertToDouble();
+    int64_t D = s.headDim, G = s.groupSize;
+    if (D % 8 != 0 || D > 256 || !llvm::isPowerOf2_64(D / 8))
+      return op.emitOpError() << "the GPU kernel needs head_dim in {8, 16, 32, "
+                                 "64, 128, 256}, got "
+                              << D;
+    int64_t smemBytes = kWarps * G * (D + 2) * 4;
+    if (smemBytes > 48 * 1024)
+      return op.emitOpError() << "the GPU kernel keeps " << G << " heads x "
+                              << D << " per warp in shared memory (" << smemBytes
+                              << " bytes), above 48 KiB";
+
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Loops L{b};
+    auto resultType = op.getResult().getType();
+    int64_t Hq = resultType.getDimSize(1);
+    Value query = L.toBuffer(op.getQuery());
+    Value tables = L.toBuffer(op.getBlockTables());
+    Value lens = L.toBuffer(op.getContextLens());
+    Value starts = L.toBuffer(op.getQueryStart());
+    Value pages = adaptor.getCache();
+    Value out = L.allocLike(resultType, query);
+    Value tokens = memref::DimOp::create(b, query, 0);
+    Value numSeqs = memref::DimOp::create(b, lens, 0);
+
+    // Split workspaces: partial accumulators and (max, sum) pairs.
+    Value wsAcc, wsStats;
+    auto f32 = b.getF32Type();
+    if (s.numSplits > 1) {
+      wsAcc = memref::AllocOp::create(
+          b, MemRefType::get({s.numSplits, ShapedType::kDynamic, Hq, D}, f32),
+          ValueRange{tokens});
+      wsStats = memref::AllocOp::create(
+          b, MemRefType::get({s.numSplits, ShapedType::kDynamic, Hq, 2}, f32),
+          ValueRange{tokens});
+    }
+
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                                gpu::AddressSpace::Workgroup);
+    auto smemStats = MemRefType::get({kWarps, G, 2}, f32, nullptr, workgroup);
+    auto smemAcc = MemRefType::get({kWarps, G, D}, f32, nullptr, workgroup);
+    auto launch = gpu::LaunchOp::create(
+        b, L.idx(s.numSplits), L.idx(s.kvHeads), numSeqs,
+        L.idx(kGPUBlockThreads), L.idx(1), L.idx(1), /*dynamicSmem=*/nullptr,
+        /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+        TypeRange{smemStats, smemAcc}, /*privateAttributions=*/{}, nullptr,
+        nullptr, nullptr, kernelName(b, "kvc_paged_attention"),
+        kernelName(b, "kvc_paged_attention"));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      emitDecodeKernel(b, s, launch, query, pages, tables, lens, starts, out,
+                       wsAcc, wsStats);
+      gpu::TerminatorOp::create(b);
+    }
+    if (s.numSplits > 1)
+      emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
+    rewriter.replaceOp(op, L.toTensor(resultType, out));
+    return success();
+  }
+
+  static void emitDecodeKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
+                               gpu::LaunchOp launch, Value query, Value pages,
+                               Value tables, Value lens, Value starts, Value out,
+                               Value wsAcc, Value wsStats) {
+    Loops L{b};
+    int64_t D = s.headDim, G = s.groupSize, LPK = s.lanesPerKey(),
+            KPW = s.keysPerWarp();
+    auto vec8 = VectorType::get({8}, b.getF32Type());
+    Value smemStats = launch.getWorkgroupAttributions()[0];
+    Value smemAcc = launch.getWorkgroupAttributions()[1];
+    Value split = launch.getBlockIds().x, group = launch.getBlockIds().y,
+          seq = launch.getBlockIds().z, tid = launch.getThreadIds().x;
+    Value warp = L.divU(tid, L.idx(32)), lane = L.remU(tid, L.idx(32));
+    Value keyInWarp = L.divU(lane, L.idx(LPK));
+    Value dOff = L.mul(L.remU(lane, L.idx(LPK)), L.idx(8));
+    Value firstHead = L.mul(group, L.idx(G));
+    Value first = L.loadIndex(starts, {seq});
+    Value end = L.loadIndex(starts, {L.add(seq, L.idx(1))});
+    Value contextLen = L.loadIndex(lens, {seq});
+    Value firstPos = L.sub(contextLen, L.sub(end, first));
+    Type elem = cast<MemRefType>(pages.getType()).getElementType();
+    auto rowType = VectorType::get({8}, elem);
+    auto loadRow = [&](ImplicitLocOpBuilder &b, Value buffer,
+                       ValueRange idx) -> Value {
+      Value v = vector::LoadOp::create(b, rowType, buffer, idx,
+                                       /*nontemporal=*/false, llvm::Align(16));
+      return elem.isF32() ? v : Value(arith::ExtFOp::create(b, vec8, v));
+    };
+
+    L.forLoop(first, end, [&](ImplicitLocOpBuilder &b, Value token) {
+      Loops L{b};
+      Value pos = L.add(firstPos, L.sub(token, first));
+      Value hi = s.causal ? L.minU(L.add(pos, L.idx(1)), contextLen) : contextLen;
+      Value lo = L.idx(0);
+      if (s.window)
+        lo = L.maxS(L.sub(L.add(pos, L.idx(1)), L.idx(*s.window)), L.idx(0));
+      Value nonEmpty = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
+      Value count = arith::SelectOp::create(b, nonEmpty, L.sub(hi, lo), L.idx(0));
+      Value chunk = L.ceilDiv(count, L.idx(s.numSplits));
+      Value splitLo = L.minU(L.add(lo, L.mul(split, chunk)), hi);
+      Value splitHi = L.minU(L.add(splitLo, chunk), hi);
+
+      // The group's query heads, pre-scaled, 8 elements per lane.
+      Value scale = vector::BroadcastOp::create(b, vec8, f32Const(b, s.scale));
+      SmallVector<Value> q;
+      for (int64_t h = 0; h < G; ++h)
+        q.push_back(arith::MulFOp::create(
+            b, loadRow(b, query, {token, L.add(firstHead, L.idx(h)), dOff}),
+            scale));
+
+      // Keys of this warp: warpStart + i * (4 * KPW) + keyInWarp.
+      Value warpStart = L.add(splitLo, L.mul(warp, L.idx(KPW)));
+      Value remaining = arith::SelectOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, warpStart, splitHi),
+          L.sub(splitHi, warpStart), L.idx(0));
+      Value trips = L.ceilDiv(remaining, L.idx(kWarps * KPW));
+      SmallVector<Value> init;
+      Value zero8 = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(vec8, b.getF32FloatAttr(0.0f)));
+      for (int64_t h = 0; h < G; ++h)
+        init.append({f32Const(b, kNoScore), f32Const(b, 0.0), zero8});
+      auto keyLoop = scf::ForOp::create(
+          b, L.idx(0), trips, L.idx(1), init,
+          [&](OpBuilder &nb, Location loc, Value it, ValueRange state) {
+            ImplicitLocOpBuilder b(loc, nb);
+            Loops L{b};
+            Value key = L.add(L.add(warpStart, L.mul(it, L.idx(kWarps * KPW))),
+                              keyInWarp);
+            Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                key, splitHi);
+            Value safeKey = arith::SelectOp::create(b, valid, key, splitLo);
+            Value page = L.loadIndex(tables, {seq, L.divU(safeKey, L.idx(s.blockSize))});
+            Value offset = L.remU(safeKey, L.idx(s.blockSize));
+            auto kIdx = L.cacheRow(s.layout, page, 0, offset, group);
+            auto vIdx = L.cacheRow(s.layout, page, 1, offset, group);
+            kIdx.back() = dOff;
+            vIdx.back() = dOff;
+            Value k = loadRow(b, pages, kIdx);
+            Value v = loadRow(b, pages, vIdx);
+            Value negInf = f32Const(b, -std::numeric_limits<double>::infinity());
+            SmallVector<Value> next;
+            for (int64_t h = 0; h < G; ++h) {
+              Value score = vector::ReductionOp::create(
+                  b, vector::CombiningKind::ADD, arith::MulFOp::create(b, q[h], k));
+              for (int64_t o = 1; o < LPK; o *= 2)
+                score = arith::AddFOp::create(b, score, shuffleXor(b, score, o));
+              if (s.softcap) {
+                Value cap = f32Const(b, *s.softcap);
+                score = arith::MulFOp::create(
+                    b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, score, cap)));
+              }
+              score = arith::SelectOp::create(b, valid, score, negInf);
+              Value m = state[3 * h], l = state[3 * h + 1], acc = state[3 * h + 2];
+              Value mNew = arith::MaximumFOp::create(b, m, score);
+              Value corr = math::ExpOp::create(b, arith::SubFOp::create(b, m, mNew));
+              Value p = math::ExpOp::create(b, arith::SubFOp::create(b, score, mNew));
+              Value lNew = arith::AddFOp::create(b, arith::MulFOp::create(b, l, corr), p);
+              Value accNew = vector::FMAOp::create(
+                  b, vector::BroadcastOp::create(b, vec8, p), v,
+                  arith::MulFOp::create(b, acc, vector::BroadcastOp::create(b, vec8, corr)));
+              next.append({mNew, lNew, accNew});
+            }
+            scf::YieldOp::create(b, next);
+          });
+
+      // Merge the lane groups of a warp, then the warps through shared memory.
+      SmallVector<HeadState> st;
+      for (int64_t h = 0; h < G; ++h)
+        st.push_back({keyLoop.getResult(3 * h), keyLoop.getResult(3 * h + 1),
+                      keyLoop.getResult(3 * h + 2)});
+      for (int64_t o = LPK; o < 32; o *= 2)
+        for (HeadState &x : st)
+          x = merge(b, x, {shuffleXor(b, x.max, o), shuffleXor(b, x.sum, o),
+                           shuffleVector(b, x.acc, o)});
+      Value leader = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, keyInWarp,
+                                           L.idx(0));
+      scf::IfOp::create(b, leader, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        Loops L{b};
+        for (int64_t h = 0; h < G; ++h) {
+          memref::StoreOp::create(b, st[h].max, smemStats,
+                                  ValueRange{warp, L.idx(h), L.idx(0)});
+          memref::StoreOp::create(b, st[h].sum, smemStats,
+                                  ValueRange{warp, L.idx(h), L.idx(1)});
+          vector::StoreOp::create(b, st[h].acc, smemAcc,
+                                  ValueRange{warp, L.idx(h), dOff});
+        }
+        scf::YieldOp::create(b);
+      });
+      gpu::BarrierOp::create(b);
+
+      // Thread t finishes elements t, t + 128, ... of the G x D outputs.
+      scf::ForOp::create(
+          b, tid, L.idx(G * D), L.idx(kGPUBlockThreads), ValueRange{},
+          [&](OpBuilder &nb, Location loc, Value idx, ValueRange) {
+            ImplicitLocOpBuilder b(loc, nb);
+            Loops L{b};
+            Value h = L.divU(idx, L.idx(D)), d = L.remU(idx, L.idx(D));
+            Value m = f32Const(b, kNoScore);
+            for (int64_t w = 0; w < kWarps; ++w)
+              m = arith::MaximumFOp::create(
+                  b, m, memref::LoadOp::create(b, smemStats,
+                                               ValueRange{L.idx(w), h, L.idx(0)}));
+            Value sum = f32Const(b, 0.0), acc = f32Const(b, 0.0);
+            for (int64_t w = 0; w < kWarps; ++w) {
+              Value wm = memref::LoadOp::create(b, smemStats,
+                                                ValueRange{L.idx(w), h, L.idx(0)});
+              Value scaleW = math::ExpOp::create(b, arith::SubFOp::create(b, wm, m));
+              Value ws = memref::LoadOp::create(b, smemStats,
+                                                ValueRange{L.idx(w), h, L.idx(1)});
+              Value wa = memref::LoadOp::create(b, smemAcc, ValueRange{L.idx(w), h, d});
+              sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, ws, scaleW));
+              acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, wa, scaleW));
+            }
+            Value head = L.add(firstHead, h);
+            if (s.numSplits == 1) {
+              storeNormalized(b, acc, sum, out, {token, head, d});
+            } else {
+              memref::StoreOp::create(b, acc, wsAcc, ValueRange{split, token, head, d});
+              Value isFirst = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d,
+                                                    L.idx(0));
+              scf::IfOp::create(b, isFirst, [&](OpBuilder &nb2, Location loc2) {
+                ImplicitLocOpBuilder b(loc2, nb2);
+                Loops L{b};
+                memref::StoreOp::create(b, m, wsStats,
+                                        ValueRange{split, token, head, L.idx(0)});
+                memref::StoreOp::create(b, sum, wsStats,
+                                        ValueRange{split, token, head, L.idx(1)});
+                scf::YieldOp::create(b);
+              });
+            }
+            scf::YieldOp::create(b);
+          });
+      // Shared memory is reused by the next query token of the sequence.
+      gpu::BarrierOp::create(b);
+    });
+  }
+
+  /// out = acc / sum (0 when no key was visible), in the output type.
+  static void storeNormalized(ImplicitLocOpBuilder &b, Value acc, Value sum,
+                              Value out, ValueRange idx) {
+    Value zero = f32Const(b, 0.0);
+    Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, zero);
+    Value o = arith::SelectOp::create(b, positive,
+                                      arith::DivFOp::create(b, acc, sum), zero);
+    Type elem = cast<MemRefType>(out.getType()).getElementType();
+    if (!elem.isF32())
+      o = arith::TruncFOp::create(b, elem, o);
+    memref::StoreOp::create(b, o, out, idx);
+  }
+
+  /// One CTA per (token, query head), one thread per element of head_dim:
+  /// merge the splits' partial results by log-sum-exp.
+  static void emitCombineKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
+                                int64_t Hq, Value tokens, Value wsAcc,
+                                Value wsStats, Value out) {
+    Loops L{b};
+    auto launch = gpu::LaunchOp::create(
+        b, tokens, L.idx(Hq), L.idx(1), L.idx(s.headDim), L.idx(1), L.idx(1),
+        nullptr, nullptr, {}, {}, {}, nullptr, nullptr, nullptr,
+        kernelName(b, "kvc_split_kv_combine"), kernelName(b, "kvc_split_kv_combine"));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Loops K{b};
+    Value t = launch.getBlockIds().x, h = launch.getBlockIds().y,
+          d = launch.getThreadIds().x;
+    Value m = f32Const(b, kNoScore);
+    for (int64_t sp = 0; sp < s.numSplits; ++sp)
+      m = arith::MaximumFOp::create(
+          b, m, memref::LoadOp::create(b, wsStats,
+                                       ValueRange{K.idx(sp), t, h, K.idx(0)}));
+    Value sum = f32Const(b, 0.0), acc = f32Const(b, 0.0);
+    for (int64_t sp = 0; sp < s.numSplits; ++sp) {
+      Value sm = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(0)});
+      Value w = math::ExpOp::create(b, arith::SubFOp::create(b, sm, m));
+      Value sl = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(1)});
+      Value sa = memref::LoadOp::create(b, wsAcc, ValueRange{K.idx(sp), t, h, d});
+      sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, sl, w));
+      acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, sa, w));
+    }
+    storeNormalized(b, acc, sum, out, {t, h, d});
+    gpu::TerminatorOp::create(b);
+  }
+};
+
+} // namespace
+
+void kvcc::populateKVCAttentionToGPUPatterns(const TypeConverter &converter,
+                                             RewritePatternSet &patterns) {
+  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext());
+}

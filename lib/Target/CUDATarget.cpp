@@ -1,0 +1,120 @@
+//===- CUDATarget.cpp - kvc IR to kernels and a CUDA host library ----------===//
+#include "kvcc/Target/CUDATarget.h"
+
+#include "kvcc/InitAll.h"
+#include "kvcc/Target/CPUTarget.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+
+#include <cstdlib>
+#include <mutex>
+
+using namespace mlir;
+
+namespace {
+
+/// gpu-module-to-binary finds ptxas and fatbinary, and the NVVM target finds
+/// libdevice (expf, exp2f, ...), through CUDA_HOME / CUDA_ROOT / CUDA_PATH.
+/// Without them, kernels reference unresolved __nv_* functions; derive the
+/// toolkit from ptxas on PATH, else the usual /usr/local/cuda.
+void locateCUDAToolkit() {
+  if (std::getenv("CUDA_HOME") || std::getenv("CUDA_ROOT") ||
+      std::getenv("CUDA_PATH"))
+    return;
+  std::string root = "/usr/local/cuda";
+  if (auto ptxas = llvm::sys::findProgramByName("ptxas"))
+    root = llvm::sys::path::parent_path(llvm::sys::path::parent_path(*ptxas)).str();
+  if (llvm::sys::fs::exists(root + "/nvvm/libdevice"))
+    setenv("CUDA_HOME", root.c_str(), 0);
+}
+
+LogicalResult buildPipeline(OpPassManager &pm, const kvcc::CUDATargetOptions &o,
+                            const std::string &format) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { kvcc::registerAllPasses(); });
+  locateCUDAToolkit();
+  std::string text = kvcc::cudaPipelineText(o, format);
+  StringRef inner = text;
+  inner.consume_front("builtin.module(");
+  inner.consume_back(")");
+  return parsePassPipeline(inner, pm);
+}
+
+} // namespace
+
+std::string kvcc::checkGPUArch(const std::string &gpuArch) {
+  StringRef arch = gpuArch;
+  unsigned version = 0;
+  if (!arch.consume_front("sm_") || arch.consumeInteger(10, version) ||
+      (!arch.empty() && arch != "a") || version < 80)
+    return "--gpu-arch must be sm_80 or newer (sm_80, sm_86, sm_89, sm_90, "
+           "sm_90a), got '" +
+           gpuArch + "'";
+  return "";
+}
+
+std::string kvcc::cudaPipelineText(const CUDATargetOptions &o,
+                                   const std::string &format) {
+  // Kernels are outlined before bufferization: ownership-based deallocation
+  // cannot see through gpu.launch, and host buffers are freed at function
+  // exit by kvc-host-buffers-to-gpu instead. PTX 8.0 is the oldest ISA that
+  // covers sm_90; drivers JIT it for newer chips.
+  return "builtin.module("
+         "kvc-lower-to-gpu,"
+         "gpu-kernel-outlining,"
+         "one-shot-bufferize{bufferize-function-boundaries "
+         "function-boundary-type-conversion=identity-layout-map},"
+         "kvc-results-to-out-params,"
+         "canonicalize,cse,"
+         "kvc-host-buffers-to-gpu,"
+         "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
+         o.gpuArch + " cubin-features=+ptx80 cubin-format=" + format +
+         " opt-level=3})";
+}
+
+LogicalResult kvcc::lowerToGPUDialect(ModuleOp module,
+                                      const CUDATargetOptions &options) {
+  return runLoweringPipeline(
+      module,
+      [](OpPassManager &pm) {
+        static std::once_flag registered;
+        std::call_once(registered, [] { kvcc::registerAllPasses(); });
+        return parsePassPipeline("kvc-lower-to-gpu,gpu-kernel-outlining,"
+                                 "canonicalize,cse",
+                                 pm);
+      },
+      options.irDumpDir);
+}
+
+LogicalResult kvcc::emitPTX(ModuleOp module, const CUDATargetOptions &options,
+                            std::map<std::string, std::string> &ptx) {
+  if (failed(runLoweringPipeline(
+          module,
+          [&](OpPassManager &pm) { return buildPipeline(pm, options, "isa"); },
+          options.irDumpDir)))
+    return failure();
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute attr : binary.getObjects())
+      ptx[binary.getName().str()] =
+          cast<gpu::ObjectAttr>(attr).getObject().getValue().str();
+  return success();
+}
+
+LogicalResult kvcc::compileToCUDASharedLibrary(ModuleOp module,
+                                               const std::string &outputPath,
+                                               const CUDATargetOptions &options) {
+  if (failed(runLoweringPipeline(
+          module,
+          [&](OpPassManager &pm) { return buildPipeline(pm, options, "fatbin"); },
+          options.irDumpDir)))
+    return failure();
+  // The mgpu* symbols stay undefined: libkvcc_cuda_runtime.so, loaded by the
+  // runtime before the artifact, provides them.
+  LinkOptions link;
+  link.libraries = {"m"};
+  return linkSharedLibrary(module, outputPath, link);
+}

@@ -1,0 +1,52 @@
+// RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu --verify-diagnostics | FileCheck %s
+
+// Flash-decoding: a CTA of 128 threads per (split, KV head, sequence) with
+// per-warp state in shared memory; 16-byte loads of K/V rows read through the
+// block table; dot products finished by butterfly shuffles over the 16 lanes of
+// a 128-element row; a split-KV combine kernel after the main one.
+// CHECK-LABEL: func.func @decode
+// CHECK: gpu.launch blocks(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %c4{{[_0-9]*}}, %{{[a-z0-9]+}} = %c8{{[_0-9]*}}, %{{[a-z0-9]+}} = %{{[a-z0-9_]+}}) threads(%{{[^)]*}}) in (%{{.*}} = %c128{{[_0-9]*}},
+// CHECK-SAME: module(@kvc_paged_attention) function(@kvc_paged_attention)
+// CHECK-SAME: workgroup(%{{.*}} : memref<4x4x2xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<4x4x128xf32, #gpu.address_space<workgroup>>)
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x2x16x8x128xf16>, vector<8xf16>
+// CHECK: vector.reduction <add>
+// CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32
+// CHECK: gpu.shuffle  xor %{{.*}}, %c8_i32
+// CHECK: math.exp
+// CHECK: gpu.barrier
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_split_kv_combine) function(@kvc_split_kv_combine)
+func.func @decode(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>,
+                  %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, num_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
+}
+
+// -----
+
+// Append: one CTA per token, 16-byte chunks; rope: one thread per (head, pair).
+// CHECK-LABEL: func.func @append_rope
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_rope) function(@kvc_rope)
+// CHECK: math.exp2
+// CHECK: math.cos
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_append) function(@kvc_append)
+// CHECK: vector.store {{.*}} {alignment = 16 : i64} : memref<?x2x3x2x64xbf16>, vector<8xbf16>
+func.func @append_rope(%k: tensor<?x2x64xbf16>, %v: tensor<?x2x64xbf16>, %slots: tensor<?xi32>, %pos: tensor<?xi32>,
+                       %cache: !kvc.paged_cache<3, 2, 64, bf16>) {
+  %kr = kvc.rope gptj %k, %pos {rotary_dim = 32, theta = 1.0e+04 : f64} : tensor<?x2x64xbf16>, tensor<?xi32> -> tensor<?x2x64xbf16>
+  kvc.append %kr, %v into %cache[%slots] : tensor<?x2x64xbf16>, tensor<?x2x64xbf16>, tensor<?xi32> into !kvc.paged_cache<3, 2, 64, bf16>
+  return
+}
+
+// -----
+
+func.func @unsupported_head_dim(%q: tensor<?x4x96xf16>, %cache: !kvc.paged_cache<16, 4, 96, f16>, %bt: tensor<?x?xi32>,
+                                %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x4x96xf16> {
+  // expected-error @+2 {{the GPU kernel needs head_dim in {8, 16, 32, 64, 128, 256}, got 96}}
+  // expected-error @+1 {{failed to legalize operation 'kvc.paged_attention' that was explicitly marked illegal}}
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.1 : f32, causal} : tensor<?x4x96xf16>, !kvc.paged_cache<16, 4, 96, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x96xf16>
+  return %o : tensor<?x4x96xf16>
+}

@@ -1,0 +1,7 @@
+func.func @decode(%q: tensor<?x32x128xf16>, %k: tensor<?x8x128xf16>, %v: tensor<?x8x128xf16>, %slots: tensor<?xi64>, %pos: tensor<?xi64>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>, %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %qr = kvc.rope neox %q, %pos {rotary_dim = 128, theta = 5.0e+05 : f64} : tensor<?x32x128xf16>, tensor<?xi64> -> tensor<?x32x128xf16>
+  %kr = kvc.rope neox %k, %pos {rotary_dim = 128, theta = 5.0e+05 : f64} : tensor<?x8x128xf16>, tensor<?xi64> -> tensor<?x8x128xf16>
+  kvc.append %kr, %v into %cache[%slots] : tensor<?x8x128xf16>, tensor<?x8x128xf16>, tensor<?xi64> into !kvc.paged_cache<16, 8, 128, f16>
+  %o = kvc.paged_attention %qr, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, num_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
+}
