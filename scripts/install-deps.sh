@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
   cmake ninja-build ccache googletest libgtest-dev libgmock-dev
-  libopenblas-dev pkg-config python3 python3-pip unzip
+  libopenblas-dev libomp-22-dev pkg-config python3 python3-pip unzip
 )
 
 missing=()

@@ -261,6 +261,10 @@ namespace {
 /// ("Prescott") kernels, 2-3x slower on a decode step; name the AVX-512 or AVX2
 /// kernels unless the user chose (OPENBLAS_CORETYPE is OpenBLAS's own knob).
 void selectBlasKernels() {
+  // The attention's OpenMP threads and OpenBLAS's threads take turns within
+  // a step; OpenMP workers spinning 200 ms after each parallel loop (its
+  // default) steal the cores the next GEMM needs.
+  setenv("KMP_BLOCKTIME", "0", /*overwrite=*/0);
   if (std::getenv("OPENBLAS_CORETYPE"))
     return;
 #if defined(__x86_64__)

@@ -19,10 +19,15 @@ std::string kvcc::cpuPipelineText() {
          "kvc-matmul-to-blas,"
          "buffer-deallocation-pipeline,"
          "canonicalize,cse,"
+         // The attention's parallel loop over (sequence, KV head) runs on
+         // OpenMP threads; each iteration's stack scratch lives in an alloca
+         // scope, lowered before the loops become CFG blocks.
+         "convert-scf-to-openmp,"
          "convert-linalg-to-loops,"
          "convert-vector-to-scf,"
          "lower-affine,"
          "expand-strided-metadata,"
+         "finalize-memref-to-llvm,"
          "convert-scf-to-cf,"
          "convert-vector-to-llvm,"
          "convert-math-to-llvm,"
@@ -31,6 +36,7 @@ std::string kvcc::cpuPipelineText() {
          "convert-index-to-llvm,"
          "convert-func-to-llvm,"
          "convert-cf-to-llvm,"
+         "convert-openmp-to-llvm,"
          "reconcile-unrealized-casts)";
 }
 

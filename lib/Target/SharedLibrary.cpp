@@ -104,6 +104,11 @@ LogicalResult kvcc::compileToSharedLibrary(ModuleOp module,
   if (link.inputs.empty())
     link.inputs.push_back(KVCC_CPU_SHIMS_LIBRARY);
   link.libraries = options.libraries;
+  // OpenMP runs the attention's parallel loops; the LLVM 22 runtime, found
+  // at run time through the rpath.
+  link.inputs.push_back(KVCC_OPENMP_LIBRARY);
+  link.flags.push_back(std::string("-Wl,-rpath,") +
+                       llvm::sys::path::parent_path(KVCC_OPENMP_LIBRARY).str());
   return linkSharedLibrary(module, outputPath, link);
 }
 
@@ -166,6 +171,8 @@ LogicalResult kvcc::linkSharedLibrary(ModuleOp module,
                                    tmpLibrary, objectPath};
   for (const std::string &input : options.inputs)
     args.push_back(input);
+  for (const std::string &flag : options.flags)
+    args.push_back(flag);
   for (const std::string &lib : options.libraries)
     args.push_back("-l" + lib);
   SmallVector<StringRef> argRefs(args.begin(), args.end());

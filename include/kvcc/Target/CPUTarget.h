@@ -47,6 +47,7 @@ struct LinkOptions {
   std::string cpu;                     ///< host code's LLVM CPU; empty: host
   std::vector<std::string> inputs;     ///< archives / objects linked in
   std::vector<std::string> libraries;  ///< -l libraries
+  std::vector<std::string> flags;      ///< other linker-driver flags
 };
 
 /// Marks public functions as C-interface entry points and runs the pipeline

@@ -1,6 +1,6 @@
 // RUN: kvcc-opt %s --split-input-file --kvc-lower-to-cpu | FileCheck %s
 // The whole CPU pipeline reaches the LLVM dialect:
-// RUN: kvcc-opt %s --split-input-file --pass-pipeline='builtin.module(kvc-lower-to-cpu,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},kvc-results-to-out-params,buffer-deallocation-pipeline,canonicalize,cse,convert-vector-to-scf,lower-affine,expand-strided-metadata,convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)' | FileCheck %s --check-prefix=LLVM
+// RUN: kvcc-opt %s --split-input-file --pass-pipeline='builtin.module(kvc-lower-to-cpu,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},kvc-results-to-out-params,buffer-deallocation-pipeline,canonicalize,cse,convert-scf-to-openmp,convert-vector-to-scf,lower-affine,expand-strided-metadata,finalize-memref-to-llvm,convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts)' | FileCheck %s --check-prefix=LLVM
 
 // The cache becomes a buffer of pages [pages, 2, block, kv_heads, head_dim];
 // attention is a parallel loop over (sequence, KV head) with per-iteration

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Builds the CUDA kernels that bench/gpu/run_device.py runs on the GPU machine.
+
+Runs HERE (where kvcc is built), never on the device: the compiler is not
+installed there. Writes MLIR modules of kvc ops, compiles each with
+
+    build/bin/kvcc build M.mlir --target=cuda --gpu-arch=sm_90 -o M.so
+
+into .device/kernels/, writes .device/kernels/index.json (module, function,
+argument order and roles, static parameters) and copies the runtime
+(build/lib/libkvcc_cuda_runtime.so) to .device/. `.device/` is listed in
+.git/info/exclude (not .gitignore) so the device tool carries it only when a
+call names it in `carry`.
+
+    python3 bench/gpu/make_kernels.py [--arch sm_90] [--only REGEX] [--list]
+
+Module families (index.json "purpose"):
+  correctness  the CPU numerics grid on the GPU (GQA 1/2/4/8, MQA, head_dim
+               64/128/256, pages 1/3/16/64/256, windows, soft-cap, splits,
+               f16/bf16/f32, token- and head-major, append+attention in one
+               function, attention only, rope+append+attention)
+  decode       batch 64 x context 4096, 32/8 heads, d128, page 16, f16:
+               num_splits 1, 2, 4, 8 (and 16, 32 for small batches / prefill)
+  sweep        page sizes 1/16/64/256 and GQA ratios 1/4/8 (splits 1 and 16);
+               shapes are dynamic in batch and context, so one module per
+               (heads, head_dim, page, splits, dtype) serves every size
+  prefill      uses the decode modules (causal, 32/8, d128): the same kernel
+               serves prefill (no tensor cores yet)
+"""
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KVCC = os.path.join(ROOT, "build", "bin", "kvcc")
+RUNTIME = os.path.join(ROOT, "build", "lib", "libkvcc_cuda_runtime.so")
+DEVICE = os.path.join(ROOT, ".device")
+KERNELS = os.path.join(DEVICE, "kernels")
+SIZE_LIMIT = 64 << 20  # the device tool's working-tree limit (all carried paths)
+
+# The 7 + 2 sequences of the correctness batch: (context after the step, new
+# tokens). Full prefills, decode tokens, chunked prefills over a cached
+# prefix, a one-token sequence, contexts longer than one 256-token page.
+CORRECTNESS_SEQS = [(37, 37), (50, 1), (70, 13), (1, 1), (300, 1), (9, 4),
+                    (260, 260), (1500, 1), (700, 64)]
+
+
+def cfg(ident, purpose, qh, kvh, d, bs, dtype="f16", window=0, splits=1,
+        softcap=0.0, causal=True, kind="append_attn", layout="token_major",
+        rope=None):
+    return dict(id=ident, purpose=purpose, q_heads=qh, kv_heads=kvh,
+                head_dim=d, block_size=bs, dtype=dtype, window=window,
+                splits=splits, softcap=softcap, causal=causal, kind=kind,
+                layout=layout, rope=rope, scale=1.0 / math.sqrt(d))
+
+
+def correctness_grid():
+    g = []
+    add = lambda ident, *a, **k: g.append(cfg(ident, "correctness", *a, **k))
+    # GQA ratios 1, 2, 4, 8 and MQA, head_dim 64, across page sizes.
+    add("c_mha_d64_b16", 4, 4, 64, 16)
+    add("c_gqa2_d64_b3", 8, 4, 64, 3, dtype="bf16")
+    add("c_gqa4_d64_b1", 8, 2, 64, 1)
+    add("c_gqa8_d64_b64", 16, 2, 64, 64, dtype="bf16")
+    add("c_mqa_d64_b256", 8, 1, 64, 256)
+    # head_dim 128 (and 256).
+    add("c_gqa4_d128_b16", 8, 2, 128, 16, dtype="bf16")
+    add("c_mqa_d128_b3", 4, 1, 128, 3)
+    add("c_mqa16_d128_b16", 16, 1, 128, 16, dtype="bf16")
+    add("c_gqa8_d256_b16", 8, 1, 256, 16)
+    # Sliding window, soft-cap, split-KV and their mix; non-causal.
+    add("c_win8_d64_b16", 8, 2, 64, 16, window=8)
+    add("c_win40_s3_d64_b3", 8, 2, 64, 3, window=40, splits=3, dtype="bf16")
+    add("c_s5_d64_b1", 4, 4, 64, 1, splits=5)
+    add("c_cap5_s4_d128_b64", 8, 1, 128, 64, splits=4, softcap=5.0, dtype="bf16")
+    add("c_full_d64_b16", 9, 3, 64, 16, causal=False)
+    add("c_s2_d64_b16", 8, 2, 64, 16, splits=2)
+    add("c_win30_d128_b256", 8, 8, 128, 256, window=30)
+    add("c_cap30_win100_s8_d128_b64", 32, 4, 128, 64, window=100, splits=8,
+        softcap=30.0)
+    add("c_headmajor_s2_d128_b16", 8, 2, 128, 16, splits=2, layout="head_major")
+    add("c_f32_d64_b16", 8, 2, 64, 16, dtype="f32", splits=2)
+    # Attention only (the cache already holds every token), bench shapes.
+    add("c_attn_q32kv8_d128_b16_s4", 32, 8, 128, 16, splits=4, kind="attn")
+    add("c_attn_q32kv8_d128_b16_s1_bf16", 32, 8, 128, 16, dtype="bf16", kind="attn")
+    add("c_attn_q32kv32_d128_b1_s16", 32, 32, 128, 1, splits=16, kind="attn")
+    # rope + append + attention (test/Target/Inputs/gqa_decode_layer.mlir).
+    add("c_rope_neox_q32kv8_d128_b16_s4", 32, 8, 128, 16, splits=4,
+        kind="rope_append_attn", rope=dict(style="neox", rotary_dim=128, theta=5.0e5))
+    add("c_rope_gptj_partial_d64_b3", 8, 2, 64, 3, dtype="bf16",
+        kind="rope_append_attn", rope=dict(style="gptj", rotary_dim=32, theta=1.0e4))
+    # Expected to be rejected (32 query heads per KV head x d128 needs 66 KiB of
+    # shared memory, above the kernel's 48 KiB): recorded, not fatal.
+    add("c_mqa32_d128_b16_expect_reject", 32, 1, 128, 16)
+    return g
+
+
+def bench_modules():
+    g = []
+    # The decode benchmark shape, every split count (prefill uses 1, 16, 32).
+    for s in (1, 2, 4, 8, 16, 32):
+        g.append(cfg("d_q32kv8_d128_b16_f16_s%d" % s, "decode", 32, 8, 128, 16,
+                     splits=s, kind="attn"))
+    g.append(cfg("d_q32kv8_d128_b16_bf16_s1", "decode", 32, 8, 128, 16,
+                 dtype="bf16", splits=1, kind="attn"))
+    # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16.
+    for bs in (1, 64, 256):
+        for s in (1, 16):
+            g.append(cfg("w_q32kv8_d128_b%d_f16_s%d" % (bs, s), "sweep", 32, 8,
+                         128, bs, splits=s, kind="attn"))
+    for kvh in (32, 4):
+        for s in (1, 16):
+            g.append(cfg("w_q32kv%d_d128_b16_f16_s%d" % (kvh, s), "sweep", 32,
+                         kvh, 128, 16, splits=s, kind="attn"))
+    return g
+
+
+def tensor(shape, t):
+    return "tensor<" + "x".join(str(x) for x in shape) + "x" + t + ">"
+
+
+def module_text(c):
+    """One public function named after the module id (unique symbols)."""
+    t, d = c["dtype"], c["head_dim"]
+    q = tensor(["?", c["q_heads"], d], t)
+    kv = tensor(["?", c["kv_heads"], d], t)
+    layout = ", head_major" if c["layout"] == "head_major" else ""
+    cache = "!kvc.paged_cache<%d, %d, %d, %s%s>" % (
+        c["block_size"], c["kv_heads"], d, t, layout)
+    attrs = ["scale = %.9e : f32" % c["scale"]]
+    if c["causal"]:
+        attrs.append("causal")
+    if c["window"]:
+        attrs.append("sliding_window = %d" % c["window"])
+    if c["softcap"] > 0:
+        attrs.append("softcap = %.9e : f32" % c["softcap"])
+    if c["splits"] > 1:
+        attrs.append("num_splits = %d" % c["splits"])
+    attn_tail = ("context_lens(%%lens) query_start(%%starts) {%s} : %s, %s, "
+                 "tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> %s"
+                 % (", ".join(attrs), q, cache, q))
+    fn = c["id"]
+    kind = c["kind"]
+    if kind == "attn":
+        sig = ("%%q: %s, %%cache: %s, %%bt: tensor<?x?xi32>, %%lens: tensor<?xi32>, "
+               "%%starts: tensor<?xi32>" % (q, cache))
+        body = "  %%o = kvc.paged_attention %%q, %%cache[%%bt] %s\n" % attn_tail
+    else:
+        pos = ", %pos: tensor<?xi64>" if kind == "rope_append_attn" else ""
+        sig = ("%%q: %s, %%k: %s, %%v: %s, %%slots: tensor<?xi64>%s, %%cache: %s, "
+               "%%bt: tensor<?x?xi32>, %%lens: tensor<?xi32>, %%starts: tensor<?xi32>"
+               % (q, kv, kv, pos, cache))
+        body, qn, kn = "", "%q", "%k"
+        if kind == "rope_append_attn":
+            r = c["rope"]
+            ra = "{rotary_dim = %d, theta = %.9e : f64}" % (r["rotary_dim"], r["theta"])
+            body += ("  %%qr = kvc.rope %s %%q, %%pos %s : %s, tensor<?xi64> -> %s\n"
+                     % (r["style"], ra, q, q))
+            body += ("  %%kr = kvc.rope %s %%k, %%pos %s : %s, tensor<?xi64> -> %s\n"
+                     % (r["style"], ra, kv, kv))
+            qn, kn = "%qr", "%kr"
+        body += ("  kvc.append %s, %%v into %%cache[%%slots] : %s, %s, tensor<?xi64> "
+                 "into %s\n" % (kn, kv, kv, cache))
+        body += "  %%o = kvc.paged_attention %s, %%cache[%%bt] %s\n" % (qn, attn_tail)
+    return ("func.func @%s(%s) -> %s {\n%s  return %%o : %s\n}\n"
+            % (fn, sig, q, body, q))
+
+
+def arg_list(c):
+    """Argument order and roles of kvcc_<id>(void **args); shapes use the
+    symbols N (tokens of the step), B (sequences), P (pool pages) and M (block
+    table width); the result is the trailing out-parameter."""
+    t, d, hq, hk, bs = (c["dtype"], c["head_dim"], c["q_heads"], c["kv_heads"],
+                        c["block_size"])
+    cache_shape = (["P", 2, hk, bs, d] if c["layout"] == "head_major"
+                   else ["P", 2, bs, hk, d])
+    q = dict(name="q", role="query", dtype=t, shape=["N", hq, d])
+    cache = dict(name="cache", role="kv_cache", dtype=t, shape=cache_shape)
+    tail = [dict(name="block_tables", role="block_tables", dtype="i32", shape=["B", "M"]),
+            dict(name="context_lens", role="context_lens", dtype="i32", shape=["B"]),
+            dict(name="query_start", role="query_start", dtype="i32", shape=["B+1"])]
+    out = dict(name="out", role="output", dtype=t, shape=["N", hq, d])
+    if c["kind"] == "attn":
+        return [q, cache] + tail + [out]
+    args = [q, dict(name="k", role="new_keys", dtype=t, shape=["N", hk, d]),
+            dict(name="v", role="new_values", dtype=t, shape=["N", hk, d]),
+            dict(name="slots", role="slots", dtype="i64", shape=["N"])]
+    if c["kind"] == "rope_append_attn":
+        args.append(dict(name="positions", role="positions", dtype="i64", shape=["N"]))
+    return args + [cache] + tail + [out]
+
+
+def git_rev():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def ensure_excluded():
+    path = os.path.join(ROOT, ".git", "info", "exclude")
+    if not os.path.isdir(os.path.dirname(path)):
+        return
+    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    if "/.device/" not in lines:
+        with open(path, "a") as f:
+            f.write("/.device/\n")
+        print("added /.device/ to .git/info/exclude")
+
+
+def du(path):
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(dirpath, f))
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default="sm_90")
+    ap.add_argument("--only", default=None, help="regex on module ids")
+    ap.add_argument("--list", action="store_true", help="print the modules, build nothing")
+    a = ap.parse_args()
+
+    mods = correctness_grid() + bench_modules()
+    if a.only:
+        mods = [m for m in mods if re.search(a.only, m["id"])]
+    if a.list:
+        for m in mods:
+            print(m["purpose"], m["id"])
+        return 0
+    for tool in (KVCC, RUNTIME):
+        if not os.path.exists(tool):
+            sys.exit("make_kernels: missing %s (run ./scripts/build.sh first)" % tool)
+    ensure_excluded()
+    shutil.rmtree(KERNELS, ignore_errors=True)
+    os.makedirs(KERNELS)
+    shutil.copy2(RUNTIME, os.path.join(DEVICE, "libkvcc_cuda_runtime.so"))
+
+    index = dict(version=1, gpu_arch=a.arch, kvcc_commit=git_rev(),
+                 runtime="libkvcc_cuda_runtime.so", created=time.strftime("%Y-%m-%d %H:%M:%S"),
+                 correctness_sequences=CORRECTNESS_SEQS, modules=[])
+    t_all = time.time()
+    ok = failed = 0
+    for m in mods:
+        mlir = os.path.join(KERNELS, m["id"] + ".mlir")
+        so = os.path.join(KERNELS, m["id"] + ".so")
+        with open(mlir, "w") as f:
+            f.write(module_text(m))
+        t0 = time.time()
+        p = subprocess.run([KVCC, "build", mlir, "--target=cuda", "--gpu-arch=" + a.arch,
+                            "-o", so], capture_output=True, text=True)
+        dt = time.time() - t0
+        entry = dict(m, file=os.path.basename(so), mlir=os.path.basename(mlir),
+                     function=m["id"], symbol="kvcc_" + m["id"], args=arg_list(m),
+                     compile_s=round(dt, 2))
+        expect_reject = m["id"].endswith("_expect_reject")
+        if p.returncode == 0 and os.path.exists(so):
+            entry["status"] = "ok"
+            entry["bytes"] = os.path.getsize(so)
+            ok += 1
+            if expect_reject:
+                print("note: %s compiled although a rejection was expected" % m["id"])
+        else:
+            entry["status"] = "expected_reject" if expect_reject else "failed"
+            entry["error"] = (p.stderr or p.stdout).strip()[-2000:]
+            if not expect_reject:
+                failed += 1
+        print("%-40s %-15s %5.2fs %8s" % (m["id"], entry["status"], dt,
+                                          entry.get("bytes", "-")), flush=True)
+        if entry["status"] == "failed":
+            print("   " + entry["error"].replace("\n", "\n   "), flush=True)
+        index["modules"].append(entry)
+    with open(os.path.join(KERNELS, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    total = du(DEVICE)
+    print("make_kernels: %d modules compiled, %d failed, %d expected rejections, "
+          "%.1f s; .device/ holds %.2f MiB"
+          % (ok, failed, len(mods) - ok - failed, time.time() - t_all, total / 2**20))
+    carried = total + du(os.path.join(ROOT, "build", "bin")) + du(os.path.join(ROOT, "build", "lib"))
+    print("make_kernels: .device + build/bin + build/lib = %.1f MiB (device tool limit "
+          "64 MiB with the working tree)" % (carried / 2**20))
+    if carried > SIZE_LIMIT * 0.75:
+        print("WARNING: the carried paths approach the 64 MiB limit")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
