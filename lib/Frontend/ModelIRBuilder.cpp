@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -280,7 +281,7 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
                                    const ModelIROptions &options) {
   context.loadDialect<kvc::KVCDialect, func::FuncDialect, arith::ArithDialect,
                       math::MathDialect, linalg::LinalgDialect,
-                      tensor::TensorDialect>();
+                      tensor::TensorDialect, LLVM::LLVMDialect>();
   Location loc = FileLineColLoc::get(&context, "model:" + spec.arch, 0, 0);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   ImplicitLocOpBuilder b(loc, &context);
@@ -344,6 +345,17 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
   Value logits =
       m.linear(normed, m.hasWeight("lm_head") ? "lm_head" : "embed");
   func::ReturnOp::create(b, logits);
+
+  // The geometry baked into the code, exported so the runtime can refuse a
+  // manifest that disagrees (ModelABI.h).
+  b.setInsertionPointToEnd(module->getBody());
+  for (auto [name, value] :
+       {std::pair<const char *, int64_t>{"kvcc_weights_size", totalWeights},
+        {"kvcc_block_size", options.blockSize},
+        {"kvcc_num_layers", spec.numLayers}})
+    LLVM::GlobalOp::create(b, b.getI64Type(), /*isConstant=*/true,
+                           LLVM::Linkage::External, name,
+                           b.getI64IntegerAttr(value));
   return module;
 }
 

@@ -222,6 +222,10 @@ Expected<ModelSpec> specFromGGUF(const GGUFFile &f) {
       return Status::error(f.path() + ": metadata key '" + p + "rope.scaling.type' is '" + *t +
                            "'; kvcc does not support rope scaling");
   }
+  // Llama 3.1+ GGUF files carry rope scaling as a per-frequency factor tensor.
+  if (f.findTensor("rope_freqs.weight"))
+    return Status::error(f.path() + ": tensor 'rope_freqs.weight' (per-frequency "
+                         "rope factors, Llama 3.1 rope scaling) is not supported");
   if (f.has(p + "attention.sliding_window")) {
     Expected<int64_t> w = f.getInt(p + "attention.sliding_window");
     if (!w)
@@ -344,11 +348,43 @@ Expected<ModelSpec> specFromHFConfig(const json::Value &c, const std::string &sr
     if (const json::Value *b = c.get(key); b && b->isBool() && b->asBool())
       return err(std::string(key) + " true is not supported for " + s.arch);
 
-  // Sliding window: mistral always honours it; qwen2 only with use_sliding_window.
+  // Sliding window: mistral always honours it; qwen2 only with
+  // use_sliding_window, and then (HF semantics) only on layers at or above
+  // max_window_layers — kvcc compiles one window for all layers, so a mix is
+  // refused rather than silently applied everywhere.
   bool useWindow = s.arch == "mistral";
   if (s.arch == "qwen2")
     if (const json::Value *u = c.get("use_sliding_window"); u && u->isBool())
       useWindow = u->asBool();
+  if (s.arch == "qwen2" && useWindow) {
+    int64_t firstWindowed = 28; // transformers' default max_window_layers
+    if (present("max_window_layers")) {
+      Expected<int64_t> m = c.getInt("max_window_layers");
+      if (!m)
+        return err(m.message());
+      firstWindowed = *m;
+    }
+    if (firstWindowed >= s.numLayers)
+      useWindow = false;
+    else if (firstWindowed > 0)
+      return err("max_window_layers " + std::to_string(firstWindowed) + " < " +
+                 std::to_string(s.numLayers) +
+                 " layers: a sliding window on some layers only is not supported");
+  }
+  if (const json::Value *types = c.get("layer_types"); types && types->isArray()) {
+    bool sliding = false, full = false;
+    for (const json::Value &t : types->asArray()) {
+      if (!t.isString())
+        return err("layer_types must hold strings");
+      sliding |= t.asString() == "sliding_attention";
+      full |= t.asString() == "full_attention";
+    }
+    if (sliding && full)
+      return err("layer_types mixes sliding_attention and full_attention layers; "
+                 "a per-layer window is not supported");
+    if (full && !sliding)
+      useWindow = false;
+  }
   if (useWindow && present("sliding_window")) {
     Expected<int64_t> w = c.getInt("sliding_window");
     if (!w)

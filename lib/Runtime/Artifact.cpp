@@ -309,6 +309,23 @@ Expected<std::unique_ptr<Artifact>> Artifact::open(const std::string &dir) {
                          (why ? why : "symbol is null") + ")");
   }
   a->step_ = reinterpret_cast<abi::StepFn>(sym);
+  // kvcc compile bakes the weight arena size, the page size and the layer
+  // count into model.so; a manifest that disagrees (edited, or from another
+  // build) would make the compiled code read past the arena or misplace pages.
+  struct Baked {
+    const char *symbol;
+    int64_t expected;
+    const char *field;
+  } baked[] = {{abi::kWeightsSizeSymbol, a->manifest_.weightsSize, "weights_size"},
+               {abi::kBlockSizeSymbol, a->manifest_.cache.blockSize, "cache.block_size"},
+               {abi::kNumLayersSymbol, a->manifest_.cache.layers, "cache.layers"}};
+  for (const Baked &b : baked) {
+    auto *value = static_cast<const int64_t *>(::dlsym(a->handle_, b.symbol));
+    if (value && *value != b.expected)
+      return Status::error(manifestPath + ": field '" + b.field + "' is " +
+                           std::to_string(b.expected) + " but " + libPath +
+                           " was compiled for " + std::to_string(*value));
+  }
   return a;
 }
 

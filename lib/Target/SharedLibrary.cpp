@@ -32,9 +32,13 @@ createTargetMachine(const std::string &cpuName, std::string &error) {
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return nullptr;
-  std::string cpu = cpuName.empty() ? llvm::sys::getHostCPUName().str() : cpuName;
+  // An artifact must run on other machines of the same ISA (DESIGN.md §1):
+  // the default is x86-64-v3 (AVX2, FMA), "native" opts into the host's CPU.
+  bool native = cpuName == "native";
+  std::string cpu = native ? llvm::sys::getHostCPUName().str()
+                           : (cpuName.empty() ? std::string("x86-64-v3") : cpuName);
   std::string features;
-  if (cpuName.empty()) {
+  if (native) {
     llvm::SubtargetFeatures subtarget;
     for (auto &feature : llvm::sys::getHostCPUFeatures())
       subtarget.AddFeature(feature.first(), feature.second);

@@ -63,7 +63,9 @@ cl::opt<std::string> emit("emit",
 cl::opt<std::string> dumpIRDir("dump-ir-dir",
                                cl::desc("write the IR after every pass here"),
                                cl::init(""));
-cl::opt<std::string> cpuName("cpu", cl::desc("LLVM CPU (default: host)"),
+cl::opt<std::string> cpuName("cpu",
+                             cl::desc("LLVM CPU of a cpu artifact (default "
+                                      "x86-64-v3, portable; native: this host)"),
                              cl::init(""));
 
 int fail(const Twine &message) {
@@ -95,6 +97,9 @@ std::string manifest(const kvcc::ModelSpec &spec,
   Value root = Value::object({{"format", Value::string("kvcc-artifact")},
                               {"version", Value::number(1)},
                               {"target", Value::string("cpu")},
+                              // The CPU the code was compiled for.
+                              {"cpu", Value::string(cpuName.empty() ? "x86-64-v3"
+                                                                    : cpuName.getValue())},
                               {"entry", Value::string("kvcc_step")},
                               {"model", spec.toJsonValue()},
                               {"cache", cache},
@@ -196,8 +201,9 @@ int main(int argc, char **argv) {
                 "kernels (`kvcc build FILE.mlir --target=cuda`); whole models "
                 "(norms, projections, sampling on the GPU) are not in this "
                 "build yet, use --target=cpu");
-  if (blockSize < 1)
-    return fail("--block-size must be at least 1, got " + Twine(blockSize));
+  // The runtime's block manager accepts pages of up to 65536 tokens.
+  if (blockSize < 1 || blockSize > 65536)
+    return fail("--block-size must be in [1, 65536], got " + Twine(blockSize));
   if (emit.empty() && outputDir.empty())
     return fail("missing -o DIR (or --emit=kvc|llvm to print a stage)");
   if (!emit.empty() && emit != "kvc" && emit != "llvm")

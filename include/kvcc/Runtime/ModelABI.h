@@ -27,6 +27,10 @@
 //                                      (token-major; keys at [.,0], values at [.,1])
 //   8+L             logits (output)    f32 [B, vocab]
 //
+// model.so also exports the int64_t constants kvcc_weights_size,
+// kvcc_block_size and kvcc_num_layers; the runtime refuses a manifest that
+// disagrees with them.
+//
 // The runtime guarantees what the compiled code does not check (as vLLM's
 // kernels do): query_start is non-decreasing with query_start[B] == N,
 // context_lens[b] >= the sequence's new tokens, every page index < pages, and
@@ -77,6 +81,12 @@ MemRefDescriptor<T, Rank> denseDescriptor(T *data, const int64_t (&sizes)[Rank])
 using StepFn = void (*)(void **args);
 
 constexpr const char *kStepSymbol = "kvcc_step";
+
+/// int64_t constants a compiled model.so exports so the runtime can check the
+/// manifest against the code (a test double may omit them).
+constexpr const char *kWeightsSizeSymbol = "kvcc_weights_size";
+constexpr const char *kBlockSizeSymbol = "kvcc_block_size";
+constexpr const char *kNumLayersSymbol = "kvcc_num_layers";
 constexpr int kNumFixedArgs = 8; // tokens .. weights; caches and logits follow
 
 } // namespace kvcc::abi

@@ -18,7 +18,7 @@
 namespace kvcc {
 
 struct CPUTargetOptions {
-  /// LLVM CPU name; empty means the host CPU.
+  /// LLVM CPU name; empty: x86-64-v3 (portable), "native": this host.
   std::string cpu;
   /// Archives and objects linked into model.so besides the compiled code
   /// (empty: the CPU shim library built with kvcc).
@@ -44,7 +44,7 @@ mlir::LogicalResult addPackedEntryPoints(mlir::ModuleOp module);
 
 /// How linkSharedLibrary turns an LLVM-dialect module into a shared library.
 struct LinkOptions {
-  std::string cpu;                     ///< host code's LLVM CPU; empty: host
+  std::string cpu;                     ///< as CPUTargetOptions::cpu
   std::vector<std::string> inputs;     ///< archives / objects linked in
   std::vector<std::string> libraries;  ///< -l libraries
   std::vector<std::string> flags;      ///< other linker-driver flags

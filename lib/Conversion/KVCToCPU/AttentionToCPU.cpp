@@ -21,6 +21,7 @@
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
 
 #include <optional>
+#include <tuple>
 
 using namespace mlir;
 using namespace kvcc;
@@ -108,20 +109,12 @@ void emitQueryToken(ImplicitLocOpBuilder &b, const AttentionShape &s,
                             scratch.query, ValueRange{h, L.idx(0)});
   });
 
-  // Visible keys [lo, hi): the loop bounds are the causal and window masks.
-  Value hi = s.causal ? L.minU(L.add(pos, L.idx(1)), contextLen) : contextLen;
-  Value lo = L.idx(0);
-  if (s.window)
-    lo = L.maxS(L.sub(L.add(pos, L.idx(1)), L.idx(*s.window)), L.idx(0));
-  Value nonEmpty = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
-  Value count = arith::SelectOp::create(b, nonEmpty, L.sub(hi, lo), L.idx(0));
-  Value chunk = L.ceilDiv(count, L.idx(s.numSplits));
-
   L.forLoop(L.idx(0), L.idx(s.numSplits), [&](ImplicitLocOpBuilder &b,
                                                Value split) {
     Loops L{b};
-    Value splitLo = L.minU(L.add(lo, L.mul(split, chunk)), hi);
-    Value splitHi = L.minU(L.add(splitLo, chunk), hi);
+    Value splitLo, splitHi;
+    std::tie(splitLo, splitHi) =
+        L.visibleKeys(pos, contextLen, s.causal, s.window, s.numSplits, split);
     L.forLoop(L.idx(0), L.idx(G), [&](ImplicitLocOpBuilder &b, Value h) {
       Loops L{b};
       memref::StoreOp::create(b, L.f32(kNoScore), scratch.maxes,
@@ -326,7 +319,7 @@ struct PagedAttentionToCPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Value lens = L.toBuffer(op.getContextLens());
     Value starts = L.toBuffer(op.getQueryStart());
     Value out = L.allocLike(resultType, query);
-    zeroFill(b, out, resultType.getDimSize(1), shape.headDim);
+    zeroFill(b, out, op.getQuery().getType().getDimSize(1), shape.headDim);
 
     KeySource src;
     src.paged = true;
@@ -376,7 +369,7 @@ struct DenseAttentionToCPU : OpConversionPattern<kvc::AttentionOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
     int64_t kvHeads = keyType.getDimSize(1);
-    AttentionShape shape{resultType.getDimSize(1) / kvHeads,
+    AttentionShape shape{op.getQuery().getType().getDimSize(1) / kvHeads,
                          keyType.getDimSize(2),
                          1,
                          op.getScale().convertToDouble(),

@@ -25,6 +25,7 @@
 
 #include <limits>
 #include <optional>
+#include <tuple>
 
 using namespace mlir;
 using namespace kvcc;
@@ -126,7 +127,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
     auto resultType = op.getResult().getType();
-    int64_t Hq = resultType.getDimSize(1);
+    // Head counts from the query: the verifier keeps its dim 1 static.
+    int64_t Hq = op.getQuery().getType().getDimSize(1);
     Value query = L.toBuffer(op.getQuery());
     Value tables = L.toBuffer(op.getBlockTables());
     Value lens = L.toBuffer(op.getContextLens());
@@ -147,6 +149,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
           b, MemRefType::get({s.numSplits, ShapedType::kDynamic, Hq, 2}, f32),
           ValueRange{tokens});
     }
+
+    emitInitKernel(b, s, Hq, tokens, out, wsAcc, wsStats);
 
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                                 gpu::AddressSpace::Workgroup);
@@ -204,15 +208,9 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     L.forLoop(first, end, [&](ImplicitLocOpBuilder &b, Value token) {
       Loops L{b};
       Value pos = L.add(firstPos, L.sub(token, first));
-      Value hi = s.causal ? L.minU(L.add(pos, L.idx(1)), contextLen) : contextLen;
-      Value lo = L.idx(0);
-      if (s.window)
-        lo = L.maxS(L.sub(L.add(pos, L.idx(1)), L.idx(*s.window)), L.idx(0));
-      Value nonEmpty = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
-      Value count = arith::SelectOp::create(b, nonEmpty, L.sub(hi, lo), L.idx(0));
-      Value chunk = L.ceilDiv(count, L.idx(s.numSplits));
-      Value splitLo = L.minU(L.add(lo, L.mul(split, chunk)), hi);
-      Value splitHi = L.minU(L.add(splitLo, chunk), hi);
+      Value splitLo, splitHi;
+      std::tie(splitLo, splitHi) =
+          L.visibleKeys(pos, contextLen, s.causal, s.window, s.numSplits, split);
 
       // The group's query heads, pre-scaled, 8 elements per lane.
       Value scale = vector::BroadcastOp::create(b, vec8, f32Const(b, s.scale));
@@ -348,6 +346,59 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       // Shared memory is reused by the next query token of the sequence.
       gpu::BarrierOp::create(b);
     });
+  }
+
+  /// Zeroes the output (rows outside every sequence keep a defined value, as
+  /// on the CPU) and resets the split workspaces (a split whose CTA is not
+  /// launched for a row must contribute nothing to its combine).
+  static void emitInitKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
+                             int64_t Hq, Value tokens, Value out, Value wsAcc,
+                             Value wsStats) {
+    Loops L{b};
+    auto name = kernelName(b, "kvc_attention_init");
+    auto launch = gpu::LaunchOp::create(
+        b, tokens, L.idx(1), L.idx(1), L.idx(kGPUBlockThreads), L.idx(1),
+        L.idx(1), nullptr, nullptr, {}, {}, {}, nullptr, nullptr, nullptr, name,
+        name);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Loops K{b};
+    Value t = launch.getBlockIds().x, tid = launch.getThreadIds().x;
+    int64_t D = s.headDim;
+    Type elem = cast<MemRefType>(out.getType()).getElementType();
+    Value zero = arith::ConstantOp::create(b, b.getFloatAttr(elem, 0.0));
+    auto strided = [&](int64_t n, auto body) {
+      scf::ForOp::create(b, tid, K.idx(n), K.idx(kGPUBlockThreads), ValueRange{},
+                         [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
+                           ImplicitLocOpBuilder ib(loc, nb);
+                           body(ib, i);
+                           scf::YieldOp::create(ib);
+                         });
+    };
+    strided(Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
+      Loops L{b};
+      memref::StoreOp::create(b, zero, out,
+                              ValueRange{t, L.divU(i, L.idx(D)), L.remU(i, L.idx(D))});
+    });
+    if (s.numSplits > 1)
+      strided(s.numSplits * Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
+        Loops L{b};
+        Value sp = L.divU(i, L.idx(Hq * D));
+        Value h = L.divU(L.remU(i, L.idx(Hq * D)), L.idx(D));
+        Value d = L.remU(i, L.idx(D));
+        memref::StoreOp::create(b, f32Const(b, 0.0), wsAcc, ValueRange{sp, t, h, d});
+        Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, L.idx(0));
+        scf::IfOp::create(b, first, [&](OpBuilder &nb, Location loc) {
+          ImplicitLocOpBuilder b(loc, nb);
+          Loops L{b};
+          memref::StoreOp::create(b, f32Const(b, kNoScore), wsStats,
+                                  ValueRange{sp, t, h, L.idx(0)});
+          memref::StoreOp::create(b, f32Const(b, 0.0), wsStats,
+                                  ValueRange{sp, t, h, L.idx(1)});
+          scf::YieldOp::create(b);
+        });
+      });
+    gpu::TerminatorOp::create(b);
   }
 
   /// out = acc / sum (0 when no key was visible), in the output type.

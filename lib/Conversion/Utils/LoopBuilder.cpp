@@ -82,6 +82,27 @@ void Loops::storeRowF32(Value row, Value buffer, ValueRange indices) {
   vector::StoreOp::create(b, row, buffer, indices);
 }
 
+std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,
+                                          bool causal,
+                                          std::optional<int64_t> window,
+                                          int64_t numSplits, Value split) {
+  Value end = add(pos, idx(1));
+  Value hi = contextLen;
+  if (causal)
+    hi = arith::MinSIOp::create(b, maxS(end, idx(0)), contextLen);
+  Value lo = idx(0);
+  if (window)
+    lo = maxS(sub(end, idx(*window)), idx(0));
+  Value nonEmpty = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
+  Value count = arith::SelectOp::create(b, nonEmpty, sub(hi, lo), idx(0));
+  Value chunk = ceilDiv(count, idx(numSplits));
+  Value splitLo = arith::MinSIOp::create(b, add(lo, mul(split, chunk)), hi);
+  Value splitHi = arith::MinSIOp::create(b, add(splitLo, chunk), hi);
+  // lo >= hi (nothing visible): an empty chunk.
+  splitHi = arith::MaxSIOp::create(b, splitHi, splitLo);
+  return {splitLo, splitHi};
+}
+
 SmallVector<Value> Loops::cacheRow(kvc::CacheLayout layout, Value page,
                                    int64_t kv, Value offset, Value head) {
   if (layout == kvc::CacheLayout::HeadMajor)

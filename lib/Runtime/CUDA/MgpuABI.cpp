@@ -339,6 +339,10 @@ extern "C" void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
     return;
   CUfunction fn = static_cast<CUfunction>(function);
   const intptr_t dims[6] = {gridX, gridY, gridZ, blockX, blockY, blockZ};
+  // An empty grid (a step with no token for a kernel) launches nothing;
+  // the driver would call it an invalid value and poison the sticky status.
+  if (gridX == 0 || gridY == 0 || gridZ == 0)
+    return;
   if (!prepareLaunch(c, fn, dims, smem))
     return;
   c.check(c->cuLaunchKernel(fn, unsigned(gridX), unsigned(gridY), unsigned(gridZ), unsigned(blockX), unsigned(blockY),

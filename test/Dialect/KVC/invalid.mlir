@@ -22,7 +22,7 @@ func.func @f(%c: !kvc.paged_cache<16, 8, -1, f16>) {
 
 // -----
 
-// expected-error @+1 {{paged_cache element type must be a float type, got 'i8'}}
+// expected-error @+1 {{paged_cache element type must be f16, bf16 or f32, got 'i8'}}
 func.func @f(%c: !kvc.paged_cache<16, 8, 128, i8>) {
   return
 }
@@ -206,7 +206,7 @@ func.func @f(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b
 // -----
 
 func.func @f(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
-  // expected-error @+1 {{'kvc.paged_attention' op num_splits must be at least 1, got 0}}
+  // expected-error @+1 {{'kvc.paged_attention' op num_splits must be in [1, 256], got 0}}
   %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32, num_splits = 0} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   return
 }
@@ -449,5 +449,36 @@ func.func @f(%c: !kvc.paged_cache<16, 8, 128, f16>, %t: tensor<?xi32>, %n: index
 func.func @f(%c: !kvc.paged_cache<16, 8, 128, f16>, %t: tensor<?xi32>, %n: index) {
   // expected-error @+1 {{'kvc.gather' op key result must have rank 3, got 'tensor<?x8xf16>'}}
   %k, %v = kvc.gather %c[%t], %n : !kvc.paged_cache<16, 8, 128, f16>, tensor<?xi32> -> tensor<?x8xf16>, tensor<?x8x128xf16>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{paged_cache element type must be f16, bf16 or f32, got 'f64'}}
+func.func @f(%c: !kvc.paged_cache<16, 8, 128, f64>) {
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x4x64xf32>, %k: tensor<?x0x64xf32>) {
+  // expected-error @+1 {{'kvc.attention' op kv_heads must be at least 1, got 0}}
+  %o = kvc.attention %q, %k, %k {scale = 0.125 : f32} : tensor<?x4x64xf32>, tensor<?x0x64xf32>, tensor<?x0x64xf32> -> tensor<?x4x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
+  // expected-error @+1 {{'kvc.paged_attention' op num_splits must be in [1, 256], got 1000}}
+  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32, num_splits = 1000} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<4x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
+  // expected-error @+1 {{'kvc.paged_attention' op result type 'tensor<?x32x128xf16>' does not match query type 'tensor<4x32x128xf16>'}}
+  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32} : tensor<4x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   return
 }

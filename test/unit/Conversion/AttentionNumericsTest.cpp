@@ -228,12 +228,17 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
   double tolerance = std::is_same<T, float>::value ? 2e-6 : 2e-3;
   EXPECT_LE(maxErr / maxRef, tolerance) << describe(c);
 
-  // The append wrote the new tokens' keys where the block tables point.
+  // The append wrote the new tokens' keys and values, every head, where the
+  // block tables point.
   for (size_t i = 0; i < slots.size(); ++i) {
     int64_t page = slots[i] / B, off = slots[i] % B;
-    for (int64_t d = 0; d < D; ++d)
-      ASSERT_EQ(load(cache[(((page * 2 + 0) * B + off) * H + 0) * D + d]),
-                load(k[(i * H + 0) * D + d]));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t d = 0; d < D; ++d) {
+        ASSERT_EQ(load(cache[(((page * 2 + 0) * B + off) * H + h) * D + d]),
+                  load(k[(i * H + h) * D + d]));
+        ASSERT_EQ(load(cache[(((page * 2 + 1) * B + off) * H + h) * D + d]),
+                  load(v[(i * H + h) * D + d]));
+      }
   }
   dlclose(handle);
 }

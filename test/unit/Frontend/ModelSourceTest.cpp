@@ -193,10 +193,21 @@ TEST(ModelSource, HFConfigVariantsAndErrors) {
   EXPECT_EQ(ggufTensorName("layers.12.bv"), "blk.12.attn_v.bias");
   EXPECT_EQ(ggufTensorName("layers.x.wq"), "");
 
+  // HF Qwen2: the window applies to layers >= max_window_layers (default 28).
   Expected<ModelSpec> qwenWin = spec(R"({"model_type": "qwen2", )" + base +
-                                     R"(, "sliding_window": 4096, "use_sliding_window": true})");
+                                     R"(, "sliding_window": 4096, "use_sliding_window": true, "max_window_layers": 0})");
   ASSERT_TRUE(qwenWin.ok());
   EXPECT_EQ(qwenWin->slidingWindow, 4096);
+  Expected<ModelSpec> qwenDefault = spec(R"({"model_type": "qwen2", )" + base +
+                                         R"(, "sliding_window": 4096, "use_sliding_window": true})");
+  ASSERT_TRUE(qwenDefault.ok());
+  EXPECT_FALSE(qwenDefault->slidingWindow.has_value());
+  Expected<ModelSpec> qwenMixed = spec(R"({"model_type": "qwen2", )" + base +
+                                       R"(, "sliding_window": 4096, "use_sliding_window": true, "max_window_layers": 0, "layer_types": ["sliding_attention", "full_attention"]})");
+  ASSERT_FALSE(qwenMixed.ok());
+  EXPECT_NE(qwenMixed.message().find("layer_types mixes sliding_attention and full_attention"),
+            std::string::npos)
+      << qwenMixed.message();
   Expected<ModelSpec> mistral = spec(R"({"model_type": "mistral", )" + base + R"(, "sliding_window": 4096})");
   ASSERT_TRUE(mistral.ok());
   EXPECT_EQ(mistral->slidingWindow, 4096);

@@ -19,6 +19,8 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <functional>
+#include <optional>
+#include <utility>
 
 namespace kvcc::lowering {
 
@@ -65,6 +67,15 @@ struct Loops {
 
   /// Stores an f32 vector to buffer[indices..., 0:n] (truncating as needed).
   void storeRowF32(Value row, Value buffer, mlir::ValueRange indices);
+
+  /// The keys [lo, hi) the query at position `pos` sees in a context of
+  /// `contextLen` keys, cut into `numSplits` chunks: the bounds of chunk
+  /// `split` (empty chunks have lo == hi). The causal bound and the sliding
+  /// window are loop bounds, so masked keys are never visited. Signed clamps:
+  /// a malformed batch (pos < -1) sees no key instead of every key.
+  std::pair<Value, Value> visibleKeys(Value pos, Value contextLen, bool causal,
+                                      std::optional<int64_t> window,
+                                      int64_t numSplits, Value split);
 
   /// Indices of token `offset` of `page`, head `head`, keys (kv = 0) or values
   /// (kv = 1) in a page buffer of the given layout.

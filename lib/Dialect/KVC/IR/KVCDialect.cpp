@@ -48,8 +48,9 @@ PagedCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
   if (headDim < 1)
     return emitError() << "paged_cache head_dim must be at least 1, got "
                        << headDim;
-  if (!isa<FloatType>(elementType))
-    return emitError() << "paged_cache element type must be a float type, got "
+  // The kernels widen to f32 for the math and narrow back for storage.
+  if (!elementType.isF16() && !elementType.isBF16() && !elementType.isF32())
+    return emitError() << "paged_cache element type must be f16, bf16 or f32, got "
                        << elementType;
   return success();
 }

@@ -13,6 +13,10 @@ using namespace kvcc::kvc;
 
 namespace {
 
+/// Each split keeps per-CTA (CPU: per-thread stack) state and adds a combine
+/// term; beyond this many the plan is a mistake, not a tuning choice.
+constexpr int64_t kMaxNumSplits = 256;
+
 /// Two dimensions agree unless both are static and differ.
 bool dimsAgree(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
@@ -67,11 +71,23 @@ LogicalResult checkGrouping(Operation *op, int64_t qHeads, int64_t kvHeads) {
     return op->emitOpError()
            << "query and KV head counts must be static, got query heads "
            << dimString(qHeads) << " and kv_heads " << dimString(kvHeads);
+  if (kvHeads < 1)
+    return op->emitOpError() << "kv_heads must be at least 1, got " << kvHeads;
   if (qHeads % kvHeads != 0)
     return op->emitOpError() << "query has " << qHeads
                              << " heads, which is not a multiple of the "
                              << kvHeads << " KV heads";
   return success();
+}
+
+/// Results carry exactly the type of the operand they mirror: the lowerings
+/// read static head counts off either.
+LogicalResult checkExactType(Operation *op, StringRef name, Type actual,
+                             StringRef refName, Type expected) {
+  if (actual == expected)
+    return success();
+  return op->emitOpError() << name << " type " << actual << " does not match "
+                           << refName << " type " << expected;
 }
 
 LogicalResult checkSameType(Operation *op, StringRef name, Type actual,
@@ -137,8 +153,8 @@ LogicalResult PagedAttentionOp::verify() {
   auto query = getQuery().getType();
   if (failed(checkAgainstCache(*this, "query", getQuery(), cache, false)) ||
       failed(checkGrouping(*this, query.getDimSize(1), cache.getNumKVHeads())) ||
-      failed(checkSameType(*this, "result", getResult().getType(), "query",
-                           query)) ||
+      failed(checkExactType(*this, "result", getResult().getType(), "query",
+                            query)) ||
       failed(checkRank(*this, "block_tables", getBlockTables(), 2)) ||
       failed(checkRank(*this, "context_lens", getContextLens(), 1)) ||
       failed(checkRank(*this, "query_start", getQueryStart(), 1)))
@@ -155,9 +171,11 @@ LogicalResult PagedAttentionOp::verify() {
     return emitOpError() << "query_start must have one entry per sequence plus "
                             "one ("
                          << batch + 1 << "), got " << starts;
-  if (auto splits = getNumSplits(); splits && static_cast<int64_t>(*splits) < 1)
-    return emitOpError() << "num_splits must be at least 1, got "
-                         << static_cast<int64_t>(*splits);
+  if (auto splits = getNumSplits();
+      splits && (static_cast<int64_t>(*splits) < 1 ||
+                 static_cast<int64_t>(*splits) > kMaxNumSplits))
+    return emitOpError() << "num_splits must be in [1, " << kMaxNumSplits
+                         << "], got " << static_cast<int64_t>(*splits);
   return checkAttentionAttrs(*this, getScale(), getSlidingWindow(),
                              getSoftcap());
 }
@@ -171,8 +189,8 @@ LogicalResult AttentionOp::verify() {
       failed(checkRank(*this, "key", getKey(), 3)) ||
       failed(checkSameType(*this, "value", getValue().getType(), "key",
                            getKey().getType())) ||
-      failed(checkSameType(*this, "result", getResult().getType(), "query",
-                           getQuery().getType())))
+      failed(checkExactType(*this, "result", getResult().getType(), "query",
+                            getQuery().getType())))
     return failure();
   auto q = getQuery().getType(), k = getKey().getType();
   if (q.getElementType() != k.getElementType())
@@ -194,8 +212,8 @@ LogicalResult AttentionOp::verify() {
 LogicalResult RopeOp::verify() {
   if (failed(checkRank(*this, "input", getInput(), 3)) ||
       failed(checkRank(*this, "positions", getPositions(), 1)) ||
-      failed(checkSameType(*this, "result", getResult().getType(), "input",
-                           getInput().getType())))
+      failed(checkExactType(*this, "result", getResult().getType(), "input",
+                            getInput().getType())))
     return failure();
   auto input = getInput().getType();
   if (failed(checkDim(*this, "positions", getPositions().getType().getDimSize(0),
