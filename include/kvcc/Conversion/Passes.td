@@ -92,6 +92,7 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     "mlir::gpu::GPUDialect",
     "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect",
+    "mlir::nvgpu::NVGPUDialect",
     "mlir::scf::SCFDialect",
     "mlir::vector::VectorDialect"
   ];

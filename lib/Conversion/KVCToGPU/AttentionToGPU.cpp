@@ -18,8 +18,7 @@
 // skipped) so every shuffle runs with the full warp.
 //
 //===----------------------------------------------------------------------===//
-#include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
-#include "kvcc/Conversion/Utils/LoopBuilder.h"
+#include "PrefillAttention.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
@@ -43,6 +42,8 @@ struct DecodeShape {
   std::optional<int64_t> window;
   std::optional<double> softcap;
   kvc::CacheLayout layout;
+  /// Sequences with more than one query go to the tensor-core prefill kernel.
+  bool usePrefill = false;
   int64_t lanesPerKey() const { return headDim / 8; }
   int64_t keysPerWarp() const { return 32 / lanesPerKey(); }
 };
@@ -124,6 +125,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                               << D << " per warp in shared memory (" << smemBytes
                               << " bytes), above 48 KiB";
 
+    s.usePrefill = prefillKernelApplies(cacheType.getElementType(), D, G);
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
     auto resultType = op.getResult().getType();
@@ -172,6 +174,11 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     }
     if (s.numSplits > 1)
       emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
+    // After the combine, which writes every row (prefill rows included).
+    if (s.usePrefill)
+      emitPrefillAttention(b, PrefillParams{G, D, s.blockSize, s.kvHeads, s.scale,
+                                            s.causal, s.window, s.softcap, s.layout,
+                                            query, pages, tables, lens, starts, out});
     rewriter.replaceOp(op, L.toTensor(resultType, out));
     return success();
   }
@@ -196,6 +203,12 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Value end = L.loadIndex(starts, {L.add(seq, L.idx(1))});
     Value contextLen = L.loadIndex(lens, {seq});
     Value firstPos = L.sub(contextLen, L.sub(end, first));
+    if (s.usePrefill) {
+      // Prefill chunks belong to the tensor-core kernel: no token here.
+      Value isPrefill = arith::CmpIOp::create(b, arith::CmpIPredicate::sgt,
+                                              L.sub(end, first), L.idx(1));
+      end = arith::SelectOp::create(b, isPrefill, first, end);
+    }
     Type elem = cast<MemRefType>(pages.getType()).getElementType();
     auto rowType = VectorType::get({8}, elem);
     auto loadRow = [&](ImplicitLocOpBuilder &b, Value buffer,

@@ -17,6 +17,17 @@
 // CHECK: gpu.barrier
 // CHECK: gpu.launch
 // CHECK-SAME: module(@kvc_split_kv_combine) function(@kvc_split_kv_combine)
+// Multi-token chunks: the tensor-core kernel, 64 (token, head) rows per CTA,
+// K/V tiles of 32 keys double-buffered in shared memory.
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_prefill_attention) function(@kvc_prefill_attention)
+// CHECK-SAME: workgroup(%{{.*}} : memref<64x128xf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x32x128xf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x32x128xf16, #gpu.address_space<workgroup>>)
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvgpu.device_async_create_group
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
+// CHECK: nvgpu.mma.sync
+// CHECK-SAME: mmaShape = [16, 8, 16]
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true}
 func.func @decode(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>,
                   %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, num_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>

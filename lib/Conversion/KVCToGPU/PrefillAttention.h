@@ -1,0 +1,36 @@
+//===- PrefillAttention.h - the tensor-core prefill kernel ------*- C++ -*-===//
+#ifndef KVCC_LIB_CONVERSION_KVCTOGPU_PREFILLATTENTION_H
+#define KVCC_LIB_CONVERSION_KVCTOGPU_PREFILLATTENTION_H
+
+#include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
+
+#include <optional>
+
+namespace kvcc {
+
+struct PrefillParams {
+  int64_t groupSize, headDim, blockSize, kvHeads;
+  double scale;
+  bool causal;
+  std::optional<int64_t> window;
+  std::optional<double> softcap;
+  kvc::CacheLayout layout;
+  mlir::Value query, pages, blockTables, contextLens, queryStart, out;
+};
+
+/// Keys per K/V tile: two stages of K and V plus the Q tile fit in 48 KiB.
+int64_t prefillKeyTile(int64_t headDim);
+
+/// Whether the tensor-core kernel serves this shape (f16/bf16, head_dim 64 or
+/// 128, GQA groups dividing the 64-row tile); otherwise the flash-decoding
+/// kernel serves every sequence.
+bool prefillKernelApplies(mlir::Type elem, int64_t headDim, int64_t groupSize);
+
+/// Launches the prefill kernel over every sequence with more than one query
+/// token (decode tokens are left to the flash-decoding kernel).
+void emitPrefillAttention(mlir::ImplicitLocOpBuilder &b, const PrefillParams &p);
+
+} // namespace kvcc
+
+#endif // KVCC_LIB_CONVERSION_KVCTOGPU_PREFILLATTENTION_H

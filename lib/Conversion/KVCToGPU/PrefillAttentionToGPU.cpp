@@ -1,0 +1,358 @@
+//===- PrefillAttentionToGPU.cpp - FlashAttention-2 prefill on tensor cores -===//
+//
+// The prefill mapping of the attention algorithm (DESIGN.md §4): one CTA of
+// 4 warps owns a tile of 64 query rows of one (sequence, KV head); a row is a
+// (token, query head of the group) pair, so the G heads of a GQA group share
+// every K/V tile the CTA loads. Per K/V tile of N keys:
+//
+//   cp.async    the next tile's K and V rows (read through the block table,
+//               any page size) into the other shared-memory stage while this
+//               one is consumed (double buffering)
+//   S = Q·Kᵀ    nvgpu.ldmatrix + nvgpu.mma.sync m16n8k16 (f16/bf16 in, f32
+//               accumulate), 16 rows per warp
+//   softmax     causal / window / context masks on the accumulator fragments,
+//               row max and sum across the 4 lanes of a quad, online rescale
+//   O += P·V    P re-packed from the S fragments as the A operand (registers,
+//               no shared memory), V through ldmatrix.trans
+//
+// Keys outside [lo, hi) of the whole tile are never loaded (causal tiles past
+// the diagonal are skipped); per-element masks handle the tile edges.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16): lane = 4·group + t;
+//   A: a0 (group, 2t..2t+1), a1 (group+8, 2t..), a2 (group, 2t+8..), a3 (group+8, 2t+8..)
+//   B: b0 (k 2t..2t+1, n group), b1 (k 2t+8..2t+9, n group)
+//   C: c0,c1 (group, 2t..2t+1), c2,c3 (group+8, 2t..2t+1)
+//
+//===----------------------------------------------------------------------===//
+#include "PrefillAttention.h"
+
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace kvcc;
+using namespace kvcc::lowering;
+
+namespace {
+
+constexpr int64_t kRows = 64; // query rows per CTA (4 warps x 16)
+constexpr double kNoScore = -1.0e30;
+
+Value f32c(ImplicitLocOpBuilder &b, double v) {
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
+}
+
+Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int32_t offset) {
+  return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
+      .getShuffleResult();
+}
+
+Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
+  return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
+}
+
+/// for (i = tid; i < n; i += 128) body(i)
+void strided(ImplicitLocOpBuilder &b, Value tid, int64_t n,
+             const std::function<void(ImplicitLocOpBuilder &, Value)> &body) {
+  Loops L{b};
+  scf::ForOp::create(b, tid, L.idx(n), L.idx(kGPUBlockThreads), ValueRange{},
+                     [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
+                       ImplicitLocOpBuilder inner(loc, nb);
+                       body(inner, i);
+                       scf::YieldOp::create(inner);
+                     });
+}
+
+} // namespace
+
+int64_t kvcc::prefillKeyTile(int64_t headDim) { return headDim <= 64 ? 64 : 32; }
+
+bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
+  return (elem.isF16() || elem.isBF16()) && (headDim == 64 || headDim == 128) &&
+         groupSize <= kRows && kRows % groupSize == 0;
+}
+
+void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
+                                const PrefillParams &p) {
+  Loops L{b};
+  const int64_t D = p.headDim, G = p.groupSize, N = prefillKeyTile(D);
+  Type elem = cast<MemRefType>(p.query.getType()).getElementType();
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto sQType = MemRefType::get({kRows, D}, elem, nullptr, workgroup);
+  auto sKVType = MemRefType::get({2, N, D}, elem, nullptr, workgroup);
+  Value tokens = memref::DimOp::create(b, p.query, 0);
+  Value numSeqs = memref::DimOp::create(b, p.contextLens, 0);
+  // Enough row tiles for the longest possible chunk (every token of the step).
+  Value rowTiles = L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(kRows));
+  auto name = FlatSymbolRefAttr::get(b.getContext(), "kvc_prefill_attention");
+  auto launch = gpu::LaunchOp::create(
+      b, rowTiles, L.idx(p.kvHeads), numSeqs, L.idx(kGPUBlockThreads), L.idx(1),
+      L.idx(1), nullptr, nullptr, {}, TypeRange{sQType, sKVType, sKVType}, {},
+      nullptr, nullptr, nullptr, name, name);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Loops K{b};
+  Value sQ = launch.getWorkgroupAttributions()[0];
+  Value sK = launch.getWorkgroupAttributions()[1];
+  Value sV = launch.getWorkgroupAttributions()[2];
+  Value rowTile = launch.getBlockIds().x, group = launch.getBlockIds().y,
+        seq = launch.getBlockIds().z, tid = launch.getThreadIds().x;
+  Value warp = K.divU(tid, K.idx(32)), lane = K.remU(tid, K.idx(32));
+  Value quad = K.divU(lane, K.idx(4)), t4 = K.remU(lane, K.idx(4));
+  Value first = K.loadIndex(p.queryStart, {seq});
+  Value qlen = K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), first);
+  Value ctx = K.loadIndex(p.contextLens, {seq});
+  Value rowBase = K.mul(rowTile, K.idx(kRows));
+  // Decode tokens (one query) go to the decode kernel; empty tiles exit.
+  Value mine = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, qlen, K.idx(1)),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rowBase,
+                            K.mul(qlen, K.idx(G))));
+  scf::IfOp::create(b, mine, [&](OpBuilder &nb, Location loc) {
+    ImplicitLocOpBuilder b(loc, nb);
+    Loops L{b};
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+    Value firstPos = L.sub(ctx, qlen);
+    Value lastTok = arith::MinSIOp::create(
+        b, L.sub(qlen, L.idx(1)), L.divU(L.add(rowBase, L.idx(kRows - 1)), L.idx(G)));
+    Value tileFirstPos = L.add(firstPos, L.divU(rowBase, L.idx(G)));
+    Value tileLastPos = L.add(firstPos, lastTok);
+    // Keys any row of this tile may see: the tile-level causal skip.
+    Value hi = ctx;
+    if (p.causal)
+      hi = arith::MinSIOp::create(b, L.maxS(L.add(tileLastPos, L.idx(1)), L.idx(0)), ctx);
+    Value lo = L.idx(0);
+    if (p.window)
+      lo = L.maxS(L.sub(L.add(tileFirstPos, L.idx(1)), L.idx(*p.window)), L.idx(0));
+    Value hasKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
+    Value numTiles = arith::SelectOp::create(
+        b, hasKeys, L.ceilDiv(L.sub(hi, lo), L.idx(N)), L.idx(0));
+
+    // Q rows of the tile, row r = (token r / G, head r % G); out-of-range rows
+    // are zero-filled by the copy.
+    SmallVector<Value> qCopies;
+    strided(b, tid, kRows * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
+      Loops L{b};
+      Value r = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
+      Value prow = L.add(rowBase, r);
+      Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
+      Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
+      Value safeTok = arith::SelectOp::create(b, valid, tok, L.idx(0));
+      Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, tokenType, sQ, ValueRange{r, col}, p.query,
+          ValueRange{L.add(first, safeTok), L.add(L.mul(group, L.idx(G)), head), col},
+          b.getIndexAttr(8), n, nullptr);
+    });
+    // One K/V tile into shared-memory stage `stage`.
+    auto loadTile = [&](ImplicitLocOpBuilder &b, Value stage, Value tile) {
+      strided(b, tid, N * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
+        Loops L{b};
+        Value key = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
+        Value pos = L.add(L.add(lo, L.mul(tile, L.idx(N))), key);
+        Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, pos, hi);
+        Value safePos = arith::SelectOp::create(b, valid, pos, lo);
+        Value page = L.loadIndex(p.blockTables, {seq, L.divU(safePos, L.idx(p.blockSize))});
+        Value offset = L.remU(safePos, L.idx(p.blockSize));
+        Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
+        for (int64_t kv = 0; kv < 2; ++kv) {
+          auto src = L.cacheRow(p.layout, page, kv, offset, group);
+          src.back() = col;
+          // K/V rows are streamed once per CTA: bypass L1 (cp.async.cg).
+          nvgpu::DeviceAsyncCopyOp::create(b, tokenType, kv ? sV : sK,
+                                           ValueRange{stage, key, col}, p.pages,
+                                           src, b.getIndexAttr(8), n,
+                                           b.getUnitAttr());
+        }
+      });
+    };
+    scf::IfOp::create(b, hasKeys, [&](OpBuilder &nb, Location loc) {
+      ImplicitLocOpBuilder b(loc, nb);
+      Loops L{b};
+      loadTile(b, L.idx(0), L.idx(0));
+      scf::YieldOp::create(b);
+    });
+    // The prologue's group: Q and the first K/V tile.
+    Value prologue = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
+
+    auto acc = VectorType::get({2, 2}, b.getF32Type());
+    auto aType = VectorType::get({4, 2}, elem), bType = VectorType::get({2, 2}, elem);
+    Value zeroAcc = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0f)));
+    SmallVector<Value> init(D / 8, zeroAcc);
+    init.append({f32c(b, kNoScore), f32c(b, kNoScore), f32c(b, 0.0), f32c(b, 0.0)});
+    Value aRow = L.add(L.mul(warp, L.idx(16)),
+                       L.add(L.remU(lane, L.idx(8)),
+                             L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8))));
+    Value aCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
+    Value bRow = L.remU(lane, L.idx(8));
+    Value bCol = L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8));
+    Value negInf = f32c(b, -std::numeric_limits<double>::infinity());
+
+    auto loop = scf::ForOp::create(
+        b, L.idx(0), numTiles, L.idx(1), init,
+        [&](OpBuilder &nb, Location loc, Value j, ValueRange state) {
+          ImplicitLocOpBuilder b(loc, nb);
+          Loops L{b};
+          Value stage = L.remU(j, L.idx(2));
+          Value next = L.add(j, L.idx(1));
+          Value hasNext = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, next, numTiles);
+          // Prefetch tile j+1 into the other stage, then wait for tile j.
+          scf::IfOp::create(
+              b, hasNext,
+              [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
+                Loops L{b};
+                loadTile(b, L.remU(next, L.idx(2)), next);
+                Value g = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
+                nvgpu::DeviceAsyncWaitOp::create(b, g, b.getI32IntegerAttr(1));
+                scf::YieldOp::create(b);
+              },
+              [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
+                nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
+                scf::YieldOp::create(b);
+              });
+          gpu::BarrierOp::create(b);
+
+          // S = Q Kᵀ for this warp's 16 rows and the tile's N keys.
+          SmallVector<Value> s(N / 8, zeroAcc);
+          for (int64_t ks = 0; ks < D / 16; ++ks) {
+            Value a = nvgpu::LdMatrixOp::create(
+                b, aType, sQ, ValueRange{aRow, L.add(aCol, L.idx(ks * 16))},
+                /*transpose=*/false, /*numTiles=*/4);
+            for (int64_t n = 0; n < N / 8; ++n) {
+              Value bk = nvgpu::LdMatrixOp::create(
+                  b, bType, sK,
+                  ValueRange{stage, L.add(bRow, L.idx(n * 8)), L.add(bCol, L.idx(ks * 16))},
+                  false, 2);
+              s[n] = nvgpu::MmaSyncOp::create(b, a, bk, s[n],
+                                              ArrayRef<int64_t>{16, 8, 16});
+            }
+          }
+
+          // Scale, soft-cap and mask each score; rows (quad, quad + 8).
+          Value tileStart = L.add(lo, L.mul(j, L.idx(N)));
+          Value rowMax[2] = {negInf, negInf};
+          SmallVector<Value> valid[2], pos[2];
+          for (int64_t i = 0; i < 2; ++i) {
+            Value r = L.add(L.mul(warp, L.idx(16)), L.add(quad, L.idx(8 * i)));
+            Value tok = L.divU(L.add(rowBase, r), L.idx(G));
+            pos[i].push_back(L.add(firstPos, tok));
+            valid[i].push_back(arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen));
+          }
+          SmallVector<SmallVector<Value>> scores(N / 8);
+          for (int64_t n = 0; n < N / 8; ++n)
+            for (int64_t i = 0; i < 2; ++i)
+              for (int64_t jj = 0; jj < 2; ++jj) {
+                Value key = L.add(tileStart, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2))));
+                Value ok = arith::AndIOp::create(
+                    b, valid[i][0], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi));
+                if (p.causal)
+                  ok = arith::AndIOp::create(
+                      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i][0]));
+                if (p.window)
+                  ok = arith::AndIOp::create(
+                      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt,
+                                                   L.add(key, L.idx(*p.window)), pos[i][0]));
+                Value v = arith::MulFOp::create(b, extract(b, s[n], i, jj), f32c(b, p.scale));
+                if (p.softcap) {
+                  Value cap = f32c(b, *p.softcap);
+                  v = arith::MulFOp::create(
+                      b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, v, cap)));
+                }
+                v = arith::SelectOp::create(b, ok, v, negInf);
+                scores[n].push_back(v);
+                rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], v);
+              }
+          Value m[2], corr[2], l[2];
+          for (int64_t i = 0; i < 2; ++i) {
+            for (int32_t o = 1; o < 4; o *= 2)
+              rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], shuffleXor(b, rowMax[i], o));
+            Value mOld = state[D / 8 + i];
+            m[i] = arith::MaximumFOp::create(b, mOld, rowMax[i]);
+            corr[i] = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, m[i]));
+          }
+          // P = exp(S - m), row sums, and P as A fragments (f16/bf16).
+          Value rowSum[2] = {f32c(b, 0.0), f32c(b, 0.0)};
+          SmallVector<Value> pFrag(N / 8);
+          for (int64_t n = 0; n < N / 8; ++n) {
+            SmallVector<Value> ps;
+            for (int64_t i = 0; i < 2; ++i)
+              for (int64_t jj = 0; jj < 2; ++jj) {
+                Value e = math::ExpOp::create(
+                    b, arith::SubFOp::create(b, scores[n][2 * i + jj], m[i]));
+                rowSum[i] = arith::AddFOp::create(b, rowSum[i], e);
+                ps.push_back(arith::TruncFOp::create(b, elem, e));
+              }
+            pFrag[n] = vector::FromElementsOp::create(
+                b, VectorType::get({2, 2}, elem), ps);
+          }
+          for (int64_t i = 0; i < 2; ++i) {
+            for (int32_t o = 1; o < 4; o *= 2)
+              rowSum[i] = arith::AddFOp::create(b, rowSum[i], shuffleXor(b, rowSum[i], o));
+            l[i] = arith::AddFOp::create(
+                b, arith::MulFOp::create(b, state[D / 8 + 2 + i], corr[i]), rowSum[i]);
+          }
+          // Rescale O rows, then O += P V.
+          Value corrVec = vector::FromElementsOp::create(
+              b, acc, ValueRange{corr[0], corr[0], corr[1], corr[1]});
+          SmallVector<Value> o;
+          for (int64_t n = 0; n < D / 8; ++n)
+            o.push_back(arith::MulFOp::create(b, state[n], corrVec));
+          for (int64_t ks = 0; ks < N / 16; ++ks) {
+            SmallVector<Value> aElems;
+            for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
+              for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
+                for (int64_t jj = 0; jj < 2; ++jj)
+                  aElems.push_back(extract(b, pFrag[2 * ks + half], i, jj));
+            // a0 = (row quad, k lo), a1 = (row quad+8, k lo), a2 = (quad, k hi), a3.
+            Value a = vector::FromElementsOp::create(b, aType, aElems);
+            Value vRow = L.add(L.idx(ks * 16), L.add(bRow, bCol));
+            for (int64_t n = 0; n < D / 8; ++n) {
+              Value bv = nvgpu::LdMatrixOp::create(
+                  b, bType, sV, ValueRange{stage, vRow, L.idx(n * 8)},
+                  /*transpose=*/true, 2);
+              o[n] = nvgpu::MmaSyncOp::create(b, a, bv, o[n], ArrayRef<int64_t>{16, 8, 16});
+            }
+          }
+          // The stage is overwritten by the prefetch two iterations on.
+          gpu::BarrierOp::create(b);
+          SmallVector<Value> yield(o);
+          yield.append({m[0], m[1], l[0], l[1]});
+          scf::YieldOp::create(b, yield);
+        });
+
+    // A tile with no visible key never waited for its Q copies.
+    nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
+
+    // O / l, rows that exist only.
+    for (int64_t i = 0; i < 2; ++i) {
+      Value r = L.add(L.mul(warp, L.idx(16)), L.add(quad, L.idx(8 * i)));
+      Value prow = L.add(rowBase, r);
+      Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
+      Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
+      Value sum = loop.getResult(D / 8 + 2 + i);
+      Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, f32c(b, 0.0));
+      Value inv = arith::SelectOp::create(
+          b, positive, arith::DivFOp::create(b, f32c(b, 1.0), sum), f32c(b, 0.0));
+      scf::IfOp::create(b, exists, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        Loops L{b};
+        for (int64_t n = 0; n < D / 8; ++n)
+          for (int64_t jj = 0; jj < 2; ++jj) {
+            Value v = arith::MulFOp::create(b, extract(b, loop.getResult(n), i, jj), inv);
+            Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
+            memref::StoreOp::create(
+                b, arith::TruncFOp::create(b, elem, v), p.out,
+                ValueRange{L.add(first, tok), L.add(L.mul(group, L.idx(G)), head), d});
+          }
+        scf::YieldOp::create(b);
+      });
+    }
+    scf::YieldOp::create(b);
+  });
+  gpu::TerminatorOp::create(b);
+}
