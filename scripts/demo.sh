@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README main job: installs what is needed, builds kvcc, fetches the real model
 # (SmolLM2-135M-Instruct, GGUF Q4_1) once into ~/.cache/kvcc, compiles it with kvcc
-# and generates text with kvcc-run (CPU; the CUDA target is not in this build yet).
+# and generates text with kvcc-run on the CPU (whole-model CUDA compilation is not
+# in this build yet; the CUDA target compiles the attention kernels).
 # Usage: scripts/demo.sh ["your prompt"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
