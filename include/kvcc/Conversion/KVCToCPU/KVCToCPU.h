@@ -20,9 +20,6 @@ namespace kvcc {
 #define GEN_PASS_DECL_KVCMATMULTOBLAS
 #include "kvcc/Conversion/Passes.h.inc"
 
-/// Converts `!kvc.paged_cache` to its page buffer; other types pass through.
-void populateKVCToCPUTypeConversion(mlir::TypeConverter &converter);
-
 /// kvc.paged_attention and kvc.attention to the tiled online-softmax loops.
 void populateKVCAttentionToCPUPatterns(const mlir::TypeConverter &converter,
                                        mlir::RewritePatternSet &patterns);
