@@ -8,7 +8,7 @@
 //   cp.async    the next tile's K and V rows (read through the block table,
 //               any page size) into the other shared-memory stage while this
 //               one is consumed (double buffering)
-//   S = Q·Kᵀ    nvgpu.ldmatrix + nvgpu.mma.sync m16n8k16 (f16/bf16 in, f32
+//   S = Q·Kᵀ    nvgpu.ldmatrix + nvgpu.mma.sync m16n8k16 (f16 in, f32
 //               accumulate), 16 rows per warp
 //   softmax     causal / window / context masks on the accumulator fragments,
 //               row max and sum across the 4 lanes of a quad, online rescale
@@ -69,7 +69,9 @@ void strided(ImplicitLocOpBuilder &b, Value tid, int64_t n,
 int64_t kvcc::prefillKeyTile(int64_t headDim) { return headDim <= 64 ? 64 : 32; }
 
 bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
-  return (elem.isF16() || elem.isBF16()) && (headDim == 64 || headDim == 128) &&
+  // MLIR 22's nvgpu-to-nvvm cannot type bf16 mma.sync operands ("failed to
+  // deduce operand PTX types"): bf16 stays on the flash-decoding kernel.
+  return elem.isF16() && (headDim == 64 || headDim == 128) &&
          groupSize <= kRows && kRows % groupSize == 0;
 }
 
