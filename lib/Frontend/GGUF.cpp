@@ -212,9 +212,11 @@ Status GGUFParser::readValue(GGUFValue &v, const std::string &key) {
     return Status::success();
   }
   uint32_t sz = scalarSize(elem);
-  v.raw.resize(static_cast<size_t>(count));
+  // Check the bytes before allocating: raw keeps 8 bytes per element, so a
+  // lying count would otherwise cost 8x the file's size in memory.
   if (count * sz > remaining()) // count * sz cannot overflow: capped above
     return truncated(what + " (" + ggufValueTypeName(elem) + " data)", count * sz);
+  v.raw.resize(static_cast<size_t>(count));
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t bits = 0;
     std::memcpy(&bits, data_ + pos_ + i * sz, sz);
@@ -524,6 +526,12 @@ Expected<std::vector<std::string>> GGUFFile::getStringArray(std::string_view key
 
 Expected<std::vector<int64_t>> GGUFFile::getIntArray(std::string_view key) const {
   KVCC_GGUF_LOOKUP(v, key, true, "array of integers")
+  // An array of strings (or floats, or bools) has no integer values: say so
+  // instead of returning an empty list.
+  if (v->elemType == GGUFValueType::String || v->elemType == GGUFValueType::Bool ||
+      v->elemType == GGUFValueType::Float32 || v->elemType == GGUFValueType::Float64)
+    return Status::error(path() + ": metadata key '" + std::string(key) + "' has type array of " +
+                         ggufValueTypeName(v->elemType) + ", expected array of integers");
   std::vector<int64_t> out(v->raw.size());
   for (size_t i = 0; i < v->raw.size(); ++i)
     if (Status s = convertInt(path(), key, v->elemType, v->raw[i], out[i]); !s.ok())

@@ -69,12 +69,17 @@ struct GatherToCPU : OpConversionPattern<kvc::GatherOp> {
     auto resultType = op.getKey().getType();
     Value table = L.toBuffer(op.getBlockTable());
     Value pages = adaptor.getCache();
-    Value length = op.getContextLen();
+    // Never read past the block table (or write past a static result): a
+    // context_len larger than the pages listed is clamped, not trusted.
+    Value length = L.minU(op.getContextLen(),
+                          L.mul(memref::DimOp::create(b, table, 0), L.idx(B)));
     auto bufferType =
         MemRefType::get(resultType.getShape(), resultType.getElementType());
     SmallVector<Value> sizes;
     if (resultType.isDynamicDim(0))
       sizes.push_back(length);
+    else
+      length = L.minU(length, L.idx(resultType.getDimSize(0)));
     Value outs[2] = {memref::AllocOp::create(b, bufferType, sizes),
                      memref::AllocOp::create(b, bufferType, sizes)};
     auto rowType = VectorType::get({D}, cache.getElementType());

@@ -127,6 +127,13 @@ TEST(GGUF, EveryMetadataTypeRoundTrips) {
   EXPECT_EQ(*f->getFloatArray("arr.f64"), (std::vector<double>{3.25}));
   EXPECT_TRUE(f->getIntArray("arr.i64")->empty());
   EXPECT_EQ(*f->getStringArray("arr.str"), (std::vector<std::string>{"x", "", "yz"}));
+  // An array of strings is not an array of integers (token_type must not be
+  // silently empty).
+  Expected<std::vector<int64_t>> notInts = f->getIntArray("arr.str");
+  ASSERT_FALSE(notInts.ok());
+  EXPECT_NE(notInts.message().find("has type array of string, expected array of integers"),
+            std::string::npos)
+      << notInts.message();
   EXPECT_EQ(f->find("arr.str")->arraySize(), 3u);
 
   // Typed lookups name the key and the stored type.
