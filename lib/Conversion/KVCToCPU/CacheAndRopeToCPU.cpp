@@ -28,7 +28,6 @@ struct AppendToCPU : OpConversionPattern<kvc::AppendOp> {
     auto rowType = VectorType::get({D}, cache.getElementType());
     Value tokens = memref::DimOp::create(b, key, 0);
     L.forLoop(L.idx(0), tokens, [&](ImplicitLocOpBuilder &b, Value t) {
-      Loops L{b};
       Value raw = memref::LoadOp::create(b, slots, ValueRange{t});
       Value zero = arith::ConstantOp::create(b, b.getIntegerAttr(raw.getType(), 0));
       // A negative slot marks a padding token: nothing is written.

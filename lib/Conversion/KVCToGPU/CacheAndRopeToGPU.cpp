@@ -63,7 +63,6 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
     auto chunk = VectorType::get({8}, cache.getElementType());
     perRowKernel(b, "kvc_append", memref::DimOp::create(b, key, 0),
                  [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
-      Loops L{b};
       Value raw = memref::LoadOp::create(b, slots, ValueRange{t});
       Value zero = arith::ConstantOp::create(b, b.getIntegerAttr(raw.getType(), 0));
       Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, raw, zero);
