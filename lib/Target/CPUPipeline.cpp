@@ -40,16 +40,18 @@ std::string kvcc::cpuPipelineText() {
          "reconcile-unrealized-casts)";
 }
 
-LogicalResult kvcc::buildCPUPipeline(OpPassManager &pm) {
-  // The textual pipeline names registered passes; tools other than kvcc-opt
+LogicalResult kvcc::parseModulePipeline(StringRef text, OpPassManager &pm) {
+  // The textual pipelines name registered passes; tools other than kvcc-opt
   // (the driver, tests) may not have registered them yet.
   static std::once_flag registered;
   std::call_once(registered, [] { registerAllPasses(); });
-  std::string full = cpuPipelineText();
   // `pm` is anchored on builtin.module already: parsing the wrapped text would
   // nest a module pass manager that never matches (and silently does nothing).
-  StringRef text = full;
   text.consume_front("builtin.module(");
   text.consume_back(")");
   return parsePassPipeline(text, pm);
+}
+
+LogicalResult kvcc::buildCPUPipeline(OpPassManager &pm) {
+  return parseModulePipeline(cpuPipelineText(), pm);
 }

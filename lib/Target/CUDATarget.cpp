@@ -1,17 +1,14 @@
 //===- CUDATarget.cpp - kvc IR to kernels and a CUDA host library ----------===//
 #include "kvcc/Target/CUDATarget.h"
 
-#include "kvcc/InitAll.h"
 #include "kvcc/Target/CPUTarget.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
 #include <cstdlib>
-#include <mutex>
 
 using namespace mlir;
 
@@ -34,14 +31,8 @@ void locateCUDAToolkit() {
 
 LogicalResult buildPipeline(OpPassManager &pm, const kvcc::CUDATargetOptions &o,
                             const std::string &format) {
-  static std::once_flag registered;
-  std::call_once(registered, [] { kvcc::registerAllPasses(); });
   locateCUDAToolkit();
-  std::string text = kvcc::cudaPipelineText(o, format);
-  StringRef inner = text;
-  inner.consume_front("builtin.module(");
-  inner.consume_back(")");
-  return parsePassPipeline(inner, pm);
+  return kvcc::parseModulePipeline(kvcc::cudaPipelineText(o, format), pm);
 }
 
 } // namespace
@@ -81,11 +72,8 @@ LogicalResult kvcc::lowerToGPUDialect(ModuleOp module,
   return runLoweringPipeline(
       module,
       [](OpPassManager &pm) {
-        static std::once_flag registered;
-        std::call_once(registered, [] { kvcc::registerAllPasses(); });
-        return parsePassPipeline("kvc-lower-to-gpu,gpu-kernel-outlining,"
-                                 "canonicalize,cse",
-                                 pm);
+        return parseModulePipeline(
+            "kvc-lower-to-gpu,gpu-kernel-outlining,canonicalize,cse", pm);
       },
       options.irDumpDir);
 }

@@ -33,6 +33,11 @@ struct CPUTargetOptions {
 /// dialect, as a textual pipeline (what `kvcc-opt --pass-pipeline` accepts).
 std::string cpuPipelineText();
 
+/// Parses a pipeline written as `builtin.module(...)` (or its inner list) into
+/// the module-anchored `pm`, registering kvcc's and upstream passes once.
+mlir::LogicalResult parseModulePipeline(llvm::StringRef text,
+                                        mlir::OpPassManager &pm);
+
 /// Adds that pipeline to `pm`.
 mlir::LogicalResult buildCPUPipeline(mlir::OpPassManager &pm);
 

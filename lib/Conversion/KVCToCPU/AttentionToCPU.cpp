@@ -29,10 +29,6 @@ using namespace kvcc::lowering;
 
 namespace {
 
-/// The score given to "no key yet": finite, so that exp(m_old - m_new) stays
-/// defined when both are at the initial value.
-constexpr double kNoScore = -1.0e30;
-
 /// Where the keys and values come from: pages through a block table, or one
 /// contiguous [keys, kv_heads, head_dim] buffer cut into fixed tiles.
 struct KeySource {

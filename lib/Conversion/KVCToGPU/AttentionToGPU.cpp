@@ -18,6 +18,7 @@
 // skipped) so every shuffle runs with the full warp.
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
 #include "PrefillAttention.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -32,7 +33,6 @@ using namespace kvcc::lowering;
 
 namespace {
 
-constexpr double kNoScore = -1.0e30;
 constexpr int64_t kWarps = kGPUBlockThreads / 32;
 
 struct DecodeShape {
@@ -52,21 +52,6 @@ struct DecodeShape {
 struct HeadState {
   Value max, sum, acc; // f32, f32, vector<8xf32>
 };
-
-/// Kernel and kernel-module name of a launch, so PTX and profiles read well.
-FlatSymbolRefAttr kernelName(ImplicitLocOpBuilder &b, StringRef name) {
-  return FlatSymbolRefAttr::get(b.getContext(), name);
-}
-
-Value f32Const(ImplicitLocOpBuilder &b, double v) {
-  return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
-}
-
-Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int64_t offset) {
-  return gpu::ShuffleOp::create(b, v, static_cast<int32_t>(offset), 32,
-                                gpu::ShuffleMode::XOR)
-      .getShuffleResult();
-}
 
 Value shuffleVector(ImplicitLocOpBuilder &b, Value vec, int64_t offset) {
   auto type = cast<VectorType>(vec.getType());
@@ -226,7 +211,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
           L.visibleKeys(pos, contextLen, s.causal, s.window, s.numSplits, split);
 
       // The group's query heads, pre-scaled, 8 elements per lane.
-      Value scale = vector::BroadcastOp::create(b, vec8, f32Const(b, s.scale));
+      Value scale = vector::BroadcastOp::create(b, vec8, Loops{b}.f32(s.scale));
       SmallVector<Value> q;
       for (int64_t h = 0; h < G; ++h)
         q.push_back(arith::MulFOp::create(
@@ -243,7 +228,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       Value zero8 = arith::ConstantOp::create(
           b, DenseElementsAttr::get(vec8, b.getF32FloatAttr(0.0f)));
       for (int64_t h = 0; h < G; ++h)
-        init.append({f32Const(b, kNoScore), f32Const(b, 0.0), zero8});
+        init.append({Loops{b}.f32(kNoScore), Loops{b}.f32(0.0), zero8});
       auto keyLoop = scf::ForOp::create(
           b, L.idx(0), trips, L.idx(1), init,
           [&](OpBuilder &nb, Location loc, Value it, ValueRange state) {
@@ -262,7 +247,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
             vIdx.back() = dOff;
             Value k = loadRow(b, pages, kIdx);
             Value v = loadRow(b, pages, vIdx);
-            Value negInf = f32Const(b, -std::numeric_limits<double>::infinity());
+            Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
             SmallVector<Value> next;
             for (int64_t h = 0; h < G; ++h) {
               Value score = vector::ReductionOp::create(
@@ -270,7 +255,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
               for (int64_t o = 1; o < LPK; o *= 2)
                 score = arith::AddFOp::create(b, score, shuffleXor(b, score, o));
               if (s.softcap) {
-                Value cap = f32Const(b, *s.softcap);
+                Value cap = Loops{b}.f32(*s.softcap);
                 score = arith::MulFOp::create(
                     b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, score, cap)));
               }
@@ -321,12 +306,12 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
             ImplicitLocOpBuilder b(loc, nb);
             Loops L{b};
             Value h = L.divU(idx, L.idx(D)), d = L.remU(idx, L.idx(D));
-            Value m = f32Const(b, kNoScore);
+            Value m = Loops{b}.f32(kNoScore);
             for (int64_t w = 0; w < kWarps; ++w)
               m = arith::MaximumFOp::create(
                   b, m, memref::LoadOp::create(b, smemStats,
                                                ValueRange{L.idx(w), h, L.idx(0)}));
-            Value sum = f32Const(b, 0.0), acc = f32Const(b, 0.0);
+            Value sum = Loops{b}.f32(0.0), acc = Loops{b}.f32(0.0);
             for (int64_t w = 0; w < kWarps; ++w) {
               Value wm = memref::LoadOp::create(b, smemStats,
                                                 ValueRange{L.idx(w), h, L.idx(0)});
@@ -375,38 +360,29 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
         name);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&launch.getBody().front());
-    Loops K{b};
     Value t = launch.getBlockIds().x, tid = launch.getThreadIds().x;
     int64_t D = s.headDim;
     Type elem = cast<MemRefType>(out.getType()).getElementType();
     Value zero = arith::ConstantOp::create(b, b.getFloatAttr(elem, 0.0));
-    auto strided = [&](int64_t n, auto body) {
-      scf::ForOp::create(b, tid, K.idx(n), K.idx(kGPUBlockThreads), ValueRange{},
-                         [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
-                           ImplicitLocOpBuilder ib(loc, nb);
-                           body(ib, i);
-                           scf::YieldOp::create(ib);
-                         });
-    };
-    strided(Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
+    blockStrided(b, tid, Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
       Loops L{b};
       memref::StoreOp::create(b, zero, out,
                               ValueRange{t, L.divU(i, L.idx(D)), L.remU(i, L.idx(D))});
     });
     if (s.numSplits > 1)
-      strided(s.numSplits * Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
+      blockStrided(b, tid, s.numSplits * Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
         Loops L{b};
         Value sp = L.divU(i, L.idx(Hq * D));
         Value h = L.divU(L.remU(i, L.idx(Hq * D)), L.idx(D));
         Value d = L.remU(i, L.idx(D));
-        memref::StoreOp::create(b, f32Const(b, 0.0), wsAcc, ValueRange{sp, t, h, d});
+        memref::StoreOp::create(b, Loops{b}.f32(0.0), wsAcc, ValueRange{sp, t, h, d});
         Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, L.idx(0));
         scf::IfOp::create(b, first, [&](OpBuilder &nb, Location loc) {
           ImplicitLocOpBuilder b(loc, nb);
           Loops L{b};
-          memref::StoreOp::create(b, f32Const(b, kNoScore), wsStats,
+          memref::StoreOp::create(b, Loops{b}.f32(kNoScore), wsStats,
                                   ValueRange{sp, t, h, L.idx(0)});
-          memref::StoreOp::create(b, f32Const(b, 0.0), wsStats,
+          memref::StoreOp::create(b, Loops{b}.f32(0.0), wsStats,
                                   ValueRange{sp, t, h, L.idx(1)});
           scf::YieldOp::create(b);
         });
@@ -417,7 +393,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
   /// out = acc / sum (0 when no key was visible), in the output type.
   static void storeNormalized(ImplicitLocOpBuilder &b, Value acc, Value sum,
                               Value out, ValueRange idx) {
-    Value zero = f32Const(b, 0.0);
+    Value zero = Loops{b}.f32(0.0);
     Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, zero);
     Value o = arith::SelectOp::create(b, positive,
                                       arith::DivFOp::create(b, acc, sum), zero);
@@ -442,12 +418,12 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Loops K{b};
     Value t = launch.getBlockIds().x, h = launch.getBlockIds().y,
           d = launch.getThreadIds().x;
-    Value m = f32Const(b, kNoScore);
+    Value m = Loops{b}.f32(kNoScore);
     for (int64_t sp = 0; sp < s.numSplits; ++sp)
       m = arith::MaximumFOp::create(
           b, m, memref::LoadOp::create(b, wsStats,
                                        ValueRange{K.idx(sp), t, h, K.idx(0)}));
-    Value sum = f32Const(b, 0.0), acc = f32Const(b, 0.0);
+    Value sum = Loops{b}.f32(0.0), acc = Loops{b}.f32(0.0);
     for (int64_t sp = 0; sp < s.numSplits; ++sp) {
       Value sm = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(0)});
       Value w = math::ExpOp::create(b, arith::SubFOp::create(b, sm, m));

@@ -5,8 +5,7 @@
 // (head, pair) of the token with one thread each.
 //
 //===----------------------------------------------------------------------===//
-#include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
-#include "kvcc/Conversion/Utils/LoopBuilder.h"
+#include "KernelBuilder.h"
 
 #include <cmath>
 
@@ -22,7 +21,7 @@ void perRowKernel(ImplicitLocOpBuilder &b, StringRef name, Value rows,
                   const std::function<void(ImplicitLocOpBuilder &, Value, Value)>
                       &body) {
   Loops L{b};
-  auto symbol = FlatSymbolRefAttr::get(b.getContext(), name);
+  auto symbol = kernelName(b, name);
   auto launch = gpu::LaunchOp::create(
       b, rows, L.idx(1), L.idx(1), L.idx(kGPUBlockThreads), L.idx(1), L.idx(1),
       nullptr, nullptr, {}, {}, {}, nullptr, nullptr, nullptr, symbol, symbol);
@@ -30,18 +29,6 @@ void perRowKernel(ImplicitLocOpBuilder &b, StringRef name, Value rows,
   b.setInsertionPointToStart(&launch.getBody().front());
   body(b, launch.getBlockIds().x, launch.getThreadIds().x);
   gpu::TerminatorOp::create(b);
-}
-
-/// for (i = tid; i < n; i += kGPUBlockThreads) body(i).
-void strided(ImplicitLocOpBuilder &b, Value tid, int64_t n,
-             const std::function<void(ImplicitLocOpBuilder &, Value)> &body) {
-  Loops L{b};
-  scf::ForOp::create(b, tid, L.idx(n), L.idx(kGPUBlockThreads), ValueRange{},
-                     [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
-                       ImplicitLocOpBuilder inner(loc, nb);
-                       body(inner, i);
-                       scf::YieldOp::create(inner);
-                     });
 }
 
 struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
@@ -72,7 +59,7 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
         Value slot = arith::IndexCastOp::create(b, b.getIndexType(), raw);
         Value page = L.divU(slot, L.idx(B)), offset = L.remU(slot, L.idx(B));
         // 16-byte chunks of the token's H x D keys and values.
-        strided(b, tid, H * (D / 8), [&](ImplicitLocOpBuilder &b, Value i) {
+        blockStrided(b, tid, H * (D / 8), [&](ImplicitLocOpBuilder &b, Value i) {
           Loops L{b};
           Value h = L.divU(i, L.idx(D / 8));
           Value d = L.mul(L.remU(i, L.idx(D / 8)), L.idx(8));
@@ -126,7 +113,7 @@ struct RopeToGPU : OpConversionPattern<kvc::RopeOp> {
       Value pos = arith::MulFOp::create(
           b, arith::SIToFPOp::create(b, b.getF32Type(), raw), L.f32(invScaling));
       // One thread per (head, pair): angle = pos * 2^(-(2i/R) log2 theta).
-      strided(b, tid, H * half, [&](ImplicitLocOpBuilder &b, Value idx) {
+      blockStrided(b, tid, H * half, [&](ImplicitLocOpBuilder &b, Value idx) {
         Loops L{b};
         Value h = L.divU(idx, L.idx(half)), i = L.remU(idx, L.idx(half));
         Value iF = arith::UIToFPOp::create(
@@ -147,7 +134,7 @@ struct RopeToGPU : OpConversionPattern<kvc::RopeOp> {
       });
       // The pass-through tail of partial rotary.
       if (R < D)
-        strided(b, tid, H * (D - R), [&](ImplicitLocOpBuilder &b, Value idx) {
+        blockStrided(b, tid, H * (D - R), [&](ImplicitLocOpBuilder &b, Value idx) {
           Loops L{b};
           Value h = L.divU(idx, L.idx(D - R));
           Value d = L.add(L.remU(idx, L.idx(D - R)), L.idx(R));

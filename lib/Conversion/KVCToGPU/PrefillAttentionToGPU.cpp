@@ -24,6 +24,7 @@
 //   C: c0,c1 (group, 2t..2t+1), c2,c3 (group+8, 2t..2t+1)
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
 #include "PrefillAttention.h"
 
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -37,31 +38,8 @@ using namespace kvcc::lowering;
 namespace {
 
 constexpr int64_t kRows = 64; // query rows per CTA (4 warps x 16)
-constexpr double kNoScore = -1.0e30;
-
-Value f32c(ImplicitLocOpBuilder &b, double v) {
-  return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
-}
-
-Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int32_t offset) {
-  return gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
-      .getShuffleResult();
-}
-
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
-}
-
-/// for (i = tid; i < n; i += 128) body(i)
-void strided(ImplicitLocOpBuilder &b, Value tid, int64_t n,
-             const std::function<void(ImplicitLocOpBuilder &, Value)> &body) {
-  Loops L{b};
-  scf::ForOp::create(b, tid, L.idx(n), L.idx(kGPUBlockThreads), ValueRange{},
-                     [&](OpBuilder &nb, Location loc, Value i, ValueRange) {
-                       ImplicitLocOpBuilder inner(loc, nb);
-                       body(inner, i);
-                       scf::YieldOp::create(inner);
-                     });
 }
 
 } // namespace
@@ -88,7 +66,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Value numSeqs = memref::DimOp::create(b, p.contextLens, 0);
   // Enough row tiles for the longest possible chunk (every token of the step).
   Value rowTiles = L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(kRows));
-  auto name = FlatSymbolRefAttr::get(b.getContext(), "kvc_prefill_attention");
+  auto name = kernelName(b, "kvc_prefill_attention");
   auto launch = gpu::LaunchOp::create(
       b, rowTiles, L.idx(p.kvHeads), numSeqs, L.idx(kGPUBlockThreads), L.idx(1),
       L.idx(1), nullptr, nullptr, {}, TypeRange{sQType, sKVType, sKVType}, {},
@@ -134,8 +112,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
 
     // Q rows of the tile, row r = (token r / G, head r % G); out-of-range rows
     // are zero-filled by the copy.
-    SmallVector<Value> qCopies;
-    strided(b, tid, kRows * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
+    blockStrided(b, tid, kRows * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
       Loops L{b};
       Value r = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
       Value prow = L.add(rowBase, r);
@@ -150,7 +127,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     });
     // One K/V tile into shared-memory stage `stage`.
     auto loadTile = [&](ImplicitLocOpBuilder &b, Value stage, Value tile) {
-      strided(b, tid, N * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
+      blockStrided(b, tid, N * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
         Loops L{b};
         Value key = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
         Value pos = L.add(L.add(lo, L.mul(tile, L.idx(N))), key);
@@ -184,14 +161,14 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     Value zeroAcc = arith::ConstantOp::create(
         b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0f)));
     SmallVector<Value> init(D / 8, zeroAcc);
-    init.append({f32c(b, kNoScore), f32c(b, kNoScore), f32c(b, 0.0), f32c(b, 0.0)});
+    init.append({Loops{b}.f32(kNoScore), Loops{b}.f32(kNoScore), Loops{b}.f32(0.0), Loops{b}.f32(0.0)});
     Value aRow = L.add(L.mul(warp, L.idx(16)),
                        L.add(L.remU(lane, L.idx(8)),
                              L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8))));
     Value aCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
     Value bRow = L.remU(lane, L.idx(8));
     Value bCol = L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8));
-    Value negInf = f32c(b, -std::numeric_limits<double>::infinity());
+    Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
 
     auto loop = scf::ForOp::create(
         b, L.idx(0), numTiles, L.idx(1), init,
@@ -238,12 +215,12 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // Scale, soft-cap and mask each score; rows (quad, quad + 8).
           Value tileStart = L.add(lo, L.mul(j, L.idx(N)));
           Value rowMax[2] = {negInf, negInf};
-          SmallVector<Value> valid[2], pos[2];
+          Value valid[2], pos[2]; // of rows quad and quad + 8
           for (int64_t i = 0; i < 2; ++i) {
             Value r = L.add(L.mul(warp, L.idx(16)), L.add(quad, L.idx(8 * i)));
             Value tok = L.divU(L.add(rowBase, r), L.idx(G));
-            pos[i].push_back(L.add(firstPos, tok));
-            valid[i].push_back(arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen));
+            pos[i] = L.add(firstPos, tok);
+            valid[i] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
           }
           SmallVector<SmallVector<Value>> scores(N / 8);
           for (int64_t n = 0; n < N / 8; ++n)
@@ -251,17 +228,17 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               for (int64_t jj = 0; jj < 2; ++jj) {
                 Value key = L.add(tileStart, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2))));
                 Value ok = arith::AndIOp::create(
-                    b, valid[i][0], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi));
+                    b, valid[i], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi));
                 if (p.causal)
                   ok = arith::AndIOp::create(
-                      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i][0]));
+                      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i]));
                 if (p.window)
                   ok = arith::AndIOp::create(
                       b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt,
-                                                   L.add(key, L.idx(*p.window)), pos[i][0]));
-                Value v = arith::MulFOp::create(b, extract(b, s[n], i, jj), f32c(b, p.scale));
+                                                   L.add(key, L.idx(*p.window)), pos[i]));
+                Value v = arith::MulFOp::create(b, extract(b, s[n], i, jj), Loops{b}.f32(p.scale));
                 if (p.softcap) {
-                  Value cap = f32c(b, *p.softcap);
+                  Value cap = Loops{b}.f32(*p.softcap);
                   v = arith::MulFOp::create(
                       b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, v, cap)));
                 }
@@ -278,7 +255,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             corr[i] = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, m[i]));
           }
           // P = exp(S - m), row sums, and P as A fragments (f16/bf16).
-          Value rowSum[2] = {f32c(b, 0.0), f32c(b, 0.0)};
+          Value rowSum[2] = {Loops{b}.f32(0.0), Loops{b}.f32(0.0)};
           SmallVector<Value> pFrag(N / 8);
           for (int64_t n = 0; n < N / 8; ++n) {
             SmallVector<Value> ps;
@@ -337,9 +314,9 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
       Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
       Value sum = loop.getResult(D / 8 + 2 + i);
-      Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, f32c(b, 0.0));
+      Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, Loops{b}.f32(0.0));
       Value inv = arith::SelectOp::create(
-          b, positive, arith::DivFOp::create(b, f32c(b, 1.0), sum), f32c(b, 0.0));
+          b, positive, arith::DivFOp::create(b, Loops{b}.f32(1.0), sum), Loops{b}.f32(0.0));
       scf::IfOp::create(b, exists, [&](OpBuilder &nb, Location loc) {
         ImplicitLocOpBuilder b(loc, nb);
         Loops L{b};

@@ -27,6 +27,10 @@ namespace kvcc::lowering {
 using mlir::ImplicitLocOpBuilder;
 using mlir::Value;
 
+/// The running max of an online softmax before any key: finite, so that
+/// exp(m_old - m_new) stays defined while both are at the initial value.
+constexpr double kNoScore = -1.0e30;
+
 /// The page buffer a `!kvc.paged_cache` lowers to:
 /// token_major: [pages, 2, block_size, kv_heads, head_dim],
 /// head_major:  [pages, 2, kv_heads, block_size, head_dim].
