@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "kvcc/Runtime/Artifact.h"
 
+#include "kvcc/Runtime/CUDA/MgpuABI.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <dlfcn.h>
@@ -231,7 +233,7 @@ Expected<Manifest> Manifest::fromJson(const Value &root, const std::string &sour
     return f.status();
   if (Expected<int64_t> v = r.integer(root, "", "version", 1, 1); !v)
     return Status::error(v.message() + " (this runtime reads manifest version 1)");
-  Expected<std::string> target = r.oneOf(root, "", "target", {"cpu"}, "this runtime has no backend for it");
+  Expected<std::string> target = r.oneOf(root, "", "target", {"cpu", "cuda"}, "this runtime has no backend for it");
   if (!target)
     return target.status();
   m.target = *target;
@@ -294,13 +296,25 @@ Expected<std::unique_ptr<Artifact>> Artifact::open(const std::string &dir) {
   // LD_LIBRARY_PATH for a library of the same name.
   if (libPath.find('/') == std::string::npos)
     libPath = "./" + libPath;
-  selectBlasKernels();
+  const bool cuda = a->manifest_.target == "cuda";
+  if (cuda) {
+    // model.so loads its kernels (mgpuModuleLoad) from a constructor that
+    // cannot fail: open the device first so that a missing GPU is reported
+    // as such, and check the loader's verdict right after dlopen.
+    if (kvcc_cuda_init(0) != 0)
+      return Status::error(kvcc_cuda_last_error());
+  } else {
+    selectBlasKernels();
+  }
   dlerror();
   a->handle_ = ::dlopen(libPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!a->handle_) {
     const char *why = dlerror();
     return Status::error(libPath + ": cannot load the model library: " + (why ? why : "unknown dlopen error"));
   }
+  if (cuda)
+    if (Status s = cuda::mgpuStatus(); !s.ok())
+      return Status::error(libPath + ": loading its GPU kernels failed: " + s.message());
   dlerror();
   void *sym = ::dlsym(a->handle_, a->manifest_.entry.c_str());
   if (!sym) {

@@ -9,12 +9,50 @@
 //===----------------------------------------------------------------------===//
 #include "kvcc/Runtime/Executor.h"
 
+#include "kvcc/Runtime/CUDA/DeviceBuffer.h"
+#include "kvcc/Runtime/CUDA/MgpuABI.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <unordered_set>
 
 namespace kvcc::runtime {
+
+/// A CUDA artifact's buffers: the weights and the KV pools live on the device
+/// for the executor's lifetime; the step's arguments are uploaded into
+/// buffers that only grow, and the logits come back after the step.
+struct Executor::DeviceState {
+  cuda::CudaDevice *device = nullptr;
+  cuda::DeviceBuffer weights;
+  std::vector<cuda::DeviceBuffer> pools;
+  enum Arg { Tokens, Positions, Slots, QueryStart, ContextLens, BlockTables, LogitRows, Logits, NumArgs };
+  cuda::DeviceBuffer args[NumArgs];
+
+  /// `bytes` of room in args[a] (contents not kept when it grows).
+  Status reserve(Arg a, size_t bytes, const char *what) {
+    cuda::DeviceBuffer &buf = args[a];
+    if (buf.size() >= bytes)
+      return Status::success();
+    buf = cuda::DeviceBuffer();
+    Expected<cuda::DeviceBuffer> grown = cuda::DeviceBuffer::allocate(*device, std::max(bytes, 2 * buf.size()));
+    if (!grown)
+      return Status::error("executor: device buffer for " + std::string(what) + ": " + grown.message());
+    buf = grown.take();
+    return Status::success();
+  }
+  /// args[a] := the host vector `v`, and its device address.
+  template <typename T> Expected<T *> upload(Arg a, const std::vector<T> &v, const char *what) {
+    size_t bytes = v.size() * sizeof(T);
+    if (Status s = reserve(a, bytes, what); !s.ok())
+      return s;
+    if (bytes)
+      if (Status s = args[a].upload(v.data(), bytes); !s.ok())
+        return Status::error("executor: uploading " + std::string(what) + ": " + s.message());
+    return static_cast<T *>(args[a].data());
+  }
+};
+
 namespace {
 std::string seqName(int64_t seq) { return "sequence " + std::to_string(seq); }
 int64_t ceilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0); }
@@ -55,6 +93,8 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, W
   e->maxContext_ = spec.maxContext;
   e->pages_ = pages;
   e->blocks_ = std::make_unique<BlockManager>(bm.take());
+  if (artifact.manifest().target == "cuda")
+    return createOnDevice(std::move(e));
   for (int64_t l = 0; l < c.layers; ++l) {
     Expected<FloatBuffer> pool =
         allocateFloats(pages * c.pageElements(), "KV cache of layer " + std::to_string(l) + " (" +
@@ -65,6 +105,39 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, W
   }
   return e;
 }
+
+Expected<std::unique_ptr<Executor>> Executor::createOnDevice(std::unique_ptr<Executor> e) {
+  // The device the mgpu functions of model.so run on (Artifact::open opened
+  // it before loading the kernels).
+  Expected<cuda::CudaDevice *> dev = cuda::mgpuDevice(0);
+  if (!dev)
+    return Status::error("executor: " + dev.message());
+  auto d = std::make_unique<DeviceState>();
+  d->device = *dev;
+  const size_t weightBytes = static_cast<size_t>(e->weights_->size()) * sizeof(float);
+  Expected<cuda::DeviceBuffer> w = cuda::DeviceBuffer::allocate(*d->device, weightBytes);
+  if (!w)
+    return Status::error("executor: device memory for the weights (" + std::to_string(weightBytes) +
+                         " bytes): " + w.message());
+  d->weights = w.take();
+  if (Status s = d->weights.upload(e->weights_->data(), weightBytes); !s.ok())
+    return Status::error("executor: uploading the weights: " + s.message());
+  const size_t poolBytes = static_cast<size_t>(e->pages_ * e->cache_.pageElements()) * sizeof(float);
+  for (int64_t l = 0; l < e->cache_.layers; ++l) {
+    Expected<cuda::DeviceBuffer> pool = cuda::DeviceBuffer::allocate(*d->device, poolBytes);
+    if (!pool)
+      return Status::error("executor: device memory for the KV cache of layer " + std::to_string(l) + " (" +
+                           std::to_string(e->pages_) + " pages, " + std::to_string(poolBytes) +
+                           " bytes): " + pool.message());
+    if (Status s = pool->zero(); !s.ok())
+      return Status::error("executor: clearing the KV cache: " + s.message());
+    d->pools.push_back(pool.take());
+  }
+  e->device_ = std::move(d);
+  return e;
+}
+
+Executor::~Executor() = default;
 
 int64_t Executor::tokenCapacity() const { return std::min(pages_ * cache_.blockSize, maxContext_); }
 
@@ -122,10 +195,20 @@ Status Executor::checkBatch(const std::vector<StepSequence> &batch) const {
   return Status::success();
 }
 
-void Executor::poison(int64_t page) {
+Status Executor::poison(int64_t page) {
   const int64_t n = cache_.pageElements();
+  if (device_) {
+    const uint32_t nanBits = 0x7fc00000u;
+    for (cuda::DeviceBuffer &pool : device_->pools)
+      if (Status s = pool.fill32Async(nanBits, static_cast<size_t>(n), static_cast<size_t>(page * n) * 4); !s.ok())
+        return Status::error("executor: poisoning page " + std::to_string(page) + ": " + s.message());
+    // The fills run on the legacy stream; the step's kernels must see them.
+    cuda::CudaDriver &drv = device_->device->driver();
+    return KVCC_CU_CHECK(drv, cuCtxSynchronize);
+  }
   for (FloatBuffer &pool : pools_)
     std::fill(pool.get() + page * n, pool.get() + (page + 1) * n, std::numeric_limits<float>::quiet_NaN());
+  return Status::success();
 }
 
 Status Executor::schedule(const std::vector<StepSequence> &batch) {
@@ -164,7 +247,8 @@ Status Executor::schedule(const std::vector<StepSequence> &batch) {
     // Without a cache every page is fresh; with one, only the pages just taken.
     if (options_.poisonNewPages)
       for (size_t p = options_.noKVCache ? 0 : pagesBefore; p < tables[b].size(); ++p)
-        poison(tables[b][p]);
+        if (Status st = poison(tables[b][p]); !st.ok())
+          return st;
     for (size_t i = 0; i < feed->size(); ++i) {
       tokens_.push_back((*feed)[i]);
       positions_.push_back(start + static_cast<int64_t>(i));
@@ -232,30 +316,81 @@ Status Executor::step(const std::vector<StepSequence> &batch, std::vector<float>
   // sampler refuses by token id, rather than as the previous step's logits.
   logits.assign(static_cast<size_t>(B * vocab_), std::numeric_limits<float>::quiet_NaN());
 
-  using abi::denseDescriptor;
-  auto dTokens = denseDescriptor<int32_t, 1>(tokens_.data(), {N});
-  auto dPositions = denseDescriptor<int64_t, 1>(positions_.data(), {N});
-  auto dSlots = denseDescriptor<int64_t, 1>(slots_.data(), {N});
-  auto dQueryStart = denseDescriptor<int32_t, 1>(queryStart_.data(), {B + 1});
-  auto dContextLens = denseDescriptor<int32_t, 1>(contextLens_.data(), {B});
-  auto dBlockTables = denseDescriptor<int32_t, 2>(blockTables_.data(), {B, tableWidth_});
-  auto dLogitRows = denseDescriptor<int64_t, 1>(logitRows_.data(), {B});
-  auto dWeights = denseDescriptor<float, 1>(weights_->data(), {weights_->size()});
-  std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
-  dCaches.reserve(pools_.size());
-  for (FloatBuffer &pool : pools_)
-    dCaches.push_back(denseDescriptor<float, 5>(
-        pool.get(), {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
-  auto dLogits = denseDescriptor<float, 2>(logits.data(), {B, vocab_});
+  if (device_) {
+    if (Status s = runOnDevice(B, N, logits); !s.ok())
+      return s;
+  } else {
+    using abi::denseDescriptor;
+    auto dTokens = denseDescriptor<int32_t, 1>(tokens_.data(), {N});
+    auto dPositions = denseDescriptor<int64_t, 1>(positions_.data(), {N});
+    auto dSlots = denseDescriptor<int64_t, 1>(slots_.data(), {N});
+    auto dQueryStart = denseDescriptor<int32_t, 1>(queryStart_.data(), {B + 1});
+    auto dContextLens = denseDescriptor<int32_t, 1>(contextLens_.data(), {B});
+    auto dBlockTables = denseDescriptor<int32_t, 2>(blockTables_.data(), {B, tableWidth_});
+    auto dLogitRows = denseDescriptor<int64_t, 1>(logitRows_.data(), {B});
+    auto dWeights = denseDescriptor<float, 1>(weights_->data(), {weights_->size()});
+    std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
+    dCaches.reserve(pools_.size());
+    for (FloatBuffer &pool : pools_)
+      dCaches.push_back(denseDescriptor<float, 5>(
+          pool.get(), {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
+    auto dLogits = denseDescriptor<float, 2>(logits.data(), {B, vocab_});
 
-  std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
-                              &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
-  for (auto &d : dCaches)
-    args.push_back(&d);
-  args.push_back(&dLogits);
-  artifact_->step()(args.data());
+    std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
+                                &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
+    for (auto &d : dCaches)
+      args.push_back(&d);
+    args.push_back(&dLogits);
+    artifact_->step()(args.data());
+  }
   tokensComputed_ += N;
   ++stepsRun_;
+  return Status::success();
+}
+
+Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
+  using D = DeviceState;
+  DeviceState &d = *device_;
+  Expected<int32_t *> tokens = d.upload(D::Tokens, tokens_, "tokens");
+  Expected<int64_t *> positions = d.upload(D::Positions, positions_, "positions");
+  Expected<int64_t *> slots = d.upload(D::Slots, slots_, "slots");
+  Expected<int32_t *> queryStart = d.upload(D::QueryStart, queryStart_, "query_start");
+  Expected<int32_t *> contextLens = d.upload(D::ContextLens, contextLens_, "context_lens");
+  Expected<int32_t *> blockTables = d.upload(D::BlockTables, blockTables_, "block_tables");
+  Expected<int64_t *> logitRows = d.upload(D::LogitRows, logitRows_, "logit_rows");
+  for (const Status *s : {&tokens.status(), &positions.status(), &slots.status(), &queryStart.status(),
+                          &contextLens.status(), &blockTables.status(), &logitRows.status()})
+    if (!s->ok())
+      return *s;
+  const size_t logitBytes = logits.size() * sizeof(float);
+  if (Status s = d.reserve(D::Logits, logitBytes, "logits"); !s.ok())
+    return s;
+
+  using abi::denseDescriptor;
+  auto dTokens = denseDescriptor<int32_t, 1>(*tokens, {N});
+  auto dPositions = denseDescriptor<int64_t, 1>(*positions, {N});
+  auto dSlots = denseDescriptor<int64_t, 1>(*slots, {N});
+  auto dQueryStart = denseDescriptor<int32_t, 1>(*queryStart, {B + 1});
+  auto dContextLens = denseDescriptor<int32_t, 1>(*contextLens, {B});
+  auto dBlockTables = denseDescriptor<int32_t, 2>(*blockTables, {B, tableWidth_});
+  auto dLogitRows = denseDescriptor<int64_t, 1>(*logitRows, {B});
+  auto dWeights = denseDescriptor<float, 1>(static_cast<float *>(d.weights.data()), {weights_->size()});
+  std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
+  for (cuda::DeviceBuffer &pool : d.pools)
+    dCaches.push_back(denseDescriptor<float, 5>(static_cast<float *>(pool.data()),
+                                                {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
+  auto dLogits = denseDescriptor<float, 2>(static_cast<float *>(d.args[D::Logits].data()), {B, vocab_});
+  std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
+                              &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
+  for (auto &c : dCaches)
+    args.push_back(&c);
+  args.push_back(&dLogits);
+  artifact_->step()(args.data());
+  // The mgpu calls of model.so cannot return errors; the first one is kept.
+  if (Status s = cuda::mgpuStatus(); !s.ok())
+    return Status::error("executor: the CUDA step failed: " + s.message());
+  if (Status s = d.args[D::Logits].download(logits.data(), logitBytes); !s.ok())
+    return Status::error("executor: downloading the logits: " + s.message());
   return Status::success();
 }
 

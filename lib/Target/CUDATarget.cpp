@@ -48,23 +48,40 @@ std::string kvcc::checkGPUArch(const std::string &gpuArch) {
   return "";
 }
 
-std::string kvcc::cudaPipelineText(const CUDATargetOptions &o,
-                                   const std::string &format) {
-  // Kernels are outlined before bufferization: ownership-based deallocation
-  // cannot see through gpu.launch, and host buffers are freed at function
-  // exit by kvc-host-buffers-to-gpu instead. PTX 8.0 is the oldest ISA that
-  // covers sm_90; drivers JIT it for newer chips.
+std::string kvcc::cudaGPUDialectPipelineText() {
+  // kvc kernels are outlined before bufferization: ownership-based
+  // deallocation cannot see through gpu.launch, and host buffers are freed at
+  // function exit by kvc-host-buffers-to-gpu instead. The rest of a model
+  // (embedding, norms, residuals, SwiGLU: linalg ops on buffers) becomes
+  // parallel loops tiled 1 x 128 and mapped to CTAs (a row, or 128 columns of
+  // it, per CTA); GEMMs call cuBLAS through the CUDA runtime.
   return "builtin.module("
          "kvc-lower-to-gpu,"
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"
          "kvc-results-to-out-params,"
+         "kvc-matmul-to-blas{callee-prefix=kvcc_cuda_matmul},"
          "canonicalize,cse,"
-         "kvc-host-buffers-to-gpu,"
-         "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
-         o.gpuArch + " cubin-features=+ptx80 cubin-format=" + format +
-         " opt-level=3})";
+         "convert-linalg-to-parallel-loops,"
+         "func.func(scf-parallel-loop-tiling{parallel-loop-tile-sizes=1,128 "
+         "no-min-max-bounds=true},"
+         "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
+         "gpu-kernel-outlining,"
+         "kvc-dedup-gpu-kernels,"
+         "canonicalize,cse,"
+         "kvc-host-buffers-to-gpu)";
+}
+
+std::string kvcc::cudaPipelineText(const CUDATargetOptions &o,
+                                   const std::string &format) {
+  // PTX 8.0 is the oldest ISA that covers sm_90; drivers JIT it for newer
+  // chips.
+  std::string gpuDialect = cudaGPUDialectPipelineText();
+  gpuDialect.pop_back(); // the closing parenthesis of builtin.module(
+  return gpuDialect +
+         ",gpu-lower-to-nvvm-pipeline{cubin-chip=" + o.gpuArch +
+         " cubin-features=+ptx80 cubin-format=" + format + " opt-level=3})";
 }
 
 LogicalResult kvcc::lowerToGPUDialect(ModuleOp module,
@@ -72,8 +89,7 @@ LogicalResult kvcc::lowerToGPUDialect(ModuleOp module,
   return runLoweringPipeline(
       module,
       [](OpPassManager &pm) {
-        return parseModulePipeline(
-            "kvc-lower-to-gpu,gpu-kernel-outlining,canonicalize,cse", pm);
+        return parseModulePipeline(cudaGPUDialectPipelineText(), pm);
       },
       options.irDumpDir);
 }

@@ -222,9 +222,13 @@ int main(int argc, char **argv) {
   // runs; otherwise the device is opened before anything heavy is loaded, so
   // a machine without a GPU says so cleanly ("no CUDA driver (...)", "no CUDA
   // device").
+  const std::string target = manifestTarget(o.dir);
+  if (o.device == "cuda" && target == "cpu")
+    return fail("--device=cuda: this artifact targets cpu (compile it with --target=cuda)");
+  if (o.device == "cpu" && target == "cuda")
+    return fail("--device=cpu: this artifact targets cuda (run it with --device=cuda, or compile it with "
+                "--target=cpu)");
   if (o.device == "cuda") {
-    if (manifestTarget(o.dir) == "cpu")
-      return fail("--device=cuda: this artifact targets cpu (compile it with --target=cuda)");
     Expected<cuda::CudaDevice> device = cuda::CudaDevice::open(0);
     if (!device)
       return fail(device.message());

@@ -1,6 +1,7 @@
 //===- kvcc.cpp - the kvcc compiler driver ---------------------------------===//
 //
-//   kvcc compile MODEL --target=cpu -o DIR [--block-size=N] [--emit=kvc|llvm]
+//   kvcc compile MODEL --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o DIR
+//                [--block-size=N] [--emit=kvc|llvm|gpu|ptx]
 //                [--dump-ir-dir=DIR] [--cpu=NAME]
 //   kvcc build FILE.mlir --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o OUT.so
 //              [--emit=llvm|gpu|ptx] [--dump-ir-dir=DIR]
@@ -96,16 +97,48 @@ std::string manifest(const kvcc::ModelSpec &spec,
        {"layout", Value::string("token_major")}});
   Value root = Value::object({{"format", Value::string("kvcc-artifact")},
                               {"version", Value::number(1)},
-                              {"target", Value::string("cpu")},
-                              // The CPU the code was compiled for.
-                              {"cpu", Value::string(cpuName.empty() ? "x86-64-v3"
-                                                                    : cpuName.getValue())},
+                              {"target", Value::string(target)},
+                              // The CPU or GPU the code was compiled for.
+                              {target == "cuda" ? "gpu_arch" : "cpu",
+                               Value::string(target == "cuda" ? gpuArch.getValue()
+                                             : cpuName.empty() ? "x86-64-v3"
+                                                               : cpuName.getValue())},
                               {"entry", Value::string("kvcc_step")},
                               {"model", spec.toJsonValue()},
                               {"cache", cache},
                               {"weights", Value::array(weights)},
                               {"weights_size", Value::number(double(totalWeights))}});
   return kvcc::json::write(root, 2) + "\n";
+}
+
+/// --emit=gpu (the GPU dialect IR) or --emit=ptx (one PTX file per kernel
+/// module into -o DIR, or all of them to stdout) of the CUDA target.
+int printCUDAStage(mlir::ModuleOp module, const kvcc::CUDATargetOptions &cuda) {
+  if (emit == "gpu") {
+    if (failed(kvcc::lowerToGPUDialect(module, cuda)))
+      return fail("lowering to the GPU dialect failed");
+    module->print(outs());
+    return 0;
+  }
+  std::map<std::string, std::string> ptx;
+  if (failed(kvcc::emitPTX(module, cuda, ptx)))
+    return fail("PTX emission failed");
+  for (auto &[name, text] : ptx) {
+    if (outputDir.empty()) {
+      outs() << "// kernel module @" << name << "\n" << text << "\n";
+      continue;
+    }
+    if (auto ec = sys::fs::create_directories(outputDir))
+      return fail("cannot create '" + outputDir + "': " + ec.message());
+    SmallString<256> path(outputDir);
+    sys::path::append(path, name + ".ptx");
+    std::error_code ec;
+    raw_fd_ostream os(path, ec);
+    if (ec)
+      return fail("cannot write '" + path + "': " + ec.message());
+    os << text;
+  }
+  return 0;
 }
 
 /// `kvcc build FILE.mlir -o OUT.so`.
@@ -126,34 +159,8 @@ int buildModule() {
     kvcc::CUDATargetOptions cuda;
     cuda.gpuArch = gpuArch;
     cuda.irDumpDir = dumpIRDir;
-    if (emit == "gpu") {
-      if (failed(kvcc::lowerToGPUDialect(*module, cuda)))
-        return fail("lowering to the GPU dialect failed");
-      module->print(outs());
-      return 0;
-    }
-    if (emit == "ptx") {
-      // One PTX file per kernel module into -o DIR, or all of them to stdout.
-      std::map<std::string, std::string> ptx;
-      if (failed(kvcc::emitPTX(*module, cuda, ptx)))
-        return fail("PTX emission failed");
-      for (auto &[name, text] : ptx) {
-        if (outputDir.empty()) {
-          outs() << "// kernel module @" << name << "\n" << text << "\n";
-          continue;
-        }
-        if (auto ec = sys::fs::create_directories(outputDir))
-          return fail("cannot create '" + outputDir + "': " + ec.message());
-        SmallString<256> path(outputDir);
-        sys::path::append(path, name + ".ptx");
-        std::error_code ec;
-        raw_fd_ostream os(path, ec);
-        if (ec)
-          return fail("cannot write '" + path + "': " + ec.message());
-        os << text;
-      }
-      return 0;
-    }
+    if (emit == "gpu" || emit == "ptx")
+      return printCUDAStage(*module, cuda);
     if (!emit.empty())
       return fail("kvcc build --target=cuda: --emit must be gpu or ptx, got '" +
                   emit + "'");
@@ -196,18 +203,17 @@ int main(int argc, char **argv) {
       return fail(error);
   if (command == "build")
     return buildModule();
-  if (target == "cuda")
-    return fail("compile --target=cuda: the CUDA target compiles attention "
-                "kernels (`kvcc build FILE.mlir --target=cuda`); whole models "
-                "(norms, projections, sampling on the GPU) are not in this "
-                "build yet, use --target=cpu");
   // The runtime's block manager accepts pages of up to 65536 tokens.
   if (blockSize < 1 || blockSize > 65536)
     return fail("--block-size must be in [1, 65536], got " + Twine(blockSize));
   if (emit.empty() && outputDir.empty())
-    return fail("missing -o DIR (or --emit=kvc|llvm to print a stage)");
-  if (!emit.empty() && emit != "kvc" && emit != "llvm")
-    return fail("--emit must be kvc or llvm, got '" + emit + "'");
+    return fail("missing -o DIR (or --emit=kvc|llvm|gpu|ptx to print a stage)");
+  if (!emit.empty() && emit != "kvc" &&
+      emit != (target == "cuda" ? "gpu" : "llvm") &&
+      !(target == "cuda" && emit == "ptx"))
+    return fail("--emit must be " +
+                Twine(target == "cuda" ? "kvc, gpu or ptx" : "kvc or llvm") +
+                " for --target=" + target + ", got '" + emit + "'");
 
   auto source = kvcc::ModelSource::open(modelPath);
   if (!source)
@@ -227,6 +233,11 @@ int main(int argc, char **argv) {
     module->print(outs());
     return 0;
   }
+  kvcc::CUDATargetOptions cuda;
+  cuda.gpuArch = gpuArch;
+  cuda.irDumpDir = dumpIRDir;
+  if (emit == "gpu" || emit == "ptx")
+    return printCUDAStage(*module, cuda);
   if (emit == "llvm") {
     mlir::PassManager pm(&context);
     if (failed(kvcc::buildCPUPipeline(pm)) || failed(pm.run(*module)))
@@ -250,9 +261,15 @@ int main(int argc, char **argv) {
   kvcc::CPUTargetOptions targetOptions;
   targetOptions.cpu = cpuName;
   targetOptions.irDumpDir = dumpIRDir;
-  if (failed(kvcc::compileToSharedLibrary(*module, soPath.str().str(),
-                                          targetOptions)))
-    return fail("compiling " + modelPath + " failed");
+  if (failed(target == "cuda"
+                 ? kvcc::compileToCUDASharedLibrary(*module, soPath.str().str(), cuda)
+                 : kvcc::compileToSharedLibrary(*module, soPath.str().str(),
+                                                targetOptions))) {
+    sys::fs::remove(soPath);
+    return fail("compiling " + modelPath + " for " +
+                (target == "cuda" ? gpuArch.getValue() : std::string("cpu")) +
+                " failed");
+  }
 
   int64_t total = 0;
   auto layout = kvcc::weightLayout(spec, total);
@@ -272,6 +289,7 @@ int main(int argc, char **argv) {
   }
   outs() << "kvcc: wrote " << soPath << " and " << manifestPath << " ("
          << spec.arch << ", " << spec.numLayers << " layers, block size "
-         << blockSize << ")\n";
+         << blockSize << ", " << (target == "cuda" ? gpuArch.getValue() : target.getValue())
+         << ")\n";
   return 0;
 }

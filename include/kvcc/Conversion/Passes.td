@@ -60,10 +60,17 @@ def KVCMatmulToBLAS : Pass<"kvc-matmul-to-blas", "mlir::ModuleOp"> {
     GEMVs (decode) whose speed decides end-to-end throughput; an optimized BLAS
     beats naive loops by orders of magnitude. Every f32 `linalg.matmul` on
     memrefs with the `C += A·B` or `C += A·Bᵀ` indexing maps becomes a call to
-    `kvcc_matmul_nn` / `kvcc_matmul_nt` (C interface, fully dynamic strided
-    memrefs), which the CPU target links from its shim library over CBLAS.
-    Other matmuls are left to the loop lowering.
+    `<prefix>_nn` / `<prefix>_nt` (C interface, fully dynamic strided
+    memrefs). The CPU target links `kvcc_matmul_*` from its shim library over
+    CBLAS; the CUDA target calls `kvcc_cuda_matmul_*`, which
+    libkvcc_cuda_runtime.so implements over cuBLAS (opened with dlopen) on
+    device buffers. Other matmuls are left to the loop lowering.
   }];
+  let options = [
+    Option<"calleePrefix", "callee-prefix", "std::string", "\"kvcc_matmul\"",
+           "name prefix of the called functions (kvcc_matmul: CPU BLAS shim, "
+           "kvcc_cuda_matmul: cuBLAS in the CUDA runtime)">
+  ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::memref::MemRefDialect"];
 }
 
@@ -96,6 +103,17 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     "mlir::scf::SCFDialect",
     "mlir::vector::VectorDialect"
   ];
+}
+
+def KVCDedupGPUKernels : Pass<"kvc-dedup-gpu-kernels", "mlir::ModuleOp"> {
+  let summary = "merge identical outlined GPU kernels";
+  let description = [{
+    Each layer of a model lowers to the same kernels, and outlining gives each
+    launch its own copy. Kernels whose bodies and signatures print identically
+    (names aside) are merged: launches are redirected to the first one and the
+    copies (and `gpu.module`s left empty) are erased, so NVVM, ptxas and the
+    fat binary see each kernel once. Run after `gpu-kernel-outlining`.
+  }];
 }
 
 def KVCHostBuffersToGPU : Pass<"kvc-host-buffers-to-gpu", "mlir::ModuleOp"> {

@@ -40,7 +40,7 @@ struct ManifestWeight {
 
 /// Everything manifest.json says, validated.
 struct Manifest {
-  std::string target; ///< "cpu"
+  std::string target; ///< "cpu" or "cuda"
   std::string entry;  ///< "kvcc_step"
   ModelSpec spec;
   CacheGeometry cache;

@@ -1,8 +1,8 @@
 //===- Executor.h - Runs the steps of a compiled model ----------*- C++ -*-===//
 //
 // Owns the paged KV cache (one f32 pool per layer, token-major pages
-// [pages, 2, block_size, kv_heads, head_dim]) and the BlockManager that hands
-// its pages out, and turns a ragged batch of (sequence, new tokens) into one
+// [pages, 2, block_size, kv_heads, head_dim]; device memory for a CUDA
+// artifact, with the weights) and the BlockManager that hands its pages out, and turns a ragged batch of (sequence, new tokens) into one
 // kvcc_step call with the argument descriptors of ModelABI.h.
 //
 // The compiled code checks nothing (ModelABI.h), so everything it relies on is
@@ -82,11 +82,20 @@ public:
   int64_t tokensComputed() const { return tokensComputed_; }
   int64_t stepsRun() const { return stepsRun_; }
 
-  /// The float buffer of layer `l`'s pages (tests inspect it).
-  const float *layerPool(int64_t l) const { return pools_[static_cast<size_t>(l)].get(); }
+  /// The float buffer of layer `l`'s pages (tests inspect it); null for a
+  /// CUDA artifact, whose pools are device memory.
+  const float *layerPool(int64_t l) const { return device_ ? nullptr : pools_[static_cast<size_t>(l)].get(); }
+  /// True when the artifact targets CUDA: weights, pools and the step on the GPU.
+  bool onDevice() const { return device_ != nullptr; }
+
+  ~Executor();
 
 private:
+  struct DeviceState;
   Executor() = default;
+  static Expected<std::unique_ptr<Executor>> createOnDevice(std::unique_ptr<Executor> e);
+  /// Uploads the step's arguments, runs it on the GPU, downloads the logits.
+  Status runOnDevice(int64_t B, int64_t N, std::vector<float> &logits);
   /// Admission and input checks shared by both modes; nothing changes.
   Status checkBatch(const std::vector<StepSequence> &batch) const;
   /// Appends the batch's tokens (or, without a cache, whole histories) and
@@ -94,7 +103,7 @@ private:
   Status schedule(const std::vector<StepSequence> &batch);
   /// The guarantees of ModelABI.h, checked on the arrays about to be passed.
   Status checkGuarantees() const;
-  void poison(int64_t page);
+  Status poison(int64_t page);
 
   const Artifact *artifact_ = nullptr;
   WeightArena *weights_ = nullptr;
@@ -103,6 +112,7 @@ private:
   int64_t vocab_ = 0, maxContext_ = 0, pages_ = 0;
   std::unique_ptr<BlockManager> blocks_;
   std::vector<FloatBuffer> pools_;
+  std::unique_ptr<DeviceState> device_;
   /// Without a cache, the tokens of each live sequence (to recompute them).
   std::unordered_map<int64_t, std::vector<int32_t>> history_;
   int64_t tokensComputed_ = 0, stepsRun_ = 0;

@@ -26,12 +26,16 @@ struct CUDATargetOptions {
 /// Checks `gpuArch` ("sm_80", "sm_90", ...): an error message or "".
 std::string checkGPUArch(const std::string &gpuArch);
 
+/// The CUDA pipeline up to host code on gpu.alloc / gpu.launch_func and
+/// outlined kernels in the GPU dialect (what `--emit=gpu` prints).
+std::string cudaGPUDialectPipelineText();
+
 /// The CUDA pipeline as text; `format` is gpu-module-to-binary's: isa (PTX),
 /// bin (cubin) or fatbin.
 std::string cudaPipelineText(const CUDATargetOptions &options,
                              const std::string &format);
 
-/// Stops after kvc-lower-to-gpu and kernel outlining: the GPU dialect IR.
+/// Runs cudaGPUDialectPipelineText(): the GPU dialect IR.
 mlir::LogicalResult lowerToGPUDialect(mlir::ModuleOp module,
                                       const CUDATargetOptions &options);
 

@@ -12,9 +12,9 @@ using namespace mlir;
 
 namespace {
 
-/// The callee for `op`'s indexing maps: "kvcc_matmul_nn" (C += A·B),
-/// "kvcc_matmul_nt" (C += A·Bᵀ), or "" when neither.
-StringRef calleeFor(linalg::MatmulOp op) {
+/// The callee suffix for `op`'s indexing maps: "_nn" (C += A·B), "_nt"
+/// (C += A·Bᵀ), or "" when neither.
+StringRef calleeSuffix(linalg::MatmulOp op) {
   MLIRContext *ctx = op.getContext();
   AffineExpr m, n, k;
   bindDims(ctx, m, n, k);
@@ -23,9 +23,9 @@ StringRef calleeFor(linalg::MatmulOp op) {
   if (maps.size() != 3 || maps[0] != map({m, k}) || maps[2] != map({m, n}))
     return "";
   if (maps[1] == map({k, n}))
-    return "kvcc_matmul_nn";
+    return "_nn";
   if (maps[1] == map({n, k}))
-    return "kvcc_matmul_nt";
+    return "_nt";
   return "";
 }
 
@@ -44,14 +44,14 @@ struct MatmulToBLASPass
                                    f32, anyLayout);
     SmallVector<linalg::MatmulOp> matmuls;
     module.walk([&](linalg::MatmulOp op) {
-      if (op.hasPureBufferSemantics() && !calleeFor(op).empty() &&
+      if (op.hasPureBufferSemantics() && !calleeSuffix(op).empty() &&
           llvm::all_of(op->getOperandTypes(), [&](Type t) {
             return cast<MemRefType>(t).getElementType() == f32;
           }))
         matmuls.push_back(op);
     });
     for (linalg::MatmulOp op : matmuls) {
-      StringRef callee = calleeFor(op);
+      std::string callee = calleePrefix + calleeSuffix(op).str();
       if (!module.lookupSymbol(callee)) {
         OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
         auto decl = func::FuncOp::create(

@@ -235,6 +235,10 @@ Status kvcc::cuda::mgpuStatus() {
 
 void kvcc::cuda::mgpuClearError() { kvcc_cuda_clear_error(); }
 
+CudaDevice *kvcc::cuda::mgpuDeviceForCall(const char *who) { return device(who); }
+
+void kvcc::cuda::mgpuRecordFailure(const std::string &message) { record(message); }
+
 Expected<CudaDevice *> kvcc::cuda::mgpuDevice(int ordinal) {
   if (kvcc_cuda_init(ordinal) != 0)
     return Status::error(kvcc_cuda_last_error());

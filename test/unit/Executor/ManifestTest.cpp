@@ -103,7 +103,7 @@ TEST_F(ManifestTest, EveryMalformedFieldIsNamed) {
       {{"format"}, std::nullopt, "missing field 'format'"},
       {{"version"}, Value::number(2), "field 'version' is 2"},
       {{"version"}, Value::string("1"), "field 'version' is a string"},
-      {{"target"}, Value::string("cuda"), "field 'target' is 'cuda'"},
+      {{"target"}, Value::string("tpu"), "field 'target' is 'tpu'"},
       {{"target"}, Value::number(1), "field 'target' is a number"},
       {{"entry"}, Value::string("main"), "field 'entry' is 'main'"},
       {{"model"}, std::nullopt, "missing field 'model'"},

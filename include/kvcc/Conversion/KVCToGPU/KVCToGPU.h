@@ -12,6 +12,7 @@ namespace kvcc {
 
 #define GEN_PASS_DECL_KVCLOWERTOGPU
 #define GEN_PASS_DECL_KVCHOSTBUFFERSTOGPU
+#define GEN_PASS_DECL_KVCDEDUPGPUKERNELS
 #include "kvcc/Conversion/Passes.h.inc"
 
 /// Threads of every kvc kernel's CTA (4 warps).

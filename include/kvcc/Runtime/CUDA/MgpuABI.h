@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 extern "C" {
 
@@ -86,6 +87,12 @@ KVCC_CUDA_EXPORT void mgpuClearError();
 /// The device the mgpu functions run on, opened (as kvcc_cuda_init) on first
 /// use: the executor allocates its buffers in the same context.
 KVCC_CUDA_EXPORT Expected<CudaDevice *> mgpuDevice(int ordinal = 0);
+/// For entry points of this library beyond the mgpu ABI (the cuBLAS GEMMs of
+/// CublasMatmul.cpp): the device with its context current on this thread, or
+/// null when a failure is (or just got) recorded; and recording a failure.
+CudaDevice *mgpuDeviceForCall(const char *who);
+void mgpuRecordFailure(const std::string &message);
+
 /// Tests only: releases the device, forgets the error and the default device,
 /// so the next call opens CudaDriver::get() again (e.g. after KVCC_LIBCUDA
 /// changed). Handles from before are dangling.

@@ -1,0 +1,212 @@
+//===- CublasMatmul.cpp - The GEMMs of a CUDA model.so over cuBLAS ---------===//
+//
+// kvc-matmul-to-blas{callee-prefix=kvcc_cuda_matmul} turns the projections of
+// a model (QKV, O, MLP, LM head) into calls of
+//
+//   _mlir_ciface_kvcc_cuda_matmul_nt(A, B, C)    C[M,N] += A[M,K] · B[N,K]ᵀ
+//   _mlir_ciface_kvcc_cuda_matmul_nn(A, B, C)    C[M,N] += A[M,K] · B[K,N]
+//
+// on device buffers (strided 2-D f32 memref descriptors, unit inner stride).
+// cuBLAS is column-major: the row-major C is the column-major Cᵀ with the
+// same leading dimension, so Cᵀ += op(B)·Aᵀ is one Sgemm with B first.
+//
+// libcublas is opened with dlopen like the driver ($KVCC_LIBCUBLAS, else
+// libcublas.so.13/.12 on the loader's path, then $CUDA_HOME/lib64 and
+// /usr/local/cuda/lib64), so the runtime still builds and loads without the
+// toolkit. Failures are recorded in the mgpu error state (MgpuABI.h): the
+// executor sees them in kvcc_cuda_last_error() after the step.
+//
+// Ordering: the host code gpu-to-llvm emits synchronizes after every launch
+// and copy, so the device is idle when a GEMM is called; the GEMM runs on the
+// runtime's own stream and is waited for before returning, which keeps the
+// same order for the launches that follow.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Runtime/CUDA/MgpuABI.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using namespace kvcc;
+using namespace kvcc::cuda;
+
+namespace {
+
+// cublas_api.h values.
+using CublasStatus = int;
+using CublasHandle = struct CublasContext *;
+enum : int { kOpN = 0, kOpT = 1 };
+
+const char *statusName(CublasStatus s) {
+  switch (s) {
+  case 0: return "CUBLAS_STATUS_SUCCESS";
+  case 1: return "CUBLAS_STATUS_NOT_INITIALIZED";
+  case 3: return "CUBLAS_STATUS_ALLOC_FAILED";
+  case 7: return "CUBLAS_STATUS_INVALID_VALUE";
+  case 8: return "CUBLAS_STATUS_ARCH_MISMATCH";
+  case 11: return "CUBLAS_STATUS_MAPPING_ERROR";
+  case 13: return "CUBLAS_STATUS_EXECUTION_FAILED";
+  case 14: return "CUBLAS_STATUS_INTERNAL_ERROR";
+  case 15: return "CUBLAS_STATUS_NOT_SUPPORTED";
+  case 16: return "CUBLAS_STATUS_LICENSE_ERROR";
+  default: return "CUBLAS_STATUS_UNKNOWN";
+  }
+}
+
+struct Cublas {
+  CublasStatus (*create)(CublasHandle *) = nullptr;  // cublasCreate_v2
+  CublasStatus (*setStream)(CublasHandle, CUstream) = nullptr; // cublasSetStream_v2
+  CublasStatus (*sgemm)(CublasHandle, int transa, int transb, int m, int n, int k, const float *alpha,
+                        const float *a, int lda, const float *b, int ldb, const float *beta, float *c,
+                        int ldc) = nullptr; // cublasSgemm_v2
+  // Made on the device `owner` (the mgpu device).
+  CudaDevice *owner = nullptr;
+  CublasHandle handle = nullptr;
+  CUstream stream = nullptr;
+};
+
+std::vector<std::string> candidatePaths() {
+  if (const char *env = std::getenv("KVCC_LIBCUBLAS"); env && *env)
+    return {env};
+  std::vector<std::string> paths = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+  for (const char *var : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char *root = std::getenv(var); root && *root)
+      for (const char *v : {"13", "12"})
+        paths.push_back(std::string(root) + "/lib64/libcublas.so." + v);
+  for (const char *v : {"13", "12"})
+    paths.push_back(std::string("/usr/local/cuda/lib64/libcublas.so.") + v);
+  return paths;
+}
+
+/// The library: dlopen'ed once per $KVCC_LIBCUBLAS value and never closed
+/// (handles from it live as long as the process); null with the failure
+/// recorded.
+Cublas *loadCublas(const char *who) {
+  static std::map<std::string, Cublas *> loaded;
+  const char *env = std::getenv("KVCC_LIBCUBLAS");
+  std::string key = env ? env : "";
+  if (auto it = loaded.find(key); it != loaded.end())
+    return it->second;
+  void *lib = nullptr;
+  std::string tried, why;
+  for (const std::string &path : candidatePaths()) {
+    lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (lib)
+      break;
+    tried += (tried.empty() ? "" : ", ") + path;
+    const char *e = ::dlerror();
+    why = e ? e : "unknown dlopen error";
+  }
+  if (!lib) {
+    mgpuRecordFailure(std::string(who) + ": no cuBLAS (tried " + tried + "; last: " + why +
+                      "); set KVCC_LIBCUBLAS to the path of libcublas.so");
+    return nullptr;
+  }
+  auto c = std::make_unique<Cublas>();
+  auto resolve = [&](auto &fn, const char *name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+    if (!fn)
+      mgpuRecordFailure(std::string(who) + ": cuBLAS lacks " + name);
+    return fn != nullptr;
+  };
+  if (!resolve(c->create, "cublasCreate_v2") || !resolve(c->setStream, "cublasSetStream_v2") ||
+      !resolve(c->sgemm, "cublasSgemm_v2"))
+    return nullptr;
+  return loaded[key] = c.release();
+}
+
+/// cuBLAS with a handle and a stream on `dev` (made on first use, and again
+/// when the mgpu device changed); null with the failure recorded.
+Cublas *cublas(const char *who, CudaDevice &dev) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  Cublas *c = loadCublas(who);
+  if (!c || c->owner == &dev)
+    return c;
+  CudaDriver &drv = dev.driver();
+  if (Status s = drv.check(drv.cuStreamCreate(&c->stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"); !s) {
+    mgpuRecordFailure(std::string(who) + ": " + s.message());
+    return nullptr;
+  }
+  if (CublasStatus s = c->create(&c->handle); s != 0) {
+    mgpuRecordFailure(std::string(who) + ": cublasCreate failed: " + statusName(s));
+    return nullptr;
+  }
+  if (CublasStatus s = c->setStream(c->handle, c->stream); s != 0) {
+    mgpuRecordFailure(std::string(who) + ": cublasSetStream failed: " + statusName(s));
+    return nullptr;
+  }
+  c->owner = &dev;
+  return c;
+}
+
+struct Memref2D {
+  float *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+
+/// The leading dimension of a row-major [rows, cols] view, or -1 when cuBLAS
+/// cannot address it (non-unit inner stride, overlapping rows, > INT_MAX).
+int64_t leadingDim(const Memref2D &m) {
+  if (m.sizes[1] > 1 && m.strides[1] != 1)
+    return -1;
+  int64_t ld = m.sizes[0] <= 1 ? std::max<int64_t>(m.sizes[1], 1) : m.strides[0];
+  if (ld < std::max<int64_t>(m.sizes[1], 1) || ld > INT_MAX)
+    return -1;
+  return ld;
+}
+
+void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D *b, Memref2D *c) {
+  CudaDevice *dev = mgpuDeviceForCall(who);
+  if (!dev)
+    return;
+  const int64_t m = a->sizes[0], k = a->sizes[1], n = c->sizes[1];
+  const int64_t bRows = transposedB ? n : k, bCols = transposedB ? k : n;
+  if (c->sizes[0] != m || b->sizes[0] != bRows || b->sizes[1] != bCols) {
+    mgpuRecordFailure(std::string(who) + ": shapes do not match: A " + std::to_string(m) + "x" +
+                      std::to_string(k) + ", B " + std::to_string(b->sizes[0]) + "x" +
+                      std::to_string(b->sizes[1]) + ", C " + std::to_string(c->sizes[0]) + "x" +
+                      std::to_string(n));
+    return;
+  }
+  const int64_t lda = leadingDim(*a), ldb = leadingDim(*b), ldc = leadingDim(*c);
+  if (lda < 0 || ldb < 0 || ldc < 0 || m > INT_MAX || n > INT_MAX || k > INT_MAX) {
+    mgpuRecordFailure(std::string(who) + ": an operand is not a row-major view cuBLAS can address");
+    return;
+  }
+  if (m == 0 || n == 0 || k == 0)
+    return; // C += nothing
+  Cublas *cb = cublas(who, *dev);
+  if (!cb)
+    return;
+  const float one = 1.0f;
+  CublasStatus s = cb->sgemm(cb->handle, transposedB ? kOpT : kOpN, kOpN, int(n), int(m), int(k), &one,
+                             b->aligned + b->offset, int(ldb), a->aligned + a->offset, int(lda), &one,
+                             c->aligned + c->offset, int(ldc));
+  if (s != 0) {
+    mgpuRecordFailure(std::string(who) + ": cublasSgemm failed: " + statusName(s) + " (M=" + std::to_string(m) +
+                      " N=" + std::to_string(n) + " K=" + std::to_string(k) + ")");
+    return;
+  }
+  CudaDriver &drv = dev->driver();
+  if (Status st = drv.check(drv.cuStreamSynchronize(cb->stream), "cuStreamSynchronize"); !st)
+    mgpuRecordFailure(std::string(who) + ": " + st.message());
+}
+
+} // namespace
+
+extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nt(Memref2D *a, Memref2D *b, Memref2D *c) {
+  matmul("kvcc_cuda_matmul_nt", /*transposedB=*/true, a, b, c);
+}
+
+extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nn(Memref2D *a, Memref2D *b, Memref2D *c) {
+  matmul("kvcc_cuda_matmul_nn", /*transposedB=*/false, a, b, c);
+}

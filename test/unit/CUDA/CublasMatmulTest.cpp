@@ -1,0 +1,123 @@
+//===- CublasMatmulTest.cpp - The GEMM entry points of a CUDA model.so ----===//
+//
+// _mlir_ciface_kvcc_cuda_matmul_{nt,nn} against the mock driver and the mock
+// cuBLAS (host memory): C += A·Bᵀ / A·B on strided row-major views (offsets,
+// padded rows) over a grid of shapes, against a float64 reference; shape and
+// layout errors; cuBLAS failures and a missing cuBLAS.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaTestSupport.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace cudatest;
+
+extern "C" {
+struct Memref2D {
+  float *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+void _mlir_ciface_kvcc_cuda_matmul_nt(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nn(Memref2D *a, Memref2D *b, Memref2D *c);
+}
+
+namespace {
+
+/// A rows x cols view at `offset` with `pad` unused floats after each row,
+/// in "device" memory (host memory under the mock) filled with randoms.
+struct View {
+  Memref2D d;
+  float at(int64_t r, int64_t c) const { return d.aligned[d.offset + r * d.strides[0] + c]; }
+};
+
+View makeView(int64_t rows, int64_t cols, int64_t offset, int64_t pad, std::mt19937 &rng) {
+  int64_t bytes = (offset + rows * (cols + pad) + 1) * 4;
+  auto *p = static_cast<float *>(mgpuMemAlloc(bytes, nullptr, false));
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int64_t i = 0; i < bytes / 4; ++i)
+    p[i] = u(rng);
+  return {{p, p, offset, {rows, cols}, {cols + pad, 1}}};
+}
+
+class CublasMockTest : public MockTest {
+protected:
+  void SetUp() override {
+    MockTest::SetUp();
+    setEnv("KVCC_LIBCUBLAS", KVCC_MOCK_CUBLAS);
+    setEnv("KVCC_MOCK_CUBLAS_FAIL", "");
+    ASSERT_EQ(kvcc_cuda_init(0), 0) << lastError();
+  }
+  void TearDown() override {
+    setEnv("KVCC_LIBCUBLAS", "");
+    setEnv("KVCC_MOCK_CUBLAS_FAIL", "");
+    MockTest::TearDown();
+  }
+};
+
+TEST_F(CublasMockTest, MatchesFloat64OnStridedViews) {
+  std::mt19937 rng(7);
+  struct Shape {
+    int64_t m, n, k;
+  };
+  for (bool transposed : {true, false})
+    for (Shape s : {Shape{1, 7, 5}, Shape{3, 4, 1}, Shape{17, 33, 9}, Shape{64, 5, 130}}) {
+      SCOPED_TRACE((transposed ? "nt " : "nn ") + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+                   std::to_string(s.k));
+      View a = makeView(s.m, s.k, 5, 3, rng);
+      View b = transposed ? makeView(s.n, s.k, 2, 0, rng) : makeView(s.k, s.n, 0, 4, rng);
+      View c = makeView(s.m, s.n, 11, 2, rng);
+      std::vector<double> expect(s.m * s.n);
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          double acc = c.at(i, j);
+          for (int64_t p = 0; p < s.k; ++p)
+            acc += double(a.at(i, p)) * (transposed ? b.at(j, p) : b.at(p, j));
+          expect[i * s.n + j] = acc;
+        }
+      (transposed ? _mlir_ciface_kvcc_cuda_matmul_nt : _mlir_ciface_kvcc_cuda_matmul_nn)(&a.d, &b.d, &c.d);
+      ASSERT_EQ(lastError(), "");
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j)
+          ASSERT_NEAR(c.at(i, j), expect[i * s.n + j], 1e-5 * (1 + std::abs(expect[i * s.n + j])))
+              << "at " << i << "," << j;
+      for (View *v : {&a, &b, &c})
+        mgpuMemFree(v->d.allocated, nullptr);
+    }
+}
+
+TEST_F(CublasMockTest, RefusesMismatchedShapesAndLayouts) {
+  std::mt19937 rng(1);
+  View a = makeView(4, 8, 0, 0, rng), b = makeView(6, 7, 0, 0, rng), c = makeView(4, 6, 0, 0, rng);
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastError(), "kvcc_cuda_matmul_nt: shapes do not match: A 4x8, B 6x7, C 4x6");
+
+  mgpuResetForTesting();
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  View b2 = makeView(6, 8, 0, 0, rng);
+  b2.d.strides[1] = 2; // a column view: cuBLAS needs unit inner stride
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b2.d, &c.d);
+  EXPECT_EQ(lastError(), "kvcc_cuda_matmul_nt: an operand is not a row-major view cuBLAS can address");
+}
+
+TEST_F(CublasMockTest, RecordsCublasFailures) {
+  std::mt19937 rng(2);
+  View a = makeView(2, 3, 0, 0, rng), b = makeView(3, 4, 0, 0, rng), c = makeView(2, 4, 0, 0, rng);
+  setEnv("KVCC_MOCK_CUBLAS_FAIL", "sgemm");
+  _mlir_ciface_kvcc_cuda_matmul_nn(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastError(), "kvcc_cuda_matmul_nn: cublasSgemm failed: CUBLAS_STATUS_EXECUTION_FAILED (M=2 N=4 K=3)");
+}
+
+TEST_F(CublasMockTest, SaysWhenThereIsNoCublas) {
+  setEnv("KVCC_LIBCUBLAS", "/nonexistent/libcublas.so.13");
+  std::mt19937 rng(3);
+  View a = makeView(2, 3, 0, 0, rng), b = makeView(4, 3, 0, 0, rng), c = makeView(2, 4, 0, 0, rng);
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
+  EXPECT_TRUE(contains(lastError(), "kvcc_cuda_matmul_nt: no cuBLAS (tried /nonexistent/libcublas.so.13; last: "))
+      << lastError();
+  EXPECT_TRUE(contains(lastError(), "set KVCC_LIBCUBLAS")) << lastError();
+}
+
+} // namespace

@@ -1,0 +1,55 @@
+//===- MockCublas.cpp - A cuBLAS double over host memory --------------------===//
+//
+// libmock_cublas.so exports the three cuBLAS entry points CublasMatmul.cpp
+// resolves. With the mock driver a device pointer is a host pointer, so
+// cublasSgemm_v2 computes the column-major product itself: the test checks
+// the runtime's row-major -> column-major mapping numerically.
+//
+//   KVCC_MOCK_CUBLAS_FAIL=create|sgemm   that call returns an error status
+//
+//===----------------------------------------------------------------------===//
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+bool failing(const char *call) {
+  const char *env = std::getenv("KVCC_MOCK_CUBLAS_FAIL");
+  return env && std::strcmp(env, call) == 0;
+}
+int gSgemmCalls = 0;
+} // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int cublasCreate_v2(void **handle) {
+  if (failing("create"))
+    return 1; // CUBLAS_STATUS_NOT_INITIALIZED
+  static int h;
+  *handle = &h;
+  return 0;
+}
+
+__attribute__((visibility("default"))) int cublasSetStream_v2(void *, void *) { return 0; }
+
+__attribute__((visibility("default"))) int cublasSgemm_v2(void *, int transa, int transb, int m, int n, int k,
+                                                          const float *alpha, const float *a, int lda,
+                                                          const float *b, int ldb, const float *beta, float *c,
+                                                          int ldc) {
+  ++gSgemmCalls;
+  if (failing("sgemm"))
+    return 13; // CUBLAS_STATUS_EXECUTION_FAILED
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p) {
+        double x = transa ? a[p + i * lda] : a[i + p * lda];
+        double y = transb ? b[j + p * ldb] : b[p + j * ldb];
+        acc += x * y;
+      }
+      c[i + j * ldc] = float(*alpha * acc + *beta * c[i + j * ldc]);
+    }
+  return 0;
+}
+
+__attribute__((visibility("default"))) int kvcc_mock_cublas_sgemm_calls(void) { return gSgemmCalls; }
+}
