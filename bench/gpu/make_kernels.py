@@ -13,6 +13,15 @@ argument order and roles, static parameters) and copies the runtime
 call names it in `carry`.
 
     python3 bench/gpu/make_kernels.py [--arch sm_90] [--only REGEX] [--list]
+                                      [--models | --models-only]
+
+--models also compiles whole models with `kvcc compile --target=cuda` into
+.device/models/NAME/ (model.so + manifest.json; bench/gpu/check_model_device.py
+checks them against transformers on the device): a SmolLM2-135M-shaped llama
+(30 layers, 576 hidden, 9/3 heads, d64, vocab 49152, tied), a qwen2 (q/k/v
+bias, page 3) and a mistral (sliding window 8, page 1). Their Hugging Face
+directories are written to a temporary directory (random weights; only the
+geometry matters to the artifact) and removed.
 
 Module families (index.json "purpose"):
   correctness  the CPU numerics grid on the GPU (GQA 1/2/4/8, MQA, head_dim
@@ -223,12 +232,62 @@ def du(path):
     return total
 
 
+# name -> (make_tiny_model.py arguments, kvcc block size)
+MODELS = {
+    "smollm2-shaped": (["--arch", "llama", "--layers", "30", "--hidden", "576", "--heads", "9",
+                        "--kv-heads", "3", "--head-dim", "64", "--ffn", "1536", "--vocab", "49152",
+                        "--tied", "--rope-theta", "100000"], 16),
+    "tiny-qwen2": (["--arch", "qwen2", "--layers", "3", "--hidden", "128", "--heads", "8",
+                    "--kv-heads", "2", "--head-dim", "16", "--ffn", "256", "--vocab", "512"], 3),
+    "tiny-mistral": (["--arch", "mistral", "--layers", "2", "--hidden", "128", "--heads", "4",
+                      "--kv-heads", "1", "--head-dim", "32", "--ffn", "256", "--vocab", "512",
+                      "--sliding-window", "8"], 1),
+}
+
+
+def build_models(arch):
+    import tempfile
+    out_root = os.path.join(DEVICE, "models")
+    shutil.rmtree(out_root, ignore_errors=True)
+    os.makedirs(out_root)
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (args, block) in MODELS.items():
+            hf = os.path.join(tmp, name)
+            subprocess.run([sys.executable, os.path.join(ROOT, "python", "make_tiny_model.py"),
+                            "--out", hf] + args, check=True, stdout=subprocess.DEVNULL)
+            t0 = time.time()
+            p = subprocess.run([KVCC, "compile", hf, "--target=cuda", "--gpu-arch=" + arch,
+                                "--block-size=%d" % block, "-o", os.path.join(out_root, name)],
+                               capture_output=True, text=True)
+            print("model %-16s %s %5.1fs" % (name, "ok" if p.returncode == 0 else "FAILED",
+                                            time.time() - t0), flush=True)
+            if p.returncode != 0:
+                print("   " + (p.stderr or p.stdout).strip()[-2000:], flush=True)
+                failed += 1
+            shutil.rmtree(hf)
+    return failed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--only", default=None, help="regex on module ids")
     ap.add_argument("--list", action="store_true", help="print the modules, build nothing")
+    ap.add_argument("--models", action="store_true", help="also compile whole models (.device/models)")
+    ap.add_argument("--models-only", action="store_true", help="compile whole models only")
     a = ap.parse_args()
+    if a.models or a.models_only:
+        for tool in (KVCC, RUNTIME):
+            if not os.path.exists(tool):
+                sys.exit("make_kernels: missing %s (run ./scripts/build.sh first)" % tool)
+        ensure_excluded()
+        os.makedirs(DEVICE, exist_ok=True)
+        shutil.copy2(RUNTIME, os.path.join(DEVICE, "libkvcc_cuda_runtime.so"))
+        if build_models(a.arch):
+            return 1
+        if a.models_only:
+            return 0
 
     mods = correctness_grid() + bench_modules()
     if a.only:

@@ -7,10 +7,12 @@
 # 1. sanity: nvidia-smi, the CUDA runtime's GPU tests (GpuTest.* of
 #    build/bin/kvcc-cuda-tests, at most 60 s), the runtime loads and opens the
 #    device from Python;
-# 2. bench/gpu/run_device.py (correctness grid, decode, prefill, sweep) with
+# 2. whole models (when .device/models exists): bench/gpu/check_model_device.py
+#    against transformers, at most 180 s;
+# 3. bench/gpu/run_device.py (correctness grid, decode, prefill, sweep) with
 #    the time left of a 540 s budget.
 # Everything is logged into $OUT (./device-out when OUT is unset): log.txt,
-# results.json, results.md, decode_bandwidth.png.
+# model_check.json, results.json, results.md, decode_bandwidth.png.
 set -u
 start=$(date +%s)
 export PYTHONUNBUFFERED=1
@@ -38,6 +40,14 @@ rc = rt.kvcc_cuda_init(0)
 print("kvcc_cuda_init(0) =", rc, rt.kvcc_cuda_last_error())
 raise SystemExit(rc != 0)
 PY
+
+if [ -d .device/models ]; then
+  echo "== whole models: check_model_device.py ($(date -u +%H:%M:%S))"
+  timeout 180 python3 bench/gpu/check_model_device.py --out "$OUT" \
+    && echo "model check: PASS" || echo "model check: FAIL (continuing)"
+else
+  echo "no .device/models (python3 bench/gpu/make_kernels.py --models): skipping the model check"
+fi
 
 left=$(( BUDGET - ($(date +%s) - start) ))
 echo "== run_device.py (budget ${left}s)"

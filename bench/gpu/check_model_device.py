@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""On the GPU machine: CUDA model.so artifacts against transformers.
+
+For each artifact under .device/models/ (compiled HERE by
+`python3 bench/gpu/make_kernels.py --models`, from a Hugging Face layout, so
+RoPE is the neox form transformers uses), this script builds the matching
+transformers model with random weights ON THE DEVICE (the geometry comes from
+manifest.json's "model"), binds its weights into the artifact's flat arena on
+the GPU and calls kvcc_step through ctypes exactly as ModelABI.h specifies,
+with its own paged KV cache (NaN-poisoned, pages shuffled):
+
+  logits  ragged steps (a prefill, a chunked prefill over a cached prefix,
+          decode tokens of three sequences, a 300-token context) against the
+          float64 transformers forward of each full sequence: relative error
+          (max |diff| / max |ref|) <= --tolerance (f32 model; cuBLAS in f32);
+  greedy  --greedy tokens decoded through the artifact against greedy decoding
+          with the float64 reference (the first divergence is reported with
+          the reference's top-2 margin there: random models have near ties);
+  timing  decode steps (batch 1 and 16 at a 512-token context), ms per step
+          and tokens/s, next to transformers' own f32 decode step (its
+          default attention, DynamicCache cropped back after each step)
+          measured in the same run.
+
+    python3 bench/gpu/check_model_device.py [--models .device/models] [--out DIR]
+
+Exit 0 when every logits check passes. Results: DIR/model_check.json.
+"""
+import argparse
+import copy
+import ctypes
+import json
+import os
+import sys
+import time
+
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from kvcc_ref.artifact import hf_name  # noqa: E402
+
+
+def hf_model(spec, seed):
+    import transformers as tf
+    common = dict(vocab_size=spec["vocabSize"], hidden_size=spec["hiddenSize"],
+                  intermediate_size=spec["intermediateSize"], num_hidden_layers=spec["numLayers"],
+                  num_attention_heads=spec["numHeads"], num_key_value_heads=spec["numKVHeads"],
+                  head_dim=spec["headDim"], max_position_embeddings=spec["maxContext"],
+                  rms_norm_eps=spec["rmsEps"], rope_theta=spec["ropeTheta"], hidden_act="silu",
+                  tie_word_embeddings=spec["tiedEmbeddings"], attention_dropout=0.0)
+    arch = spec["arch"]
+    if arch == "llama":
+        cfg = tf.LlamaConfig(attention_bias=False, mlp_bias=False, **common)
+        cls = tf.LlamaForCausalLM
+    elif arch == "mistral":
+        cfg = tf.MistralConfig(sliding_window=spec["slidingWindow"], **common)
+        cls = tf.MistralForCausalLM
+    elif arch == "qwen2":
+        cfg = tf.Qwen2Config(use_sliding_window=False, **common)
+        cls = tf.Qwen2ForCausalLM
+    else:
+        raise SystemExit("unknown arch " + arch)
+    # transformers 5 keeps RoPE settings in rope_parameters; 4.x in rope_theta.
+    rp = getattr(cfg, "rope_parameters", None)
+    if isinstance(rp, dict):
+        rp["rope_theta"] = spec["ropeTheta"]
+    print("transformers %s %s: rope_theta %s" % (tf.__version__, cls.__name__,
+          rp.get("rope_theta") if isinstance(rp, dict) else getattr(cfg, "rope_theta", None)), flush=True)
+    torch.manual_seed(seed)
+    model = cls(cfg).to(device="cuda", dtype=torch.float32).eval()
+    with torch.no_grad():  # norms of 1 would hide a mixed-up norm weight
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.add_(0.2 * torch.randn_like(p))
+            elif name.endswith("bias"):
+                p.copy_(0.1 * torch.randn_like(p))
+    return model
+
+
+def descriptor(t):
+    rank = t.dim()
+    fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p), ("offset", ctypes.c_int64),
+              ("sizes", ctypes.c_int64 * rank), ("strides", ctypes.c_int64 * rank)]
+    cls = type("MemRef%d" % rank, (ctypes.Structure,), {"_fields_": fields})
+    return cls(t.data_ptr(), t.data_ptr(), 0, (ctypes.c_int64 * rank)(*t.shape),
+               (ctypes.c_int64 * rank)(*t.stride()))
+
+
+class CudaArtifact:
+    def __init__(self, art_dir, runtime, model, num_pages, seed):
+        with open(os.path.join(art_dir, "manifest.json")) as f:
+            self.manifest = json.load(f)
+        self.rt = runtime
+        self.lib = ctypes.CDLL(os.path.join(art_dir, "model.so"))
+        err = self.rt.kvcc_cuda_last_error()
+        if err:
+            raise RuntimeError("loading the kernels: " + err.decode())
+        self.step_fn = self.lib.kvcc_step
+        self.step_fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        sd = model.state_dict()
+        self.weights = torch.zeros(self.manifest["weights_size"], dtype=torch.float32, device="cuda")
+        for w in self.manifest["weights"]:
+            t = sd[hf_name(w["name"])].float().flatten()
+            assert list(sd[hf_name(w["name"])].shape) == w["shape"], w["name"]
+            self.weights[w["offset"]:w["offset"] + t.numel()] = t
+        c = self.manifest["cache"]
+        self.block = c["block_size"]
+        self.caches = [torch.full((num_pages, 2, self.block, c["kv_heads"], c["head_dim"]), float("nan"),
+                                  device="cuda") for _ in range(c["layers"])]
+        self.vocab = self.manifest["model"]["vocabSize"]
+        g = torch.Generator().manual_seed(seed)
+        self.free = torch.randperm(num_pages, generator=g).tolist()
+
+    def step(self, seqs):
+        tokens, positions, slots, starts, lens, rows = [], [], [], [0], [], []
+        for s in seqs:
+            for i, tok in enumerate(s["new"]):
+                pos = s["len"] + i
+                while pos // self.block >= len(s["pages"]):
+                    s["pages"].append(self.free.pop())
+                tokens.append(tok)
+                positions.append(pos)
+                slots.append(s["pages"][pos // self.block] * self.block + pos % self.block)
+            s["len"] += len(s["new"])
+            starts.append(starts[-1] + len(s["new"]))
+            lens.append(s["len"])
+            rows.append(starts[-1] - 1)
+        width = max(len(s["pages"]) for s in seqs)
+        tables = torch.zeros((len(seqs), width), dtype=torch.int32)
+        for b, s in enumerate(seqs):
+            tables[b, :len(s["pages"])] = torch.tensor(s["pages"], dtype=torch.int32)
+        dev = lambda v, dt: torch.tensor(v, dtype=dt, device="cuda")  # noqa: E731
+        arrays = [dev(tokens, torch.int32), dev(positions, torch.int64), dev(slots, torch.int64),
+                  dev(starts, torch.int32), dev(lens, torch.int32), tables.cuda(), dev(rows, torch.int64),
+                  self.weights] + self.caches
+        logits = torch.full((len(seqs), self.vocab), float("nan"), device="cuda")
+        arrays.append(logits)
+        torch.cuda.synchronize()
+        descs = [descriptor(a) for a in arrays]
+        args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(d) for d in descs])
+        self.step_fn(args)
+        torch.cuda.synchronize()
+        err = self.rt.kvcc_cuda_last_error()
+        if err:
+            raise RuntimeError("kvcc_step: " + err.decode())
+        return logits
+
+
+def new_seq():
+    return {"pages": [], "len": 0, "new": [], "all": []}
+
+
+def check_model(name, art_dir, runtime, args, report):
+    with open(os.path.join(art_dir, "manifest.json")) as f:
+        spec = json.load(f)["model"]
+    model = hf_model(spec, args.seed)
+    ref = copy.deepcopy(model).double()
+    art = CudaArtifact(art_dir, runtime, model, num_pages=args.pages, seed=args.seed)
+    vocab = art.vocab
+    g = torch.Generator().manual_seed(args.seed)
+    rand = lambda n: torch.randint(0, vocab, (n,), generator=g).tolist()  # noqa: E731
+
+    @torch.no_grad()
+    def ref_last(tokens):
+        return ref(torch.tensor([tokens], device="cuda")).logits[0, -1]
+
+    out = {"model": name, "spec": spec}
+    # Logits over ragged steps.
+    prompts = [rand(23), rand(5), rand(11), rand(300)]
+    seqs = [new_seq() for _ in prompts]
+    plan = [[(0, prompts[0]), (1, prompts[1][:3]), (3, prompts[3])],
+            [(1, prompts[1][3:]), (0, rand(1)), (2, prompts[2])]]
+    plan += [[(s, rand(1)) for s in (2, 0, 3, 1)] for _ in range(6)]
+    worst = 0.0
+    for step in plan:
+        batch = []
+        for sid, toks in step:
+            seqs[sid]["new"] = toks
+            seqs[sid]["all"] += toks
+            batch.append(seqs[sid])
+        logits = art.step(batch).double()
+        for row, (sid, _) in enumerate(step):
+            expect = ref_last(seqs[sid]["all"])
+            err = float((logits[row] - expect).abs().max() / expect.abs().max())
+            worst = max(worst, err) if err == err else float("inf")
+    out["logits_worst_rel_err"] = worst
+    out["logits_ok"] = worst <= args.tolerance
+    print("%s: logits over %d ragged steps: worst relative error %.3g (tolerance %g) %s"
+          % (name, len(plan), worst, args.tolerance, "OK" if out["logits_ok"] else "FAIL"), flush=True)
+
+    # Greedy decoding: artifact vs float64 reference.
+    s = new_seq()
+    prompt = rand(12)
+    s["new"], toks, ref_toks = prompt, [], []
+    for _ in range(args.greedy):
+        toks.append(int(art.step([s])[0].argmax()))
+        s["new"] = [toks[-1]]
+    context = list(prompt)
+    first_diff, margin = None, None
+    for i in range(args.greedy):
+        l = ref_last(context)
+        top = torch.topk(l, 2)
+        ref_toks.append(int(top.indices[0]))
+        if first_diff is None and ref_toks[-1] != toks[i]:
+            first_diff, margin = i, float(top.values[0] - top.values[1])
+        context.append(toks[i])  # follow the artifact's tokens to compare step by step
+    out.update(greedy_tokens=toks, greedy_ref=ref_toks, greedy_first_divergence=first_diff,
+               greedy_margin_at_divergence=margin)
+    print("%s: greedy %d tokens: %s" % (name, args.greedy, "identical to the float64 reference"
+          if first_diff is None else "first divergence at %d (reference top-2 margin %.3g)" % (first_diff, margin)),
+          flush=True)
+
+    # Decode timing, next to transformers' own decode step.
+    if args.timing:
+        out["timing"] = []
+        for batch, ctx in ((1, 512), (16, 512)):
+            art2 = CudaArtifact(art_dir, runtime, model, num_pages=batch * (ctx // art.block + 2), seed=1)
+            ss = [new_seq() for _ in range(batch)]
+            for q in ss:
+                q["new"] = rand(ctx)
+            art2.step(ss)
+            for q in ss:
+                q["new"] = rand(1)
+            for _ in range(3):
+                art2.step(ss)
+            n = 10
+            t0 = time.perf_counter()
+            for _ in range(n):
+                art2.step(ss)
+            kv_ms = (time.perf_counter() - t0) / n * 1e3
+            with torch.no_grad():
+                ids = torch.randint(0, vocab, (batch, ctx), device="cuda")
+                o = model(ids, use_cache=True)
+                past, nxt = o.past_key_values, torch.randint(0, vocab, (batch, 1), device="cuda")
+
+                def hf_step():  # one decode step, then back to the 512-token cache
+                    model(nxt, past_key_values=past, use_cache=True)
+                    past.crop(ctx)
+                for _ in range(3):
+                    hf_step()
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    hf_step()
+                torch.cuda.synchronize()
+                hf_ms = (time.perf_counter() - t0) / n * 1e3
+            row = dict(batch=batch, context=ctx, kvcc_ms_per_step=kv_ms, kvcc_tok_s=batch / kv_ms * 1e3,
+                       transformers_ms_per_step=hf_ms)
+            out["timing"].append(row)
+            print("%s: decode batch %d at context %d: kvcc %.2f ms/step (%.0f tok/s), transformers f32 "
+                  "%.2f ms/step" % (name, batch, ctx, kv_ms, batch / kv_ms * 1e3, hf_ms),
+                  flush=True)
+            del art2
+    report.append(out)
+    return out["logits_ok"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=os.path.join(ROOT, ".device", "models"))
+    ap.add_argument("--runtime", default=os.path.join(ROOT, ".device", "libkvcc_cuda_runtime.so"))
+    ap.add_argument("--out", default=os.environ.get("OUT", "device-out"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pages", type=int, default=512)
+    ap.add_argument("--tolerance", type=float, default=1e-3)
+    ap.add_argument("--greedy", type=int, default=24)
+    ap.add_argument("--no-timing", dest="timing", action="store_false")
+    a = ap.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.cuda.init()
+    runtime = ctypes.CDLL(a.runtime, mode=ctypes.RTLD_GLOBAL)
+    runtime.kvcc_cuda_last_error.restype = ctypes.c_char_p
+    if runtime.kvcc_cuda_init(0) != 0:
+        raise SystemExit("kvcc_cuda_init: " + runtime.kvcc_cuda_last_error().decode())
+    os.makedirs(a.out, exist_ok=True)
+    report, ok = [], True
+    for name in sorted(os.listdir(a.models)):
+        d = os.path.join(a.models, name)
+        if not os.path.isfile(os.path.join(d, "model.so")):
+            continue
+        try:
+            ok &= check_model(name, d, runtime, a, report)
+        except Exception as e:  # keep going: one model's failure must not hide the others
+            print("%s: FAIL: %s" % (name, e), flush=True)
+            report.append({"model": name, "error": str(e)})
+            ok = False
+    with open(os.path.join(a.out, "model_check.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
