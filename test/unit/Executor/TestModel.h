@@ -107,6 +107,16 @@ Value manifestFor(const ModelSpec &spec, int64_t blockSize);
 
 std::string writeArtifact(const std::string &manifestText, const char *library = KVCC_MOCK_MODEL);
 
+/// `manifestText` (as manifestFor + json::write give it) with another target.
+inline std::string withTarget(std::string manifestText, const std::string &target) {
+  const std::string from = "\"target\": \"cpu\"";
+  size_t at = manifestText.find(from);
+  EXPECT_NE(at, std::string::npos);
+  if (at != std::string::npos && target != "cpu")
+    manifestText.replace(at, from.size(), "\"target\": \"" + target + "\"");
+  return manifestText;
+}
+
 ModelSpec specOf(const std::string &modelDir);
 
 //===----------------------------------------------------------------------===//
@@ -120,10 +130,13 @@ struct Rig {
   std::optional<WeightArena> weights;
   std::optional<Generator> generator;
 
-  static std::unique_ptr<Rig> make(const TinyConfig &c, int64_t blockSize) {
+  /// `target` "cuda" runs the same mock model.so through the executor's
+  /// device path (tests point KVCC_LIBCUDA at the mock driver, whose device
+  /// memory is host memory, so the mock computes on device buffers).
+  static std::unique_ptr<Rig> make(const TinyConfig &c, int64_t blockSize, const std::string &target = "cpu") {
     auto r = std::make_unique<Rig>();
     r->modelDir = writeModel(c);
-    r->artifactDir = writeArtifact(json::write(manifestFor(specOf(r->modelDir), blockSize)));
+    r->artifactDir = writeArtifact(withTarget(json::write(manifestFor(specOf(r->modelDir), blockSize)), target));
     Expected<std::unique_ptr<Artifact>> a = Artifact::open(r->artifactDir);
     EXPECT_TRUE(a.ok()) << a.message();
     if (!a)

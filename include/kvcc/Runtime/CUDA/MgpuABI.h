@@ -90,8 +90,8 @@ KVCC_CUDA_EXPORT Expected<CudaDevice *> mgpuDevice(int ordinal = 0);
 /// For entry points of this library beyond the mgpu ABI (the cuBLAS GEMMs of
 /// CublasMatmul.cpp): the device with its context current on this thread, or
 /// null when a failure is (or just got) recorded; and recording a failure.
-CudaDevice *mgpuDeviceForCall(const char *who);
-void mgpuRecordFailure(const std::string &message);
+KVCC_CUDA_EXPORT CudaDevice *mgpuDeviceForCall(const char *who);
+KVCC_CUDA_EXPORT void mgpuRecordFailure(const std::string &message);
 
 /// Tests only: releases the device, forgets the error and the default device,
 /// so the next call opens CudaDriver::get() again (e.g. after KVCC_LIBCUDA

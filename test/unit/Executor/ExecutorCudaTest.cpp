@@ -1,0 +1,116 @@
+//===- ExecutorCudaTest.cpp - The executor's device path (mock driver) ----===//
+//
+// A CUDA artifact keeps the weights and the KV pools in device memory,
+// uploads each step's arguments and downloads the logits. Against the mock
+// driver (test/unit/CUDA/MockCuda.h: device memory is host memory) the mock
+// model.so computes on those device buffers, so the device path must give
+// exactly the tokens and logits of the host path; driver failures become step
+// errors and a missing driver is reported when the artifact is opened.
+//
+//===----------------------------------------------------------------------===//
+#include "TestModel.h"
+
+#include "kvcc/Runtime/CUDA/MgpuABI.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace kvcc;
+using namespace kvcc::runtime;
+using namespace exectest;
+
+namespace {
+
+class ExecutorCuda : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const char *old = std::getenv("KVCC_LIBCUDA");
+    saved_ = old ? old : "";
+    setenv("KVCC_LIBCUDA", KVCC_MOCK_CUDA, 1);
+    unsetenv("KVCC_MOCK_CUDA_FAIL");
+    cuda::mgpuResetForTesting();
+  }
+  void TearDown() override {
+    unsetenv("KVCC_MOCK_CUDA_FAIL");
+    cuda::mgpuResetForTesting();
+    if (saved_.empty())
+      unsetenv("KVCC_LIBCUDA");
+    else
+      setenv("KVCC_LIBCUDA", saved_.c_str(), 1);
+  }
+  std::string saved_;
+};
+
+TEST_F(ExecutorCuda, DevicePathEqualsHostPath) {
+  for (const TinyConfig &c : {withKV(2), qwen2(), mistral()}) {
+    SCOPED_TRACE(c.arch);
+    std::unique_ptr<Rig> host = Rig::make(c, 3), device = Rig::make(c, 3, "cuda");
+    ASSERT_TRUE(host && device);
+    ExecutorOptions eo;
+    eo.maxContext = 64;
+    std::vector<int32_t> prompt = somePrompt(9);
+    std::vector<int32_t> a = host->greedy(prompt, 24, eo), b = device->greedy(prompt, 24, eo);
+    ASSERT_EQ(a.size(), 24u);
+    EXPECT_EQ(a, b);
+
+    // A ragged step (a prefill next to a decode token) gives the same bits.
+    std::unique_ptr<Executor> eh = host->executor(eo), ed = device->executor(eo);
+    ASSERT_TRUE(eh && ed);
+    EXPECT_FALSE(eh->onDevice());
+    EXPECT_TRUE(ed->onDevice());
+    EXPECT_EQ(ed->layerPool(0), nullptr);
+    std::vector<float> lh, ld;
+    for (const std::vector<StepSequence> &step :
+         {std::vector<StepSequence>{{1, somePrompt(7, 1)}, {2, somePrompt(4, 2)}},
+          std::vector<StepSequence>{{2, {5}}, {1, somePrompt(3, 3)}, {3, somePrompt(12, 4)}}}) {
+      ASSERT_TRUE(eh->step(step, lh).ok());
+      Status s = ed->step(step, ld);
+      ASSERT_TRUE(s.ok()) << s.message();
+      ASSERT_EQ(lh.size(), ld.size());
+      for (size_t i = 0; i < lh.size(); ++i)
+        ASSERT_EQ(lh[i], ld[i]) << "logit " << i;
+      for (float v : ld)
+        ASSERT_TRUE(std::isfinite(v)); // poisoned pages were not read
+    }
+    EXPECT_EQ(device->mockError(), "");
+  }
+}
+
+TEST_F(ExecutorCuda, DriverFailuresBecomeStepErrors) {
+  std::unique_ptr<Rig> r = Rig::make(TinyConfig(), 4, "cuda");
+  ASSERT_TRUE(r);
+  ExecutorOptions eo;
+  eo.maxContext = 32;
+  std::unique_ptr<Executor> ex = r->executor(eo);
+  ASSERT_TRUE(ex);
+  std::vector<float> logits;
+  setenv("KVCC_MOCK_CUDA_FAIL", "cuMemcpyHtoDAsync", 1);
+  Status s = ex->step({{0, somePrompt(5)}}, logits);
+  unsetenv("KVCC_MOCK_CUDA_FAIL");
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "executor: uploading tokens: ")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "cuMemcpyHtoDAsync failed: CUDA_ERROR_INVALID_VALUE")) << s.message();
+
+  // A failure recorded by the mgpu functions during the step (here, by hand:
+  // the mock model launches nothing) is the step's error.
+  cuda::mgpuRecordFailure("mgpuLaunchKernel: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
+  s = ex->step({{1, somePrompt(3)}}, logits);
+  EXPECT_EQ(s.message(),
+            "executor: the CUDA step failed: mgpuLaunchKernel: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
+}
+
+TEST_F(ExecutorCuda, MissingDriverIsReportedAtOpen) {
+  setenv("KVCC_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
+  std::string model = writeModel(TinyConfig());
+  Expected<std::unique_ptr<Artifact>> a =
+      Artifact::open(writeArtifact(withTarget(json::write(manifestFor(specOf(model), 16)), "cuda")));
+  ASSERT_FALSE(a.ok());
+  EXPECT_TRUE(contains(a.message(), "kvcc_cuda_init: no CUDA driver (/nonexistent/libcuda.so.1 could not be loaded"))
+      << a.message();
+}
+
+} // namespace
