@@ -272,6 +272,7 @@ def main():
     runtime.kvcc_cuda_last_error.restype = ctypes.c_char_p
     if runtime.kvcc_cuda_init(0) != 0:
         raise SystemExit("kvcc_cuda_init: " + runtime.kvcc_cuda_last_error().decode())
+    runtime.kvcc_cuda_set_caching(1)  # as the executor runs model.so
     os.makedirs(a.out, exist_ok=True)
     report, ok = [], True
     for name in sorted(os.listdir(a.models)):

@@ -303,6 +303,9 @@ Expected<std::unique_ptr<Artifact>> Artifact::open(const std::string &dir) {
     // as such, and check the loader's verdict right after dlopen.
     if (kvcc_cuda_init(0) != 0)
       return Status::error(kvcc_cuda_last_error());
+    // A step creates a stream per launch and allocates each intermediate:
+    // reuse them (MgpuABI.h) rather than paying the driver every time.
+    kvcc_cuda_set_caching(1);
   } else {
     selectBlasKernels();
   }

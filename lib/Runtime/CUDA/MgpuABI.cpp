@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 using namespace kvcc;
 using namespace kvcc::cuda;
@@ -30,7 +31,28 @@ struct Runtime {
   int defaultOrdinal = 0;
   // Dynamic shared memory each function was opted into (cuFuncSetAttribute).
   std::unordered_map<CUfunction, int> smemOptIn;
+  // kvcc_cuda_set_caching(1): destroyed streams and freed blocks are kept for
+  // reuse (a model step creates a stream per launch and allocates each
+  // intermediate; the driver calls would dominate a decode step).
+  std::mutex cacheMu;
+  std::atomic<bool> caching{false};
+  std::vector<CUstream> idleStreams;
+  std::unordered_map<size_t, std::vector<CUdeviceptr>> idleBlocks; // by size class
+  std::unordered_map<CUdeviceptr, size_t> blockClass;             // live cached-mode blocks
+  size_t idleBytes = 0;
 };
+
+/// The size class of an allocation: powers of two up to 64 MiB, then
+/// multiples of 2 MiB (at most 1/2 wasted, and bounded reuse misses).
+size_t sizeClass(uint64_t bytes) {
+  const size_t big = size_t(64) << 20, step = size_t(2) << 20;
+  if (bytes > big)
+    return (bytes + step - 1) / step * step;
+  size_t c = 256;
+  while (c < bytes)
+    c <<= 1;
+  return c;
+}
 
 Runtime &rt() {
   // Leaked: model.so may run kernels from static destructors of its own.
@@ -228,6 +250,45 @@ extern "C" void kvcc_cuda_clear_error(void) {
   r.error.clear();
 }
 
+extern "C" void kvcc_cuda_set_caching(int on) { rt().caching.store(on != 0, std::memory_order_release); }
+
+extern "C" int kvcc_cuda_trim(void) {
+  Runtime &r = rt();
+  std::vector<CUstream> streams;
+  std::vector<CUdeviceptr> blocks;
+  {
+    std::lock_guard<std::mutex> lock(r.cacheMu);
+    streams.swap(r.idleStreams);
+    for (auto &[cls, ptrs] : r.idleBlocks)
+      blocks.insert(blocks.end(), ptrs.begin(), ptrs.end());
+    r.idleBlocks.clear();
+    r.idleBytes = 0;
+  }
+  CudaDriver *d = releaseDriver();
+  if (!d)
+    return streams.empty() && blocks.empty() ? 0 : -1;
+  int rc = 0;
+  for (CUstream st : streams)
+    if (CUresult res = d->cuStreamDestroy(st); res != CUDA_SUCCESS) {
+      rc = -1;
+      if (!r.failed.load(std::memory_order_acquire))
+        record("kvcc_cuda_trim: " + d->check(res, "cuStreamDestroy").message());
+    }
+  for (CUdeviceptr p : blocks)
+    if (CUresult res = d->cuMemFree(p); res != CUDA_SUCCESS) {
+      rc = -1;
+      if (!r.failed.load(std::memory_order_acquire))
+        record("kvcc_cuda_trim: " + d->check(res, "cuMemFree").message());
+    }
+  return rc;
+}
+
+extern "C" uint64_t kvcc_cuda_cached_bytes(void) {
+  Runtime &r = rt();
+  std::lock_guard<std::mutex> lock(r.cacheMu);
+  return r.idleBytes;
+}
+
 Status kvcc::cuda::mgpuStatus() {
   const char *e = kvcc_cuda_last_error();
   return e ? Status::error(e) : Status::success();
@@ -246,6 +307,12 @@ Expected<CudaDevice *> kvcc::cuda::mgpuDevice(int ordinal) {
 }
 
 void kvcc::cuda::mgpuResetForTesting() {
+  (void)kvcc_cuda_trim();
+  rt().caching.store(false, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(rt().cacheMu);
+    rt().blockClass.clear();
+  }
   Runtime &r = rt();
   std::lock_guard<std::mutex> lock(r.mu);
   r.dev.store(nullptr, std::memory_order_release);
@@ -405,6 +472,15 @@ extern "C" void *mgpuStreamCreate(void) {
   Call c("mgpuStreamCreate");
   if (!c)
     return nullptr;
+  Runtime &r = rt();
+  if (r.caching.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(r.cacheMu);
+    if (!r.idleStreams.empty()) {
+      CUstream st = r.idleStreams.back();
+      r.idleStreams.pop_back();
+      return st;
+    }
+  }
   CUstream st = nullptr;
   if (!c.check(c->cuStreamCreate(&st, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))
     return nullptr;
@@ -414,6 +490,14 @@ extern "C" void *mgpuStreamCreate(void) {
 extern "C" void mgpuStreamDestroy(void *s) {
   if (!s)
     return;
+  Runtime &r = rt();
+  if (r.caching.load(std::memory_order_acquire) && !r.failed.load(std::memory_order_acquire)) {
+    // Kept for the next mgpuStreamCreate; its work is done when the next
+    // user gets it, as gpu-to-llvm synchronizes before destroying.
+    std::lock_guard<std::mutex> lock(r.cacheMu);
+    r.idleStreams.push_back(stream(s));
+    return;
+  }
   if (CudaDriver *d = releaseDriver()) {
     CUresult res = d->cuStreamDestroy(stream(s));
     if (res != CUDA_SUCCESS && !rt().failed.load(std::memory_order_acquire))
@@ -479,6 +563,32 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHost
   }
   if (sizeBytes == 0)
     return nullptr; // an empty memref; mgpuMemFree(nullptr) is a no-op
+  Runtime &r = rt();
+  if (r.caching.load(std::memory_order_acquire)) {
+    const size_t cls = sizeClass(sizeBytes);
+    {
+      std::lock_guard<std::mutex> lock(r.cacheMu);
+      auto it = r.idleBlocks.find(cls);
+      if (it != r.idleBlocks.end() && !it->second.empty()) {
+        CUdeviceptr p = it->second.back();
+        it->second.pop_back();
+        r.idleBytes -= cls;
+        r.blockClass[p] = cls;
+        return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+      }
+    }
+    CUdeviceptr p = 0;
+    CUresult res = c->cuMemAlloc(&p, cls);
+    if (res == CUDA_ERROR_OUT_OF_MEMORY && kvcc_cuda_cached_bytes() > 0) {
+      (void)kvcc_cuda_trim(); // give the idle blocks back, then try once more
+      res = c->cuMemAlloc(&p, cls);
+    }
+    if (!c.check(res, "cuMemAlloc", " (" + std::to_string(cls) + " bytes)"))
+      return nullptr;
+    std::lock_guard<std::mutex> lock(r.cacheMu);
+    r.blockClass[p] = cls;
+    return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+  }
   CUdeviceptr p = 0;
   if (!c.check(c->cuMemAlloc(&p, static_cast<size_t>(sizeBytes)), "cuMemAlloc",
                " (" + std::to_string(sizeBytes) + " bytes)"))
@@ -498,6 +608,20 @@ extern "C" void mgpuMemFree(void *ptr, void *s) {
       CUresult res = d->cuStreamSynchronize(stream(s));
       if (res != CUDA_SUCCESS)
         record("mgpuMemFree: " + d->check(res, "cuStreamSynchronize").message());
+    }
+    Runtime &r = rt();
+    {
+      // A block of the cache goes back to it (also with caching now off:
+      // its size class is what it was allocated with).
+      std::lock_guard<std::mutex> lock(r.cacheMu);
+      auto it = r.blockClass.find(dptr(ptr));
+      if (it != r.blockClass.end()) {
+        size_t cls = it->second;
+        r.blockClass.erase(it);
+        r.idleBlocks[cls].push_back(dptr(ptr));
+        r.idleBytes += cls;
+        return;
+      }
     }
     CUresult res = d->cuMemFree(dptr(ptr));
     if (res != CUDA_SUCCESS && !rt().failed.load(std::memory_order_acquire))

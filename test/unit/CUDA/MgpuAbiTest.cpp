@@ -421,4 +421,55 @@ TEST_F(MockTest, MgpuFromManyThreads) {
   expectNoLeaks();
 }
 
+//===----------------------------------------------------------------------===//
+// Caching (kvcc_cuda_set_caching)
+//===----------------------------------------------------------------------===//
+
+TEST_F(MockTest, CachingReusesStreamsAndBlocks) {
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  kvcc_cuda_set_caching(1);
+  void *s1 = mgpuStreamCreate();
+  mgpuStreamDestroy(s1);
+  void *s2 = mgpuStreamCreate();
+  EXPECT_EQ(s2, s1);
+  EXPECT_EQ(hooks().callCount("cuStreamCreate"), 1);
+  EXPECT_EQ(hooks().callCount("cuStreamDestroy"), 0);
+
+  void *a = mgpuMemAlloc(100, s2, false);
+  mgpuMemFree(a, s2);
+  EXPECT_EQ(kvcc_cuda_cached_bytes(), 256u);
+  void *b = mgpuMemAlloc(200, s2, false); // same size class
+  EXPECT_EQ(b, a);
+  void *c = mgpuMemAlloc(300, s2, false); // the next class: a new block
+  EXPECT_NE(c, a);
+  EXPECT_EQ(hooks().callCount("cuMemAlloc"), 2);
+  EXPECT_EQ(hooks().callCount("cuMemFree"), 0);
+  mgpuMemFree(b, s2);
+  mgpuMemFree(c, s2);
+  mgpuStreamDestroy(s2);
+  EXPECT_EQ(kvcc_cuda_cached_bytes(), 256u + 512u);
+  EXPECT_EQ(lastError(), "");
+
+  // Trimming gives everything back to the driver.
+  EXPECT_EQ(kvcc_cuda_trim(), 0);
+  EXPECT_EQ(kvcc_cuda_cached_bytes(), 0u);
+  EXPECT_EQ(hooks().callCount("cuMemFree"), 2);
+  EXPECT_EQ(hooks().callCount("cuStreamDestroy"), 1);
+  expectNoLeaks();
+}
+
+TEST_F(MockTest, CachingTrimsAndRetriesWhenOutOfMemory) {
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  kvcc_cuda_set_caching(1);
+  mgpuMemFree(mgpuMemAlloc(1000, nullptr, false), nullptr);
+  EXPECT_EQ(kvcc_cuda_cached_bytes(), 1024u);
+  setEnv("KVCC_MOCK_CUDA_FAIL", "cuMemAlloc=CUDA_ERROR_OUT_OF_MEMORY");
+  EXPECT_EQ(mgpuMemAlloc(5000, nullptr, false), nullptr);
+  setEnv("KVCC_MOCK_CUDA_FAIL", "");
+  EXPECT_EQ(hooks().callCount("cuMemAlloc"), 3); // first block, then the failure and its retry
+  EXPECT_EQ(kvcc_cuda_cached_bytes(), 0u);       // trimmed in between
+  EXPECT_EQ(lastError(), "mgpuMemAlloc: cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory) (8192 bytes)");
+  expectNoLeaks();
+}
+
 } // namespace

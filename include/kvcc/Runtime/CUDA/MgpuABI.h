@@ -45,6 +45,17 @@ KVCC_CUDA_EXPORT int kvcc_cuda_init(int ordinal);
 /// The first recorded failure, or NULL. Valid until kvcc_cuda_clear_error().
 KVCC_CUDA_EXPORT const char *kvcc_cuda_last_error(void);
 KVCC_CUDA_EXPORT void kvcc_cuda_clear_error(void);
+/// Caching (off by default; the executor turns it on): mgpuStreamDestroy keeps
+/// the stream for the next mgpuStreamCreate, and mgpuMemFree keeps the block
+/// (allocations are rounded to size classes) for the next mgpuMemAlloc of its
+/// class, so a model step stops paying a driver call per launch and per
+/// intermediate buffer. kvcc_cuda_trim() returns what is kept to the driver
+/// (0, or -1 with the failure recorded); an allocation that runs out of memory
+/// trims and retries once.
+KVCC_CUDA_EXPORT void kvcc_cuda_set_caching(int on);
+KVCC_CUDA_EXPORT int kvcc_cuda_trim(void);
+/// Bytes of device memory kept idle by the cache.
+KVCC_CUDA_EXPORT uint64_t kvcc_cuda_cached_bytes(void);
 
 KVCC_CUDA_EXPORT void *mgpuModuleLoad(void *data, size_t gpuBlobSize);
 KVCC_CUDA_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel);
