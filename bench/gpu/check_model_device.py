@@ -268,6 +268,15 @@ def main():
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.cuda.init()
+    if not os.environ.get("KVCC_LIBCUBLAS"):
+        # The cuBLAS torch loaded (a pip wheel's, off the loader's path) also
+        # serves model.so's GEMMs: force it in, then point the runtime at it.
+        torch.ones(8, 8, device="cuda") @ torch.ones(8, 8, device="cuda")
+        with open("/proc/self/maps") as maps:
+            libs = sorted({line.split()[-1] for line in maps if "/libcublas.so" in line})
+        if libs:
+            os.environ["KVCC_LIBCUBLAS"] = libs[0]
+    print("cuBLAS for model.so:", os.environ.get("KVCC_LIBCUBLAS", "(runtime search)"), flush=True)
     runtime = ctypes.CDLL(a.runtime, mode=ctypes.RTLD_GLOBAL)
     runtime.kvcc_cuda_last_error.restype = ctypes.c_char_p
     if runtime.kvcc_cuda_init(0) != 0:
