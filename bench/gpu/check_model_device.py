@@ -37,7 +37,7 @@ import torch
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
-from kvcc_ref.artifact import hf_name  # noqa: E402
+from kvcc_ref.artifact import hf_name, schedule_step  # noqa: E402
 
 
 def hf_model(spec, seed):
@@ -112,23 +112,9 @@ class CudaArtifact:
         self.free = torch.randperm(num_pages, generator=g).tolist()
 
     def step(self, seqs):
-        tokens, positions, slots, starts, lens, rows = [], [], [], [0], [], []
-        for s in seqs:
-            for i, tok in enumerate(s["new"]):
-                pos = s["len"] + i
-                while pos // self.block >= len(s["pages"]):
-                    s["pages"].append(self.free.pop())
-                tokens.append(tok)
-                positions.append(pos)
-                slots.append(s["pages"][pos // self.block] * self.block + pos % self.block)
-            s["len"] += len(s["new"])
-            starts.append(starts[-1] + len(s["new"]))
-            lens.append(s["len"])
-            rows.append(starts[-1] - 1)
-        width = max(len(s["pages"]) for s in seqs)
-        tables = torch.zeros((len(seqs), width), dtype=torch.int32)
-        for b, s in enumerate(seqs):
-            tables[b, :len(s["pages"])] = torch.tensor(s["pages"], dtype=torch.int32)
+        tokens, positions, slots, starts, lens, rows, tables = schedule_step(
+            seqs, self.block, self.free.pop)
+        tables = torch.tensor(tables, dtype=torch.int32)
         dev = lambda v, dt: torch.tensor(v, dtype=dt, device="cuda")  # noqa: E731
         arrays = [dev(tokens, torch.int32), dev(positions, torch.int64), dev(slots, torch.int64),
                   dev(starts, torch.int32), dev(lens, torch.int32), tables.cuda(), dev(rows, torch.int64),

@@ -320,32 +320,39 @@ Status Executor::step(const std::vector<StepSequence> &batch, std::vector<float>
     if (Status s = runOnDevice(B, N, logits); !s.ok())
       return s;
   } else {
-    using abi::denseDescriptor;
-    auto dTokens = denseDescriptor<int32_t, 1>(tokens_.data(), {N});
-    auto dPositions = denseDescriptor<int64_t, 1>(positions_.data(), {N});
-    auto dSlots = denseDescriptor<int64_t, 1>(slots_.data(), {N});
-    auto dQueryStart = denseDescriptor<int32_t, 1>(queryStart_.data(), {B + 1});
-    auto dContextLens = denseDescriptor<int32_t, 1>(contextLens_.data(), {B});
-    auto dBlockTables = denseDescriptor<int32_t, 2>(blockTables_.data(), {B, tableWidth_});
-    auto dLogitRows = denseDescriptor<int64_t, 1>(logitRows_.data(), {B});
-    auto dWeights = denseDescriptor<float, 1>(weights_->data(), {weights_->size()});
-    std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
-    dCaches.reserve(pools_.size());
+    StepBuffers host{tokens_.data(), positions_.data(), slots_.data(), queryStart_.data(), contextLens_.data(),
+                     blockTables_.data(), logitRows_.data(), weights_->data(), {}, logits.data()};
     for (FloatBuffer &pool : pools_)
-      dCaches.push_back(denseDescriptor<float, 5>(
-          pool.get(), {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
-    auto dLogits = denseDescriptor<float, 2>(logits.data(), {B, vocab_});
-
-    std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
-                                &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
-    for (auto &d : dCaches)
-      args.push_back(&d);
-    args.push_back(&dLogits);
-    artifact_->step()(args.data());
+      host.caches.push_back(pool.get());
+    callStep(host, B, N);
   }
   tokensComputed_ += N;
   ++stepsRun_;
   return Status::success();
+}
+
+void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
+  using abi::denseDescriptor;
+  auto dTokens = denseDescriptor<int32_t, 1>(m.tokens, {N});
+  auto dPositions = denseDescriptor<int64_t, 1>(m.positions, {N});
+  auto dSlots = denseDescriptor<int64_t, 1>(m.slots, {N});
+  auto dQueryStart = denseDescriptor<int32_t, 1>(m.queryStart, {B + 1});
+  auto dContextLens = denseDescriptor<int32_t, 1>(m.contextLens, {B});
+  auto dBlockTables = denseDescriptor<int32_t, 2>(m.blockTables, {B, tableWidth_});
+  auto dLogitRows = denseDescriptor<int64_t, 1>(m.logitRows, {B});
+  auto dWeights = denseDescriptor<float, 1>(m.weights, {weights_->size()});
+  std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
+  dCaches.reserve(m.caches.size());
+  for (float *pool : m.caches)
+    dCaches.push_back(
+        denseDescriptor<float, 5>(pool, {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
+  auto dLogits = denseDescriptor<float, 2>(m.logits, {B, vocab_});
+  std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
+                              &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
+  for (auto &d : dCaches)
+    args.push_back(&d);
+  args.push_back(&dLogits);
+  artifact_->step()(args.data());
 }
 
 Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
@@ -366,26 +373,11 @@ Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
   if (Status s = d.reserve(D::Logits, logitBytes, "logits"); !s.ok())
     return s;
 
-  using abi::denseDescriptor;
-  auto dTokens = denseDescriptor<int32_t, 1>(*tokens, {N});
-  auto dPositions = denseDescriptor<int64_t, 1>(*positions, {N});
-  auto dSlots = denseDescriptor<int64_t, 1>(*slots, {N});
-  auto dQueryStart = denseDescriptor<int32_t, 1>(*queryStart, {B + 1});
-  auto dContextLens = denseDescriptor<int32_t, 1>(*contextLens, {B});
-  auto dBlockTables = denseDescriptor<int32_t, 2>(*blockTables, {B, tableWidth_});
-  auto dLogitRows = denseDescriptor<int64_t, 1>(*logitRows, {B});
-  auto dWeights = denseDescriptor<float, 1>(static_cast<float *>(d.weights.data()), {weights_->size()});
-  std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
+  StepBuffers dev{*tokens,      *positions, *slots, *queryStart, *contextLens, *blockTables, *logitRows,
+                  static_cast<float *>(d.weights.data()), {}, static_cast<float *>(d.args[D::Logits].data())};
   for (cuda::DeviceBuffer &pool : d.pools)
-    dCaches.push_back(denseDescriptor<float, 5>(static_cast<float *>(pool.data()),
-                                                {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
-  auto dLogits = denseDescriptor<float, 2>(static_cast<float *>(d.args[D::Logits].data()), {B, vocab_});
-  std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
-                              &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
-  for (auto &c : dCaches)
-    args.push_back(&c);
-  args.push_back(&dLogits);
-  artifact_->step()(args.data());
+    dev.caches.push_back(static_cast<float *>(pool.data()));
+  callStep(dev, B, N);
   // The mgpu calls of model.so cannot return errors; the first one is kept.
   if (Status s = cuda::mgpuStatus(); !s.ok())
     return Status::error("executor: the CUDA step failed: " + s.message());

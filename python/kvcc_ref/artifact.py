@@ -49,6 +49,29 @@ def _descriptor(array):
                      (ctypes.c_int64 * rank)(*strides))
 
 
+def schedule_step(seqs, block, take_page):
+    """The arguments of ModelABI.h for one ragged step, as lists: tokens,
+    positions, slots, query_start, context_lens, logit_rows and the block
+    table rows (padded with page 0). seqs: dicts with 'pages' (grown with
+    take_page()), 'len' (cached tokens, updated) and 'new' (token ids)."""
+    tokens, positions, slots, starts, lens, rows = [], [], [], [0], [], []
+    for s in seqs:
+        for i, tok in enumerate(s["new"]):
+            pos = s["len"] + i
+            while pos // block >= len(s["pages"]):
+                s["pages"].append(take_page())
+            tokens.append(tok)
+            positions.append(pos)
+            slots.append(s["pages"][pos // block] * block + pos % block)
+        s["len"] += len(s["new"])
+        starts.append(starts[-1] + len(s["new"]))
+        lens.append(s["len"])
+        rows.append(starts[-1] - 1)
+    width = max(len(s["pages"]) for s in seqs)
+    tables = [s["pages"] + [0] * (width - len(s["pages"])) for s in seqs]
+    return tokens, positions, slots, starts, lens, rows, tables
+
+
 class Artifact:
     def __init__(self, artifact_dir, hf_dir, num_pages=256):
         with open(os.path.join(artifact_dir, "manifest.json")) as f:
@@ -73,23 +96,9 @@ class Artifact:
     def step(self, seqs):
         """seqs: list of dicts with 'pages' (list, grown here), 'len' (tokens
         cached so far, updated) and 'new' (token ids). Returns logits [B, vocab]."""
-        tokens, positions, slots, starts, lens, rows = [], [], [], [0], [], []
-        for s in seqs:
-            for i, tok in enumerate(s["new"]):
-                pos = s["len"] + i
-                while pos // self.block >= len(s["pages"]):
-                    s["pages"].append(self.free_pages.pop(0))
-                tokens.append(tok)
-                positions.append(pos)
-                slots.append(s["pages"][pos // self.block] * self.block + pos % self.block)
-            s["len"] += len(s["new"])
-            starts.append(starts[-1] + len(s["new"]))
-            lens.append(s["len"])
-            rows.append(starts[-1] - 1)
-        max_pages = max(len(s["pages"]) for s in seqs)
-        tables = np.zeros((len(seqs), max_pages), dtype=np.int32)
-        for b, s in enumerate(seqs):
-            tables[b, :len(s["pages"])] = s["pages"]
+        tokens, positions, slots, starts, lens, rows, table_rows = schedule_step(
+            seqs, self.block, lambda: self.free_pages.pop(0))
+        tables = np.array(table_rows, dtype=np.int32)
         arrays = [np.array(tokens, np.int32), np.array(positions, np.int64),
                   np.array(slots, np.int64), np.array(starts, np.int32),
                   np.array(lens, np.int32), tables, np.array(rows, np.int64), self.weights]

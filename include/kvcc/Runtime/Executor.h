@@ -94,6 +94,18 @@ private:
   struct DeviceState;
   Executor() = default;
   static Expected<std::unique_ptr<Executor>> createOnDevice(std::unique_ptr<Executor> e);
+  /// Where the step's arguments live (host or device memory).
+  struct StepBuffers {
+    int32_t *tokens;
+    int64_t *positions, *slots;
+    int32_t *queryStart, *contextLens, *blockTables;
+    int64_t *logitRows;
+    float *weights;
+    std::vector<float *> caches;
+    float *logits;
+  };
+  /// Calls kvcc_step with the descriptors of ModelABI.h over `m`.
+  void callStep(const StepBuffers &m, int64_t B, int64_t N) const;
   /// Uploads the step's arguments, runs it on the GPU, downloads the logits.
   Status runOnDevice(int64_t B, int64_t N, std::vector<float> &logits);
   /// Admission and input checks shared by both modes; nothing changes.
