@@ -28,14 +28,17 @@ struct Executor::DeviceState {
   std::vector<cuda::DeviceBuffer> pools;
   enum Arg { Tokens, Positions, Slots, QueryStart, ContextLens, BlockTables, LogitRows, Logits, NumArgs };
   cuda::DeviceBuffer args[NumArgs];
+  /// Page fills enqueued since the last step (ExecutorOptions::poisonNewPages).
+  bool pendingFills = false;
 
   /// `bytes` of room in args[a] (contents not kept when it grows).
   Status reserve(Arg a, size_t bytes, const char *what) {
     cuda::DeviceBuffer &buf = args[a];
     if (buf.size() >= bytes)
       return Status::success();
-    buf = cuda::DeviceBuffer();
-    Expected<cuda::DeviceBuffer> grown = cuda::DeviceBuffer::allocate(*device, std::max(bytes, 2 * buf.size()));
+    const size_t size = std::max(bytes, 2 * buf.size()); // doubling: few regrowths
+    buf = cuda::DeviceBuffer(); // freed first: the old contents are not kept
+    Expected<cuda::DeviceBuffer> grown = cuda::DeviceBuffer::allocate(*device, size);
     if (!grown)
       return Status::error("executor: device buffer for " + std::string(what) + ": " + grown.message());
     buf = grown.take();
@@ -202,9 +205,9 @@ Status Executor::poison(int64_t page) {
     for (cuda::DeviceBuffer &pool : device_->pools)
       if (Status s = pool.fill32Async(nanBits, static_cast<size_t>(n), static_cast<size_t>(page * n) * 4); !s.ok())
         return Status::error("executor: poisoning page " + std::to_string(page) + ": " + s.message());
-    // The fills run on the legacy stream; the step's kernels must see them.
-    cuda::CudaDriver &drv = device_->device->driver();
-    return KVCC_CU_CHECK(drv, cuCtxSynchronize);
+    // Enqueued on the legacy stream; runOnDevice waits for them once.
+    device_->pendingFills = true;
+    return Status::success();
   }
   for (FloatBuffer &pool : pools_)
     std::fill(pool.get() + page * n, pool.get() + (page + 1) * n, std::numeric_limits<float>::quiet_NaN());
@@ -358,6 +361,12 @@ void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
 Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
   using D = DeviceState;
   DeviceState &d = *device_;
+  if (d.pendingFills) { // the step's kernels must see the poisoned pages
+    cuda::CudaDriver &drv = d.device->driver();
+    if (Status s = KVCC_CU_CHECK(drv, cuCtxSynchronize); !s.ok())
+      return Status::error("executor: poisoning pages: " + s.message());
+    d.pendingFills = false;
+  }
   Expected<int32_t *> tokens = d.upload(D::Tokens, tokens_, "tokens");
   Expected<int64_t *> positions = d.upload(D::Positions, positions_, "positions");
   Expected<int64_t *> slots = d.upload(D::Slots, slots_, "slots");

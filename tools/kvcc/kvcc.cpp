@@ -111,9 +111,26 @@ std::string manifest(const kvcc::ModelSpec &spec,
   return kvcc::json::write(root, 2) + "\n";
 }
 
-/// --emit=gpu (the GPU dialect IR) or --emit=ptx (one PTX file per kernel
-/// module into -o DIR, or all of them to stdout) of the CUDA target.
-int printCUDAStage(mlir::ModuleOp module, const kvcc::CUDATargetOptions &cuda) {
+/// The CUDA target's options from the command line.
+kvcc::CUDATargetOptions cudaOptions() {
+  kvcc::CUDATargetOptions cuda;
+  cuda.gpuArch = gpuArch;
+  cuda.irDumpDir = dumpIRDir;
+  return cuda;
+}
+
+/// Prints the --emit stage (validated by the caller): llvm (the CPU target's
+/// LLVM dialect), gpu (the CUDA target's GPU dialect IR) or ptx (one PTX file
+/// per kernel module into -o DIR, or all of them to stdout).
+int printStage(mlir::ModuleOp module) {
+  if (emit == "llvm") {
+    mlir::PassManager pm(module.getContext());
+    if (failed(kvcc::buildCPUPipeline(pm)) || failed(pm.run(module)))
+      return fail("lowering failed");
+    module->print(outs());
+    return 0;
+  }
+  kvcc::CUDATargetOptions cuda = cudaOptions();
   if (emit == "gpu") {
     if (failed(kvcc::lowerToGPUDialect(module, cuda)))
       return fail("lowering to the GPU dialect failed");
@@ -156,27 +173,19 @@ int buildModule() {
   if (!module)
     return fail("cannot parse " + modelPath);
   if (target == "cuda") {
-    kvcc::CUDATargetOptions cuda;
-    cuda.gpuArch = gpuArch;
-    cuda.irDumpDir = dumpIRDir;
     if (emit == "gpu" || emit == "ptx")
-      return printCUDAStage(*module, cuda);
+      return printStage(*module);
     if (!emit.empty())
       return fail("kvcc build --target=cuda: --emit must be gpu or ptx, got '" +
                   emit + "'");
     if (outputDir.empty())
       return fail("missing -o OUT.so");
-    if (failed(kvcc::compileToCUDASharedLibrary(*module, outputDir, cuda)))
+    if (failed(kvcc::compileToCUDASharedLibrary(*module, outputDir, cudaOptions())))
       return fail("compiling " + modelPath + " for " + gpuArch + " failed");
     return 0;
   }
-  if (emit == "llvm") {
-    mlir::PassManager pm(&context);
-    if (failed(kvcc::buildCPUPipeline(pm)) || failed(pm.run(*module)))
-      return fail("lowering failed");
-    module->print(outs());
-    return 0;
-  }
+  if (emit == "llvm")
+    return printStage(*module);
   if (!emit.empty())
     return fail("kvcc build --target=cpu: --emit must be llvm, got '" + emit + "'");
   if (outputDir.empty())
@@ -233,18 +242,8 @@ int main(int argc, char **argv) {
     module->print(outs());
     return 0;
   }
-  kvcc::CUDATargetOptions cuda;
-  cuda.gpuArch = gpuArch;
-  cuda.irDumpDir = dumpIRDir;
-  if (emit == "gpu" || emit == "ptx")
-    return printCUDAStage(*module, cuda);
-  if (emit == "llvm") {
-    mlir::PassManager pm(&context);
-    if (failed(kvcc::buildCPUPipeline(pm)) || failed(pm.run(*module)))
-      return fail("lowering failed");
-    module->print(outs());
-    return 0;
-  }
+  if (!emit.empty())
+    return printStage(*module);
 
   if (auto ec = sys::fs::create_directories(outputDir))
     return fail("cannot create '" + outputDir + "': " + ec.message());
@@ -262,7 +261,7 @@ int main(int argc, char **argv) {
   targetOptions.cpu = cpuName;
   targetOptions.irDumpDir = dumpIRDir;
   if (failed(target == "cuda"
-                 ? kvcc::compileToCUDASharedLibrary(*module, soPath.str().str(), cuda)
+                 ? kvcc::compileToCUDASharedLibrary(*module, soPath.str().str(), cudaOptions())
                  : kvcc::compileToSharedLibrary(*module, soPath.str().str(),
                                                 targetOptions))) {
     sys::fs::remove(soPath);

@@ -28,15 +28,9 @@ struct AppendToCPU : OpConversionPattern<kvc::AppendOp> {
     auto rowType = VectorType::get({D}, cache.getElementType());
     Value tokens = memref::DimOp::create(b, key, 0);
     L.forLoop(L.idx(0), tokens, [&](ImplicitLocOpBuilder &b, Value t) {
-      Value raw = memref::LoadOp::create(b, slots, ValueRange{t});
-      Value zero = arith::ConstantOp::create(b, b.getIntegerAttr(raw.getType(), 0));
-      // A negative slot marks a padding token: nothing is written.
-      Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, raw, zero);
-      scf::IfOp::create(b, valid, [&](OpBuilder &nested, Location loc) {
-        ImplicitLocOpBuilder b(loc, nested);
+      Value slot = memref::LoadOp::create(b, slots, ValueRange{t});
+      Loops{b}.ifSlot(slot, B, [&](ImplicitLocOpBuilder &b, Value page, Value offset) {
         Loops L{b};
-        Value slot = arith::IndexCastOp::create(b, b.getIndexType(), raw);
-        Value page = L.divU(slot, L.idx(B)), offset = L.remU(slot, L.idx(B));
         L.forLoop(L.idx(0), L.idx(H), [&](ImplicitLocOpBuilder &b, Value h) {
           Loops L{b};
           for (int64_t kv = 0; kv < 2; ++kv) {
@@ -46,7 +40,6 @@ struct AppendToCPU : OpConversionPattern<kvc::AppendOp> {
                 b, row, pages, L.cacheRow(cache.getLayout(), page, kv, offset, h));
           }
         });
-        scf::YieldOp::create(b);
       });
     });
     rewriter.eraseOp(op);

@@ -50,14 +50,8 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
     auto chunk = VectorType::get({8}, cache.getElementType());
     perRowKernel(b, "kvc_append", memref::DimOp::create(b, key, 0),
                  [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
-      Value raw = memref::LoadOp::create(b, slots, ValueRange{t});
-      Value zero = arith::ConstantOp::create(b, b.getIntegerAttr(raw.getType(), 0));
-      Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, raw, zero);
-      scf::IfOp::create(b, valid, [&](OpBuilder &nb, Location loc) {
-        ImplicitLocOpBuilder b(loc, nb);
-        Loops L{b};
-        Value slot = arith::IndexCastOp::create(b, b.getIndexType(), raw);
-        Value page = L.divU(slot, L.idx(B)), offset = L.remU(slot, L.idx(B));
+      Value slot = memref::LoadOp::create(b, slots, ValueRange{t});
+      Loops{b}.ifSlot(slot, B, [&](ImplicitLocOpBuilder &b, Value page, Value offset) {
         // 16-byte chunks of the token's H x D keys and values.
         blockStrided(b, tid, H * (D / 8), [&](ImplicitLocOpBuilder &b, Value i) {
           Loops L{b};
@@ -72,7 +66,6 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
             vector::StoreOp::create(b, row, pages, idx, false, llvm::Align(16));
           }
         });
-        scf::YieldOp::create(b);
       });
     });
     rewriter.eraseOp(op);

@@ -103,6 +103,22 @@ std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,
   return {splitLo, splitHi};
 }
 
+void Loops::ifSlot(
+    Value slot, int64_t blockSize,
+    const std::function<void(ImplicitLocOpBuilder &, Value, Value)> &body) {
+  Value zero = arith::ConstantOp::create(b, b.getIntegerAttr(slot.getType(), 0));
+  Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, slot, zero);
+  scf::IfOp::create(b, valid, [&](OpBuilder &nested, Location loc) {
+    ImplicitLocOpBuilder nb(loc, nested);
+    Loops L{nb};
+    Value s = arith::IndexCastOp::create(nb, nb.getIndexType(), slot);
+    Value page = L.divU(s, L.idx(blockSize));
+    Value offset = L.remU(s, L.idx(blockSize));
+    body(nb, page, offset);
+    scf::YieldOp::create(nb);
+  });
+}
+
 SmallVector<Value> Loops::cacheRow(kvc::CacheLayout layout, Value page,
                                    int64_t kv, Value offset, Value head) {
   if (layout == kvc::CacheLayout::HeadMajor)

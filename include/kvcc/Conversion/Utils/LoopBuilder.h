@@ -81,6 +81,13 @@ struct Loops {
                                       std::optional<int64_t> window,
                                       int64_t numSplits, Value split);
 
+  /// kvc.append's slot rule, shared by every target: a negative `slot`
+  /// (integer) marks a padding token and writes nothing; otherwise
+  /// body(page, offset) runs with slot = page * blockSize + offset.
+  void ifSlot(Value slot, int64_t blockSize,
+              const std::function<void(ImplicitLocOpBuilder &, Value page,
+                                       Value offset)> &body);
+
   /// Indices of token `offset` of `page`, head `head`, keys (kv = 0) or values
   /// (kv = 1) in a page buffer of the given layout.
   llvm::SmallVector<Value> cacheRow(kvc::CacheLayout layout, Value page,
