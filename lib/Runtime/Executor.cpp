@@ -14,26 +14,28 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <unordered_set>
 
 namespace kvcc::runtime {
 
 /// A CUDA artifact's buffers: the weights and the KV pools live on the device
-/// for the executor's lifetime; the step's arguments are uploaded into
-/// buffers that only grow, and the logits come back after the step.
+/// for the executor's lifetime. A step's arguments are packed into one host
+/// staging area and go up in one copy, into a device buffer that only grows;
+/// the logits come back in one copy on the same stream, and the host waits
+/// once per step (kvcc_cuda_begin_step / kvcc_cuda_end_step).
 struct Executor::DeviceState {
   cuda::CudaDevice *device = nullptr;
   cuda::DeviceBuffer weights;
   std::vector<cuda::DeviceBuffer> pools;
-  enum Arg { Tokens, Positions, Slots, QueryStart, ContextLens, BlockTables, LogitRows, Logits, NumArgs };
-  cuda::DeviceBuffer args[NumArgs];
-  /// Page fills enqueued since the last step (ExecutorOptions::poisonNewPages).
-  bool pendingFills = false;
+  enum Buf { Args, Logits, NumBufs };
+  cuda::DeviceBuffer bufs[NumBufs];
+  std::vector<unsigned char> staging; // the packed arguments of the step
 
-  /// `bytes` of room in args[a] (contents not kept when it grows).
-  Status reserve(Arg a, size_t bytes, const char *what) {
-    cuda::DeviceBuffer &buf = args[a];
+  /// `bytes` of room in bufs[b] (contents not kept when it grows).
+  Status reserve(Buf b, size_t bytes, const char *what) {
+    cuda::DeviceBuffer &buf = bufs[b];
     if (buf.size() >= bytes)
       return Status::success();
     const size_t size = std::max(bytes, 2 * buf.size()); // doubling: few regrowths
@@ -44,15 +46,16 @@ struct Executor::DeviceState {
     buf = grown.take();
     return Status::success();
   }
-  /// args[a] := the host vector `v`, and its device address.
-  template <typename T> Expected<T *> upload(Arg a, const std::vector<T> &v, const char *what) {
-    size_t bytes = v.size() * sizeof(T);
-    if (Status s = reserve(a, bytes, what); !s.ok())
-      return s;
-    if (bytes)
-      if (Status s = args[a].upload(v.data(), bytes); !s.ok())
-        return Status::error("executor: uploading " + std::string(what) + ": " + s.message());
-    return static_cast<T *>(args[a].data());
+  /// Appends `v` to the staging area at a 256-byte boundary; its offset.
+  template <typename T> size_t stage(const std::vector<T> &v) {
+    const size_t offset = (staging.size() + 255) / 256 * 256;
+    staging.resize(offset + v.size() * sizeof(T));
+    if (!v.empty())
+      std::memcpy(staging.data() + offset, v.data(), v.size() * sizeof(T));
+    return offset;
+  }
+  template <typename T> T *argAt(size_t offset) {
+    return reinterpret_cast<T *>(static_cast<unsigned char *>(bufs[Args].data()) + offset);
   }
 };
 
@@ -205,8 +208,8 @@ Status Executor::poison(int64_t page) {
     for (cuda::DeviceBuffer &pool : device_->pools)
       if (Status s = pool.fill32Async(nanBits, static_cast<size_t>(n), static_cast<size_t>(page * n) * 4); !s.ok())
         return Status::error("executor: poisoning page " + std::to_string(page) + ": " + s.message());
-    // Enqueued on the legacy stream; runOnDevice waits for them once.
-    device_->pendingFills = true;
+    // Enqueued on the legacy stream: kvcc_cuda_begin_step orders the next
+    // step after them.
     return Status::success();
   }
   for (FloatBuffer &pool : pools_)
@@ -361,37 +364,39 @@ void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
 Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
   using D = DeviceState;
   DeviceState &d = *device_;
-  if (d.pendingFills) { // the step's kernels must see the poisoned pages
-    cuda::CudaDriver &drv = d.device->driver();
-    if (Status s = KVCC_CU_CHECK(drv, cuCtxSynchronize); !s.ok())
-      return Status::error("executor: poisoning pages: " + s.message());
-    d.pendingFills = false;
-  }
-  Expected<int32_t *> tokens = d.upload(D::Tokens, tokens_, "tokens");
-  Expected<int64_t *> positions = d.upload(D::Positions, positions_, "positions");
-  Expected<int64_t *> slots = d.upload(D::Slots, slots_, "slots");
-  Expected<int32_t *> queryStart = d.upload(D::QueryStart, queryStart_, "query_start");
-  Expected<int32_t *> contextLens = d.upload(D::ContextLens, contextLens_, "context_lens");
-  Expected<int32_t *> blockTables = d.upload(D::BlockTables, blockTables_, "block_tables");
-  Expected<int64_t *> logitRows = d.upload(D::LogitRows, logitRows_, "logit_rows");
-  for (const Status *s : {&tokens.status(), &positions.status(), &slots.status(), &queryStart.status(),
-                          &contextLens.status(), &blockTables.status(), &logitRows.status()})
-    if (!s->ok())
-      return *s;
+  d.staging.clear();
+  const size_t tokens = d.stage(tokens_), positions = d.stage(positions_), slots = d.stage(slots_),
+               queryStart = d.stage(queryStart_), contextLens = d.stage(contextLens_),
+               blockTables = d.stage(blockTables_), logitRows = d.stage(logitRows_);
   const size_t logitBytes = logits.size() * sizeof(float);
+  if (Status s = d.reserve(D::Args, d.staging.size(), "the step's arguments"); !s.ok())
+    return s;
   if (Status s = d.reserve(D::Logits, logitBytes, "logits"); !s.ok())
     return s;
 
-  StepBuffers dev{*tokens,      *positions, *slots, *queryStart, *contextLens, *blockTables, *logitRows,
-                  static_cast<float *>(d.weights.data()), {}, static_cast<float *>(d.args[D::Logits].data())};
-  for (cuda::DeviceBuffer &pool : d.pools)
-    dev.caches.push_back(static_cast<float *>(pool.data()));
-  callStep(dev, B, N);
-  // The mgpu calls of model.so cannot return errors; the first one is kept.
-  if (Status s = cuda::mgpuStatus(); !s.ok())
+  // Everything below is queued on the step's stream, behind the page fills
+  // and before the download; the host waits once, in kvcc_cuda_end_step.
+  auto stream = static_cast<cuda::CUstream>(kvcc_cuda_begin_step());
+  if (!stream)
+    return Status::error("executor: the CUDA step failed: " + cuda::mgpuStatus().message());
+  Status queued = d.bufs[D::Args].copyFromHostAsync(d.staging.data(), d.staging.size(), 0, stream);
+  if (queued.ok()) {
+    StepBuffers dev{d.argAt<int32_t>(tokens),      d.argAt<int64_t>(positions),  d.argAt<int64_t>(slots),
+                    d.argAt<int32_t>(queryStart),  d.argAt<int32_t>(contextLens), d.argAt<int32_t>(blockTables),
+                    d.argAt<int64_t>(logitRows),   static_cast<float *>(d.weights.data()),
+                    {},                            static_cast<float *>(d.bufs[D::Logits].data())};
+    for (cuda::DeviceBuffer &pool : d.pools)
+      dev.caches.push_back(static_cast<float *>(pool.data()));
+    callStep(dev, B, N);
+    // model.so's mgpu calls cannot return errors: the first one is recorded.
+    if (cuda::mgpuStatus().ok())
+      queued = d.bufs[D::Logits].copyToHostAsync(logits.data(), logitBytes, 0, stream);
+  }
+  const bool ended = kvcc_cuda_end_step() == 0; // waits for the whole step
+  if (!queued.ok())
+    return Status::error("executor: copying the step's buffers: " + queued.message());
+  if (Status s = cuda::mgpuStatus(); !s.ok() || !ended)
     return Status::error("executor: the CUDA step failed: " + s.message());
-  if (Status s = d.args[D::Logits].download(logits.data(), logitBytes); !s.ok())
-    return Status::error("executor: downloading the logits: " + s.message());
   return Status::success();
 }
 

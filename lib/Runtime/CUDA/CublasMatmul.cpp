@@ -70,7 +70,8 @@ struct Cublas {
   // Made on the device `owner` (the mgpu device).
   CudaDevice *owner = nullptr;
   CublasHandle handle = nullptr;
-  CUstream stream = nullptr;
+  CUstream stream = nullptr; // its own, for calls outside a step
+  CUstream bound = nullptr;  // the stream the handle is set to
 };
 
 std::vector<std::string> candidatePaths() {
@@ -145,6 +146,7 @@ Cublas *cublas(const char *who, CudaDevice &dev) {
     return nullptr;
   }
   c->owner = &dev;
+  c->bound = c->stream;
   return c;
 }
 
@@ -187,6 +189,17 @@ void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D
   Cublas *cb = cublas(who, *dev);
   if (!cb)
     return;
+  // In an open step the GEMM joins the step's stream and nobody waits for it
+  // here; outside one it runs on cuBLAS's own stream and is waited for.
+  CUstream step = static_cast<CUstream>(mgpuOpenStepStream());
+  CUstream target = step ? step : cb->stream;
+  if (cb->bound != target) {
+    if (CublasStatus s = cb->setStream(cb->handle, target); s != 0) {
+      mgpuRecordFailure(std::string(who) + ": cublasSetStream failed: " + statusName(s));
+      return;
+    }
+    cb->bound = target;
+  }
   const float one = 1.0f;
   CublasStatus s = cb->sgemm(cb->handle, transposedB ? kOpT : kOpN, kOpN, int(n), int(m), int(k), &one,
                              b->aligned + b->offset, int(ldb), a->aligned + a->offset, int(lda), &one,
@@ -196,6 +209,8 @@ void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D
                       " N=" + std::to_string(n) + " K=" + std::to_string(k) + ")");
     return;
   }
+  if (step)
+    return;
   CudaDriver &drv = dev->driver();
   if (Status st = drv.check(drv.cuStreamSynchronize(cb->stream), "cuStreamSynchronize"); !st)
     mgpuRecordFailure(std::string(who) + ": " + st.message());

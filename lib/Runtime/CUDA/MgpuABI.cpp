@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 using namespace kvcc;
@@ -40,6 +41,12 @@ struct Runtime {
   std::unordered_map<size_t, std::vector<CUdeviceptr>> idleBlocks; // by size class
   std::unordered_map<CUdeviceptr, size_t> blockClass;             // live cached-mode blocks
   size_t idleBytes = 0;
+  // kvcc_cuda_begin_step(): while a step is open, every mgpu stream is
+  // `stepStream` and the synchronizations of model.so are deferred to
+  // kvcc_cuda_end_step(), so a step's launches queue up back to back instead
+  // of waiting for each other on the host. The stream is kept across steps.
+  std::atomic<CUstream> openStep{nullptr};
+  CUstream stepStream = nullptr;
 };
 
 /// The size class of an allocation: powers of two up to 64 MiB, then
@@ -138,6 +145,9 @@ CudaDriver *releaseDriver() {
 }
 
 CUstream stream(void *s) { return static_cast<CUstream>(s); }
+
+/// The stream of the open step, or null.
+CUstream openStep() { return rt().openStep.load(std::memory_order_acquire); }
 CUdeviceptr dptr(const void *p) { return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p)); }
 
 bool fitsUnsigned(intptr_t v) { return v >= 0 && static_cast<uintmax_t>(v) <= UINT_MAX; }
@@ -289,6 +299,56 @@ extern "C" uint64_t kvcc_cuda_cached_bytes(void) {
   return r.idleBytes;
 }
 
+extern "C" void *kvcc_cuda_begin_step(void) {
+  Call c("kvcc_cuda_begin_step");
+  if (!c)
+    return nullptr;
+  Runtime &r = rt();
+  if (openStep()) {
+    c.fail("a step is already open");
+    return nullptr;
+  }
+  if (!r.stepStream && !c.check(c->cuStreamCreate(&r.stepStream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))
+    return nullptr;
+  // The step stream does not wait for the legacy stream by itself (it is
+  // non-blocking): order it after what the caller enqueued there (uploads,
+  // page fills) with an event rather than a host synchronization.
+  CUevent ready = nullptr;
+  if (!c.check(c->cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING), "cuEventCreate"))
+    return nullptr;
+  bool ok = c.check(c->cuEventRecord(ready, nullptr), "cuEventRecord") &&
+            c.check(c->cuStreamWaitEvent(r.stepStream, ready, 0), "cuStreamWaitEvent");
+  (void)c->cuEventDestroy(ready); // released once the wait is satisfied
+  if (!ok)
+    return nullptr;
+  r.openStep.store(r.stepStream, std::memory_order_release);
+  // Freed blocks go back to the cache without a synchronization while a step
+  // is open (see mgpuMemFree), which needs the cache.
+  r.caching.store(true, std::memory_order_release);
+  return r.stepStream;
+}
+
+extern "C" int kvcc_cuda_end_step(void) {
+  Runtime &r = rt();
+  CUstream st = r.openStep.exchange(nullptr, std::memory_order_acq_rel);
+  if (!st) {
+    record("kvcc_cuda_end_step: no step is open");
+    return -1;
+  }
+  // Waited for even after a failure: nothing of the step may still run
+  // when the caller reuses its buffers.
+  CudaDriver *d = releaseDriver();
+  if (!d)
+    return -1;
+  if (CUresult res = d->cuStreamSynchronize(st); res != CUDA_SUCCESS) {
+    record("kvcc_cuda_end_step: " + d->check(res, "cuStreamSynchronize").message());
+    return -1;
+  }
+  return r.failed.load(std::memory_order_acquire) ? -1 : 0;
+}
+
+void *kvcc::cuda::mgpuOpenStepStream() { return openStep(); }
+
 Status kvcc::cuda::mgpuStatus() {
   const char *e = kvcc_cuda_last_error();
   return e ? Status::error(e) : Status::success();
@@ -307,6 +367,10 @@ Expected<CudaDevice *> kvcc::cuda::mgpuDevice(int ordinal) {
 }
 
 void kvcc::cuda::mgpuResetForTesting() {
+  rt().openStep.store(nullptr, std::memory_order_release);
+  if (CUstream st = std::exchange(rt().stepStream, nullptr))
+    if (CudaDriver *d = releaseDriver())
+      (void)d->cuStreamDestroy(st);
   (void)kvcc_cuda_trim();
   rt().caching.store(false, std::memory_order_release);
   {
@@ -472,6 +536,8 @@ extern "C" void *mgpuStreamCreate(void) {
   Call c("mgpuStreamCreate");
   if (!c)
     return nullptr;
+  if (CUstream st = openStep())
+    return st;
   Runtime &r = rt();
   if (r.caching.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(r.cacheMu);
@@ -488,9 +554,9 @@ extern "C" void *mgpuStreamCreate(void) {
 }
 
 extern "C" void mgpuStreamDestroy(void *s) {
-  if (!s)
-    return;
   Runtime &r = rt();
+  if (!s || stream(s) == r.stepStream)
+    return; // the step stream lives until mgpuResetForTesting
   if (r.caching.load(std::memory_order_acquire) && !r.failed.load(std::memory_order_acquire)) {
     // Kept for the next mgpuStreamCreate; its work is done when the next
     // user gets it, as gpu-to-llvm synchronizes before destroying.
@@ -506,6 +572,8 @@ extern "C" void mgpuStreamDestroy(void *s) {
 }
 
 extern "C" void mgpuStreamSynchronize(void *s) {
+  if (s && stream(s) == openStep())
+    return; // deferred to kvcc_cuda_end_step
   Call c("mgpuStreamSynchronize");
   if (c)
     c.check(c->cuStreamSynchronize(stream(s)), "cuStreamSynchronize");
@@ -604,12 +672,19 @@ extern "C" void mgpuMemFree(void *ptr, void *s) {
     // is synchronized; kernels on `s` may still read the memory. cuMemFree
     // is not stream-ordered, so wait for the stream first (not after a
     // failure: the work is abandoned then).
-    if (s && !rt().failed.load(std::memory_order_acquire)) {
+    // A cached block freed on the open step's stream needs no wait: it is
+    // only handed out again to work on that same stream, which runs after.
+    Runtime &r = rt();
+    bool streamOrdered = false;
+    if (s && stream(s) == openStep()) {
+      std::lock_guard<std::mutex> lock(r.cacheMu);
+      streamOrdered = r.blockClass.count(dptr(ptr)) != 0;
+    }
+    if (s && !streamOrdered && !r.failed.load(std::memory_order_acquire)) {
       CUresult res = d->cuStreamSynchronize(stream(s));
       if (res != CUDA_SUCCESS)
         record("mgpuMemFree: " + d->check(res, "cuStreamSynchronize").message());
     }
-    Runtime &r = rt();
     {
       // A block of the cache goes back to it (also with caching now off:
       // its size class is what it was allocated with).

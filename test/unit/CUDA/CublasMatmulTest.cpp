@@ -120,4 +120,30 @@ TEST_F(CublasMockTest, SaysWhenThereIsNoCublas) {
   EXPECT_TRUE(contains(lastError(), "set KVCC_LIBCUBLAS")) << lastError();
 }
 
+TEST_F(CublasMockTest, InAStepJoinsTheStepStreamWithoutWaiting) {
+  std::mt19937 rng(4);
+  View a = makeView(2, 3, 0, 0, rng), b = makeView(4, 3, 0, 0, rng), c = makeView(2, 4, 0, 0, rng);
+  void *lib = dlopen(KVCC_MOCK_CUBLAS, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr);
+  auto lastStream = reinterpret_cast<void *(*)()>(dlsym(lib, "kvcc_mock_cublas_last_stream"));
+  ASSERT_NE(lastStream, nullptr);
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d); // outside a step: its own stream, waited for
+  void *own = lastStream();
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 1);
+  void *step = kvcc_cuda_begin_step();
+  ASSERT_NE(step, nullptr) << lastError();
+  EXPECT_NE(own, step);
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastStream(), step);
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 1);
+  EXPECT_EQ(kvcc_cuda_end_step(), 0);
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastStream(), own);
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 3);
+  EXPECT_EQ(lastError(), "");
+  dlclose(lib);
+  for (View *v : {&a, &b, &c})
+    mgpuMemFree(v->d.allocated, nullptr);
+}
+
 } // namespace

@@ -472,4 +472,61 @@ TEST_F(MockTest, CachingTrimsAndRetriesWhenOutOfMemory) {
   expectNoLeaks();
 }
 
+//===----------------------------------------------------------------------===//
+// Steps (kvcc_cuda_begin_step / kvcc_cuda_end_step)
+//===----------------------------------------------------------------------===//
+
+TEST_F(MockTest, StepQueuesEverythingOnOneStreamAndWaitsOnce) {
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  void *step = kvcc_cuda_begin_step();
+  ASSERT_NE(step, nullptr) << lastError();
+  EXPECT_EQ(hooks().callCount("cuStreamWaitEvent"), 1); // after the legacy stream
+  hooks().reset();
+  // What gpu-to-llvm emits for two synchronous launches and a temporary.
+  for (int i = 0; i < 2; ++i) {
+    void *s = mgpuStreamCreate();
+    EXPECT_EQ(s, step);
+    void *tmp = mgpuMemAlloc(1000, s, false);
+    ASSERT_NE(tmp, nullptr);
+    mgpuStreamSynchronize(s);
+    mgpuMemFree(tmp, s); // back to the cache, stream-ordered: no wait
+    mgpuStreamDestroy(s);
+  }
+  EXPECT_EQ(hooks().callCount("cuStreamCreate"), 0);
+  EXPECT_EQ(hooks().callCount("cuStreamDestroy"), 0);
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 0);
+  EXPECT_EQ(hooks().callCount("cuMemAlloc"), 1); // the second reuses the block
+  EXPECT_EQ(kvcc_cuda_begin_step(), nullptr);    // one step at a time
+  EXPECT_EQ(lastError(), "kvcc_cuda_begin_step: a step is already open");
+  kvcc_cuda_clear_error();
+  EXPECT_EQ(kvcc_cuda_end_step(), 0);
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 1);
+
+  // Outside a step, streams are the caller's again and are waited for.
+  void *s = mgpuStreamCreate();
+  EXPECT_NE(s, step);
+  mgpuStreamSynchronize(s);
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 2);
+  mgpuStreamDestroy(s);
+  EXPECT_EQ(kvcc_cuda_end_step(), -1);
+  EXPECT_EQ(lastError(), "kvcc_cuda_end_step: no step is open");
+  kvcc_cuda_clear_error();
+  mgpuResetForTesting();
+  expectNoLeaks();
+}
+
+TEST_F(MockTest, StepFaultSurfacesAtEndStep) {
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  ASSERT_NE(kvcc_cuda_begin_step(), nullptr);
+  hooks().injectAsyncError(CUDA_ERROR_ILLEGAL_ADDRESS);
+  mgpuStreamSynchronize(mgpuStreamCreate()); // deferred: nothing seen yet
+  EXPECT_EQ(lastError(), "");
+  EXPECT_EQ(kvcc_cuda_end_step(), -1);
+  EXPECT_EQ(lastError().rfind("kvcc_cuda_end_step: cuStreamSynchronize failed: CUDA_ERROR_ILLEGAL_ADDRESS", 0), 0u)
+      << lastError();
+  hooks().reset(); // the mock's sticky error
+  mgpuResetForTesting();
+  expectNoLeaks();
+}
+
 } // namespace

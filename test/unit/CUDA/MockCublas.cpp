@@ -17,6 +17,8 @@ bool failing(const char *call) {
   return env && std::strcmp(env, call) == 0;
 }
 int gSgemmCalls = 0;
+void *gStream = nullptr; // the handle's stream (cublasSetStream_v2)
+void *gSgemmStream = nullptr; // the stream of the last sgemm
 } // namespace
 
 extern "C" {
@@ -29,13 +31,20 @@ __attribute__((visibility("default"))) int cublasCreate_v2(void **handle) {
   return 0;
 }
 
-__attribute__((visibility("default"))) int cublasSetStream_v2(void *, void *) { return 0; }
+__attribute__((visibility("default"))) int cublasSetStream_v2(void *, void *stream) {
+  gStream = stream;
+  return 0;
+}
+
+/// Test hook: the stream the last cublasSgemm_v2 was issued on.
+__attribute__((visibility("default"))) void *kvcc_mock_cublas_last_stream(void) { return gSgemmStream; }
 
 __attribute__((visibility("default"))) int cublasSgemm_v2(void *, int transa, int transb, int m, int n, int k,
                                                           const float *alpha, const float *a, int lda,
                                                           const float *b, int ldb, const float *beta, float *c,
                                                           int ldc) {
   ++gSgemmCalls;
+  gSgemmStream = gStream;
   if (failing("sgemm"))
     return 13; // CUBLAS_STATUS_EXECUTION_FAILED
   for (int j = 0; j < n; ++j)

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <dlfcn.h>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -80,6 +81,52 @@ TEST_F(ExecutorCuda, DevicePathEqualsHostPath) {
   }
 }
 
+/// Times the mock driver's API function `name` was entered since its last
+/// reset (MockCuda.h), through the library the runtime loaded.
+int mockCalls(const char *name) {
+  void *lib = ::dlopen(KVCC_MOCK_CUDA, RTLD_NOW | RTLD_NOLOAD);
+  auto count = lib ? reinterpret_cast<int (*)(const char *)>(::dlsym(lib, "kvcc_mock_cuda_call_count")) : nullptr;
+  int n = count ? count(name) : -1;
+  if (lib)
+    ::dlclose(lib);
+  return n;
+}
+
+void resetMockCalls() {
+  void *lib = ::dlopen(KVCC_MOCK_CUDA, RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(lib, nullptr);
+  auto reset = reinterpret_cast<void (*)()>(::dlsym(lib, "kvcc_mock_cuda_reset"));
+  ASSERT_NE(reset, nullptr);
+  reset();
+  ::dlclose(lib);
+}
+
+TEST_F(ExecutorCuda, OneCopyEachWayAndOneHostWaitPerStep) {
+  std::unique_ptr<Rig> r = Rig::make(withKV(2), 4, "cuda");
+  ASSERT_TRUE(r);
+  ExecutorOptions eo;
+  eo.maxContext = 32;
+  std::unique_ptr<Executor> ex = r->executor(eo);
+  ASSERT_TRUE(ex);
+  std::vector<float> logits;
+  // A prefill that takes new pages (poisoned on the legacy stream: ordered
+  // by an event, not a host wait), then a decode step.
+  for (const std::vector<StepSequence> &step :
+       {std::vector<StepSequence>{{0, somePrompt(9)}, {1, somePrompt(3, 2)}},
+        std::vector<StepSequence>{{0, {7}}, {1, {8}}}}) {
+    resetMockCalls();
+    Status s = ex->step(step, logits);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(mockCalls("cuMemcpyHtoDAsync"), 1);
+    EXPECT_EQ(mockCalls("cuMemcpyDtoHAsync"), 1);
+    EXPECT_EQ(mockCalls("cuStreamSynchronize"), 1);
+    EXPECT_EQ(mockCalls("cuCtxSynchronize"), 0);
+    EXPECT_EQ(mockCalls("cuStreamWaitEvent"), 1);
+    for (float v : logits)
+      ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
 TEST_F(ExecutorCuda, DriverFailuresBecomeStepErrors) {
   std::unique_ptr<Rig> r = Rig::make(TinyConfig(), 4, "cuda");
   ASSERT_TRUE(r);
@@ -92,7 +139,7 @@ TEST_F(ExecutorCuda, DriverFailuresBecomeStepErrors) {
   Status s = ex->step({{0, somePrompt(5)}}, logits);
   unsetenv("KVCC_MOCK_CUDA_FAIL");
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(contains(s.message(), "executor: uploading tokens: ")) << s.message();
+  EXPECT_TRUE(contains(s.message(), "executor: copying the step's buffers: ")) << s.message();
   EXPECT_TRUE(contains(s.message(), "cuMemcpyHtoDAsync failed: CUDA_ERROR_INVALID_VALUE")) << s.message();
 
   // A failure recorded by the mgpu functions during the step (here, by hand:

@@ -56,6 +56,18 @@ KVCC_CUDA_EXPORT void kvcc_cuda_set_caching(int on);
 KVCC_CUDA_EXPORT int kvcc_cuda_trim(void);
 /// Bytes of device memory kept idle by the cache.
 KVCC_CUDA_EXPORT uint64_t kvcc_cuda_cached_bytes(void);
+/// Steps: between kvcc_cuda_begin_step() and kvcc_cuda_end_step(), every
+/// mgpu stream (and every cuBLAS call) is one stream, mgpuStreamSynchronize on
+/// it returns at once, and a cached block freed on it goes back to the cache
+/// without waiting: model.so's synchronous launches become a queue the host
+/// only waits for once. begin_step orders the stream after the work already on
+/// the legacy stream (the caller's uploads), turns caching on and returns the
+/// stream, for the caller's own copies of the step; NULL with the failure
+/// recorded (also when a step is already open). end_step waits for the stream
+/// and closes the step: 0, or -1 with the failure recorded (a kernel fault of
+/// the step shows here).
+KVCC_CUDA_EXPORT void *kvcc_cuda_begin_step(void);
+KVCC_CUDA_EXPORT int kvcc_cuda_end_step(void);
 
 KVCC_CUDA_EXPORT void *mgpuModuleLoad(void *data, size_t gpuBlobSize);
 KVCC_CUDA_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel);
@@ -95,6 +107,8 @@ namespace kvcc::cuda {
 /// The first recorded failure of the mgpu functions, or success.
 KVCC_CUDA_EXPORT Status mgpuStatus();
 KVCC_CUDA_EXPORT void mgpuClearError();
+/// The stream of the open step (kvcc_cuda_begin_step), or null.
+KVCC_CUDA_EXPORT void *mgpuOpenStepStream();
 /// The device the mgpu functions run on, opened (as kvcc_cuda_init) on first
 /// use: the executor allocates its buffers in the same context.
 KVCC_CUDA_EXPORT Expected<CudaDevice *> mgpuDevice(int ordinal = 0);
