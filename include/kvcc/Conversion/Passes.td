@@ -61,7 +61,10 @@ def KVCMatmulToBLAS : Pass<"kvc-matmul-to-blas", "mlir::ModuleOp"> {
     beats naive loops by orders of magnitude. Every f32 `linalg.matmul` on
     memrefs with the `C += A·B` or `C += A·Bᵀ` indexing maps becomes a call to
     `<prefix>_nn` / `<prefix>_nt` (C interface, fully dynamic strided
-    memrefs). The CPU target links `kvcc_matmul_*` from its shim library over
+    memrefs). When C was just filled with zeros (a `linalg.fill` of the same
+    buffer with only effect-free ops in between) the fill is dropped and the
+    callee is `<prefix>_nn_beta0` / `<prefix>_nt_beta0`, `C = A·B`, which never
+    reads C. The CPU target links `kvcc_matmul_*` from its shim library over
     CBLAS; the CUDA target calls `kvcc_cuda_matmul_*`, which
     libkvcc_cuda_runtime.so implements over cuBLAS (opened with dlopen) on
     device buffers. Other matmuls are left to the loop lowering.

@@ -2,6 +2,8 @@
 #include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace kvcc {
 #define GEN_PASS_DEF_KVCMATMULTOBLAS
@@ -29,6 +31,25 @@ StringRef calleeSuffix(linalg::MatmulOp op) {
   return "";
 }
 
+/// The `linalg.fill` of zeros into `op`'s output that the matmul would only
+/// add to, or null. The fill must write the very buffer (same value) and only
+/// effect-free ops (views, casts, constants) may sit between the two, so
+/// nothing reads the zeros but the matmul, which overwrites them all.
+linalg::FillOp zeroFillOfOutput(linalg::MatmulOp op) {
+  Value out = op.getDpsInits()[0];
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.hasPureBufferSemantics() && fill.getDpsInits()[0] == out &&
+          matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+        return fill;
+      return nullptr;
+    }
+    if (!isMemoryEffectFree(prev))
+      return nullptr;
+  }
+  return nullptr;
+}
+
 struct MatmulToBLASPass
     : public kvcc::impl::KVCMatmulToBLASBase<MatmulToBLASPass> {
   using Base::Base;
@@ -51,7 +72,13 @@ struct MatmulToBLASPass
         matmuls.push_back(op);
     });
     for (linalg::MatmulOp op : matmuls) {
-      std::string callee = calleePrefix + calleeSuffix(op).str();
+      // C = 0 then C += A·B is one C = A·B (beta = 0): on the GPU that is a
+      // fill kernel less per projection.
+      linalg::FillOp zeroFill = zeroFillOfOutput(op);
+      std::string callee =
+          calleePrefix + calleeSuffix(op).str() + (zeroFill ? "_beta0" : "");
+      if (zeroFill)
+        zeroFill.erase();
       if (!module.lookupSymbol(callee)) {
         OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
         auto decl = func::FuncOp::create(

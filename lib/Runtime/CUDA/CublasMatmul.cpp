@@ -5,6 +5,8 @@
 //
 //   _mlir_ciface_kvcc_cuda_matmul_nt(A, B, C)    C[M,N] += A[M,K] · B[N,K]ᵀ
 //   _mlir_ciface_kvcc_cuda_matmul_nn(A, B, C)    C[M,N] += A[M,K] · B[K,N]
+//   ..._nt_beta0 / ..._nn_beta0                   C[M,N]  = the same product
+//                                                 (C is never read)
 //
 // on device buffers (strided 2-D f32 memref descriptors, unit inner stride).
 // cuBLAS is column-major: the row-major C is the column-major Cᵀ with the
@@ -16,10 +18,11 @@
 // toolkit. Failures are recorded in the mgpu error state (MgpuABI.h): the
 // executor sees them in kvcc_cuda_last_error() after the step.
 //
-// Ordering: the host code gpu-to-llvm emits synchronizes after every launch
-// and copy, so the device is idle when a GEMM is called; the GEMM runs on the
-// runtime's own stream and is waited for before returning, which keeps the
-// same order for the launches that follow.
+// Ordering: inside a step (kvcc_cuda_begin_step) a GEMM is queued on the
+// step's stream, behind the launches before it and before those after it.
+// Outside one, the host code gpu-to-llvm emits synchronizes after every
+// launch and copy, so the device is idle when a GEMM is called; the GEMM runs
+// on the runtime's own stream and is waited for before returning.
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/Runtime/CUDA/MgpuABI.h"
@@ -166,7 +169,7 @@ int64_t leadingDim(const Memref2D &m) {
   return ld;
 }
 
-void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D *b, Memref2D *c) {
+void matmul(const char *who, bool transposedB, bool overwrite, const Memref2D *a, const Memref2D *b, Memref2D *c) {
   CudaDevice *dev = mgpuDeviceForCall(who);
   if (!dev)
     return;
@@ -184,8 +187,8 @@ void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D
     mgpuRecordFailure(std::string(who) + ": an operand is not a row-major view cuBLAS can address");
     return;
   }
-  if (m == 0 || n == 0 || k == 0)
-    return; // C += nothing
+  if (m == 0 || n == 0 || (k == 0 && !overwrite))
+    return; // C += nothing (with k == 0 and beta = 0, Sgemm zeroes C)
   Cublas *cb = cublas(who, *dev);
   if (!cb)
     return;
@@ -200,9 +203,9 @@ void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D
     }
     cb->bound = target;
   }
-  const float one = 1.0f;
+  const float one = 1.0f, beta = overwrite ? 0.0f : 1.0f;
   CublasStatus s = cb->sgemm(cb->handle, transposedB ? kOpT : kOpN, kOpN, int(n), int(m), int(k), &one,
-                             b->aligned + b->offset, int(ldb), a->aligned + a->offset, int(lda), &one,
+                             b->aligned + b->offset, int(ldb), a->aligned + a->offset, int(lda), &beta,
                              c->aligned + c->offset, int(ldc));
   if (s != 0) {
     mgpuRecordFailure(std::string(who) + ": cublasSgemm failed: " + statusName(s) + " (M=" + std::to_string(m) +
@@ -219,9 +222,17 @@ void matmul(const char *who, bool transposedB, const Memref2D *a, const Memref2D
 } // namespace
 
 extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nt(Memref2D *a, Memref2D *b, Memref2D *c) {
-  matmul("kvcc_cuda_matmul_nt", /*transposedB=*/true, a, b, c);
+  matmul("kvcc_cuda_matmul_nt", /*transposedB=*/true, /*overwrite=*/false, a, b, c);
 }
 
 extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nn(Memref2D *a, Memref2D *b, Memref2D *c) {
-  matmul("kvcc_cuda_matmul_nn", /*transposedB=*/false, a, b, c);
+  matmul("kvcc_cuda_matmul_nn", /*transposedB=*/false, /*overwrite=*/false, a, b, c);
+}
+
+extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nt_beta0(Memref2D *a, Memref2D *b, Memref2D *c) {
+  matmul("kvcc_cuda_matmul_nt_beta0", /*transposedB=*/true, /*overwrite=*/true, a, b, c);
+}
+
+extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nn_beta0(Memref2D *a, Memref2D *b, Memref2D *c) {
+  matmul("kvcc_cuda_matmul_nn_beta0", /*transposedB=*/false, /*overwrite=*/true, a, b, c);
 }

@@ -22,6 +22,8 @@ struct Memref2D {
 };
 void _mlir_ciface_kvcc_cuda_matmul_nt(Memref2D *a, Memref2D *b, Memref2D *c);
 void _mlir_ciface_kvcc_cuda_matmul_nn(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nt_beta0(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nn_beta0(Memref2D *a, Memref2D *b, Memref2D *c);
 }
 
 namespace {
@@ -62,22 +64,29 @@ TEST_F(CublasMockTest, MatchesFloat64OnStridedViews) {
   struct Shape {
     int64_t m, n, k;
   };
+  for (bool overwrite : {false, true})
   for (bool transposed : {true, false})
     for (Shape s : {Shape{1, 7, 5}, Shape{3, 4, 1}, Shape{17, 33, 9}, Shape{64, 5, 130}}) {
-      SCOPED_TRACE((transposed ? "nt " : "nn ") + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
-                   std::to_string(s.k));
+      SCOPED_TRACE((transposed ? "nt " : "nn ") + std::string(overwrite ? "beta0 " : "") + std::to_string(s.m) +
+                   "x" + std::to_string(s.n) + "x" + std::to_string(s.k));
       View a = makeView(s.m, s.k, 5, 3, rng);
       View b = transposed ? makeView(s.n, s.k, 2, 0, rng) : makeView(s.k, s.n, 0, 4, rng);
       View c = makeView(s.m, s.n, 11, 2, rng);
+      if (overwrite) // C must not be read
+        for (int64_t i = 0; i < s.m; ++i)
+          for (int64_t j = 0; j < s.n; ++j)
+            c.d.aligned[c.d.offset + i * c.d.strides[0] + j] = std::nanf("");
       std::vector<double> expect(s.m * s.n);
       for (int64_t i = 0; i < s.m; ++i)
         for (int64_t j = 0; j < s.n; ++j) {
-          double acc = c.at(i, j);
+          double acc = overwrite ? 0.0 : c.at(i, j);
           for (int64_t p = 0; p < s.k; ++p)
             acc += double(a.at(i, p)) * (transposed ? b.at(j, p) : b.at(p, j));
           expect[i * s.n + j] = acc;
         }
-      (transposed ? _mlir_ciface_kvcc_cuda_matmul_nt : _mlir_ciface_kvcc_cuda_matmul_nn)(&a.d, &b.d, &c.d);
+      auto *fn = overwrite ? (transposed ? _mlir_ciface_kvcc_cuda_matmul_nt_beta0 : _mlir_ciface_kvcc_cuda_matmul_nn_beta0)
+                           : (transposed ? _mlir_ciface_kvcc_cuda_matmul_nt : _mlir_ciface_kvcc_cuda_matmul_nn);
+      fn(&a.d, &b.d, &c.d);
       ASSERT_EQ(lastError(), "");
       for (int64_t i = 0; i < s.m; ++i)
         for (int64_t j = 0; j < s.n; ++j)

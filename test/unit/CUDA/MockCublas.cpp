@@ -55,7 +55,9 @@ __attribute__((visibility("default"))) int cublasSgemm_v2(void *, int transa, in
         double y = transb ? b[j + p * ldb] : b[p + j * ldb];
         acc += x * y;
       }
-      c[i + j * ldc] = float(*alpha * acc + *beta * c[i + j * ldc]);
+      // beta = 0: C is not read (BLAS semantics; it may hold NaN).
+      double old = *beta == 0.0f ? 0.0 : *beta * c[i + j * ldc];
+      c[i + j * ldc] = float(*alpha * acc + old);
     }
   return 0;
 }
