@@ -4,7 +4,8 @@
 //   h = rmsnorm(x); q,k,v = h·Wqᵀ,h·Wkᵀ,h·Wvᵀ (+bias: qwen2); rope(q), rope(k)
 //   append k,v; o = paged_attention(q); x += o·Woᵀ
 //   h = rmsnorm(x); x += (silu(h·Wgᵀ) * h·Wuᵀ)·Wdᵀ
-// then rmsnorm of the rows whose logits are wanted, and the LM head.
+// then rmsnorm of the rows whose logits are wanted, and the LM head. Every
+// `x += ...; h = rmsnorm(x)` pair is one kvc.rms_norm with a residual.
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/Frontend/ModelIRBuilder.h"
@@ -22,6 +23,7 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 
 using namespace mlir;
 
@@ -162,49 +164,17 @@ public:
 
   /// x * rsqrt(mean(x²) + eps) * w, row by row (f32 sum of squares).
   Value rmsNorm(Value x, const std::string &w) {
-    auto type = cast<RankedTensorType>(x.getType());
-    int64_t hidden = type.getDimSize(1);
-    MLIRContext *ctx = b.getContext();
-    Value rows = tensor::DimOp::create(b, x, 0);
-    Value sumInit = linalg::FillOp::create(
-                        b, ValueRange{f32(0.0)},
-                        ValueRange{tensor::EmptyOp::create(
-                            b, ArrayRef<int64_t>{kDyn}, b.getF32Type(),
-                            ValueRange{rows})})
-                        .getResult(0);
-    auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
-    auto row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-    Value sumSq =
-        linalg::GenericOp::create(
-            b, TypeRange{sumInit.getType()}, ValueRange{x}, ValueRange{sumInit},
-            ArrayRef<AffineMap>{id, row},
-            ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                          utils::IteratorType::reduction},
-            [&](OpBuilder &nb, Location loc, ValueRange args) {
-              Value sq = arith::MulFOp::create(nb, loc, args[0], args[0]);
-              linalg::YieldOp::create(
-                  nb, loc, Value(arith::AddFOp::create(nb, loc, sq, args[1])));
-            })
-            .getResult(0);
-    Value invHidden = f32(1.0 / double(hidden));
-    Value eps = f32(spec.rmsEps);
-    auto col = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
-    return linalg::GenericOp::create(
-               b, TypeRange{type}, ValueRange{x, sumSq, weight(w)},
-               ValueRange{empty(x, {hidden})},
-               ArrayRef<AffineMap>{id, row, col, id},
-               ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                             utils::IteratorType::parallel},
-               [&](OpBuilder &nb, Location loc, ValueRange args) {
-                 Value mean = arith::MulFOp::create(nb, loc, args[1], invHidden);
-                 Value inv = math::RsqrtOp::create(
-                     nb, loc, arith::AddFOp::create(nb, loc, mean, eps));
-                 Value y = arith::MulFOp::create(
-                     nb, loc, arith::MulFOp::create(nb, loc, args[0], inv),
-                     args[2]);
-                 linalg::YieldOp::create(nb, loc, y);
-               })
-        .getResult(0);
+    return kvc::RMSNormOp::create(b, TypeRange{x.getType()}, x, /*residual=*/Value(),
+                                  weight(w), b.getF64FloatAttr(spec.rmsEps))
+        .getResult();
+  }
+
+  /// x + delta (the residual stream) and its rmsnorm, as one op:
+  /// {normed, sum}.
+  std::pair<Value, Value> addRmsNorm(Value x, Value delta, const std::string &w) {
+    auto op = kvc::RMSNormOp::create(b, TypeRange{x.getType(), x.getType()}, x, delta,
+                                     weight(w), b.getF64FloatAttr(spec.rmsEps));
+    return {op.getResult(), op.getSum()};
   }
 
   /// Rows `rows[i]` of `table` [N, cols] (an embedding lookup when `table` is
@@ -317,9 +287,11 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
   Builder m(b, spec, layout, arg(7));
   Value x = m.gatherRows(m.weight("embed"), tokens);
   float scale = static_cast<float>(1.0 / std::sqrt(double(spec.headDim)));
+  // Each residual add is fused into the norm that follows it; the last
+  // layer's MLP output is added on its own (only the logit rows are normed).
+  Value h = m.rmsNorm(x, "layers.0.attn_norm");
   for (int64_t l = 0; l < spec.numLayers; ++l) {
     std::string p = "layers." + std::to_string(l) + ".";
-    Value h = m.rmsNorm(x, p + "attn_norm");
     Value q = m.linear(h, p + "wq", spec.qkvBias ? p + "bq" : "");
     Value k = m.linear(h, p + "wk", spec.qkvBias ? p + "bk" : "");
     Value v = m.linear(h, p + "wv", spec.qkvBias ? p + "bv" : "");
@@ -335,10 +307,15 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
         b, q.getType(), q, cache, blockTables, contextLens, queryStart,
         b.getF32FloatAttr(scale), b.getUnitAttr(), window, /*softcap=*/nullptr,
         /*num_splits=*/nullptr);
-    x = m.add(x, m.linear(m.flattenHeads(o), p + "wo"));
-    Value h2 = m.rmsNorm(x, p + "mlp_norm");
+    Value attnOut = m.linear(m.flattenHeads(o), p + "wo");
+    Value h2;
+    std::tie(h2, x) = m.addRmsNorm(x, attnOut, p + "mlp_norm");
     Value act = m.swiglu(m.linear(h2, p + "w_gate"), m.linear(h2, p + "w_up"));
-    x = m.add(x, m.linear(act, p + "w_down"));
+    Value mlpOut = m.linear(act, p + "w_down");
+    if (l + 1 < spec.numLayers)
+      std::tie(h, x) = m.addRmsNorm(x, mlpOut, "layers." + std::to_string(l + 1) + ".attn_norm");
+    else
+      x = m.add(x, mlpOut);
   }
   Value last = m.gatherRows(x, logitRows);
   Value normed = m.rmsNorm(last, "final_norm");

@@ -22,13 +22,16 @@ def KVCLowerToCPU : Pass<"kvc-lower-to-cpu", "mlir::ModuleOp"> {
     softmax). With `num_splits = s` the key range is cut into `s` chunks whose
     partial results are combined by their log-sum-exp (flash-decoding). Math
     is in f32 whatever the storage type. `kvc.append`, `kvc.gather` and
-    `kvc.rope` become loops of vector loads and stores.
+    `kvc.rope` become loops of vector loads and stores; `kvc.rms_norm`
+    becomes linalg on tensors (residual add, sum of squares, scale).
 
     Tensor operands are read through `bufferization.to_buffer` and results are
     fresh buffers wrapped by `bufferization.to_tensor`, so one-shot
     bufferization finishes the job.
   }];
   let dependentDialects = [
+    "mlir::linalg::LinalgDialect",
+    "mlir::tensor::TensorDialect",
     "mlir::arith::ArithDialect",
     "mlir::bufferization::BufferizationDialect",
     "mlir::func::FuncDialect",
@@ -91,7 +94,9 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     softmax state, merged across lanes by shuffles and across warps through
     shared memory. With `num_splits > 1` the CTAs write partial (max, sum,
     accumulator) triples and a second kernel combines them by log-sum-exp.
-    `kvc.append` and `kvc.rope` become one CTA per token.
+    `kvc.append` and `kvc.rope` become one CTA per token; `kvc.rms_norm` one
+    CTA per row (residual add, f32 sum of squares reduced by shuffles and
+    shared memory, scale: one kernel).
 
     Buffers stay host-side `memref.alloc`s here; `kvc-host-buffers-to-gpu`
     turns them into device allocations after bufferization.

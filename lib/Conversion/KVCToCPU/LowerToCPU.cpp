@@ -19,6 +19,7 @@ struct LowerToCPUPass : public kvcc::impl::KVCLowerToCPUBase<LowerToCPUPass> {
                                                  RewritePatternSet &patterns) {
           populateKVCAttentionToCPUPatterns(converter, patterns);
           populateKVCCacheAndRopeToCPUPatterns(converter, patterns);
+          populateKVCNormToCPUPatterns(converter, patterns);
         })))
       signalPassFailure();
   }

@@ -20,6 +20,7 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
                                                  RewritePatternSet &patterns) {
           populateKVCAttentionToGPUPatterns(converter, patterns);
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
+          populateKVCNormToGPUPatterns(converter, patterns);
         })))
       signalPassFailure();
   }

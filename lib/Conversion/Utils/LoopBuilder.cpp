@@ -40,6 +40,15 @@ Value Loops::toBuffer(Value tensor) {
                                            /*read_only=*/true);
 }
 
+Value Loops::toStridedBuffer(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType(), layout);
+  return bufferization::ToBufferOp::create(b, memrefType, tensor,
+                                           /*read_only=*/true);
+}
+
 Value Loops::allocLike(RankedTensorType type, Value likeBuffer) {
   SmallVector<Value> sizes;
   for (int64_t i = 0; i < type.getRank(); ++i)

@@ -54,6 +54,45 @@ func.func @append_rope(%k: tensor<?x2x64xbf16>, %v: tensor<?x2x64xbf16>, %slots:
 
 // -----
 
+// RMSNorm with the residual fused in: one CTA of 128 threads per row writes
+// the sum and the normed row; the squares are summed by 5 shuffle rounds and
+// one exchange of 4 warp partials in shared memory. The weight (a slice of the
+// flat weight argument) is read in place through a strided view.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_rms_norm) function(@kvc_rms_norm)
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<4xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for
+// CHECK: arith.extf
+// CHECK: arith.addf
+// CHECK: arith.truncf
+// CHECK: memref.store {{.*}} : memref<?x64xbf16>
+// CHECK: scf.yield
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: memref.store {{.*}}, %[[PARTIALS]]
+// CHECK: gpu.barrier
+// CHECK: math.rsqrt
+// CHECK: scf.for
+// CHECK: memref.load {{.*}} : memref<64xbf16, strided<[?], offset: ?>>
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @rms_norm(%x: tensor<?x64xbf16>, %d: tensor<?x64xbf16>, %w: tensor<64xbf16>) -> (tensor<?x64xbf16>, tensor<?x64xbf16>) {
+  %h, %s = kvc.rms_norm %x + %d, %w {epsilon = 1.0e-06 : f64} : tensor<?x64xbf16> + tensor<?x64xbf16>, tensor<64xbf16> -> tensor<?x64xbf16>, tensor<?x64xbf16>
+  return %h, %s : tensor<?x64xbf16>, tensor<?x64xbf16>
+}
+
+// -----
+
+func.func @rms_norm_dynamic_hidden(%x: tensor<?x?xf32>, %w: tensor<?xf32>) -> tensor<?x?xf32> {
+  // expected-error @+2 {{the GPU rms_norm needs a static hidden size}}
+  // expected-error @+1 {{failed to legalize operation 'kvc.rms_norm' that was explicitly marked illegal}}
+  %h = kvc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x?xf32>, tensor<?xf32> -> tensor<?x?xf32>
+  return %h : tensor<?x?xf32>
+}
+
+// -----
+
 func.func @unsupported_head_dim(%q: tensor<?x4x96xf16>, %cache: !kvc.paged_cache<16, 4, 96, f16>, %bt: tensor<?x?xi32>,
                                 %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x4x96xf16> {
   // expected-error @+2 {{the GPU kernel needs head_dim in {8, 16, 32, 64, 128, 256}, got 96}}

@@ -482,3 +482,59 @@ func.func @f(%q: tensor<4x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b
   %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32} : tensor<4x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?x4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'kvc.rms_norm' op input must have rank 2, got 'tensor<?x4x64xf32>'}}
+  %h = kvc.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x4x64xf32>, tensor<64xf32> -> tensor<?x4x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<32xf32>) {
+  // expected-error @+1 {{'kvc.rms_norm' op weight has length 32, but the input hidden size is 64}}
+  %h = kvc.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<32xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf16>) {
+  // expected-error @+1 {{'kvc.rms_norm' op weight element type 'f16' differs from the input's 'f32'}}
+  %h = kvc.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf16> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %r: tensor<4x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'kvc.rms_norm' op residual type 'tensor<4x64xf32>' does not match input type 'tensor<?x64xf32>'}}
+  %h, %s = kvc.rms_norm %x + %r, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32> + tensor<4x64xf32>, tensor<64xf32> -> tensor<?x64xf32>, tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %r: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'kvc.rms_norm' op a residual needs the sum result}}
+  %h = kvc.rms_norm %x + %r, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32> + tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'kvc.rms_norm' op the sum result needs a residual}}
+  %h, %s = kvc.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>, tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{'kvc.rms_norm' op epsilon must be non-negative and finite, got -1}}
+  %h = kvc.rms_norm %x, %w {epsilon = -1.0 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+  return
+}

@@ -71,3 +71,12 @@ func.func @gather(%cache: !kvc.paged_cache<3, 2, 64, bf16, head_major>, %t: tens
   %k, %v = kvc.gather %cache[%t], %n : !kvc.paged_cache<3, 2, 64, bf16, head_major>, tensor<?xi32> -> tensor<?x2x64xbf16>, tensor<?x2x64xbf16>
   return %k, %v : tensor<?x2x64xbf16>, tensor<?x2x64xbf16>
 }
+
+// CHECK-LABEL: func @rms_norm
+// CHECK: kvc.rms_norm %{{.*}}, %{{.*}} {epsilon = 1.000000e-05 : f64} : tensor<?x576xf32>, tensor<576xf32> -> tensor<?x576xf32>
+// CHECK: %{{.*}}, %{{.*}} = kvc.rms_norm %{{.*}} + %{{.*}}, %{{.*}} {epsilon = 9.9999999999999995E-7 : f64} : tensor<3x64xbf16> + tensor<3x64xbf16>, tensor<64xbf16> -> tensor<3x64xbf16>, tensor<3x64xbf16>
+func.func @rms_norm(%x: tensor<?x576xf32>, %w: tensor<576xf32>, %y: tensor<3x64xbf16>, %d: tensor<3x64xbf16>, %v: tensor<64xbf16>) -> (tensor<?x576xf32>, tensor<3x64xbf16>, tensor<3x64xbf16>) {
+  %h = kvc.rms_norm %x, %w {epsilon = 1.0e-05 : f64} : tensor<?x576xf32>, tensor<576xf32> -> tensor<?x576xf32>
+  %h2, %s = kvc.rms_norm %y + %d, %v {epsilon = 1.0e-06 : f64} : tensor<3x64xbf16> + tensor<3x64xbf16>, tensor<64xbf16> -> tensor<3x64xbf16>, tensor<3x64xbf16>
+  return %h, %h2, %s : tensor<?x576xf32>, tensor<3x64xbf16>, tensor<3x64xbf16>
+}

@@ -5,9 +5,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
@@ -27,6 +29,10 @@ void populateKVCAttentionToCPUPatterns(const mlir::TypeConverter &converter,
 /// kvc.append, kvc.gather and kvc.rope to loops of vector loads and stores.
 void populateKVCCacheAndRopeToCPUPatterns(const mlir::TypeConverter &converter,
                                           mlir::RewritePatternSet &patterns);
+
+/// kvc.rms_norm to linalg on tensors (residual add, sum of squares, scale).
+void populateKVCNormToCPUPatterns(const mlir::TypeConverter &converter,
+                                  mlir::RewritePatternSet &patterns);
 
 } // namespace kvcc
 

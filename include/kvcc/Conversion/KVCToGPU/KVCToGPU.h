@@ -26,6 +26,10 @@ void populateKVCAttentionToGPUPatterns(const mlir::TypeConverter &converter,
 void populateKVCCacheAndRopeToGPUPatterns(const mlir::TypeConverter &converter,
                                           mlir::RewritePatternSet &patterns);
 
+/// kvc.rms_norm (with its fused residual add) to one CTA-per-row kernel.
+void populateKVCNormToGPUPatterns(const mlir::TypeConverter &converter,
+                                  mlir::RewritePatternSet &patterns);
+
 } // namespace kvcc
 
 #endif // KVCC_CONVERSION_KVCTOGPU_KVCTOGPU_H

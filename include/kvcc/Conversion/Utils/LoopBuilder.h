@@ -56,6 +56,11 @@ struct Loops {
   /// A read-only buffer view of a tensor operand.
   Value toBuffer(Value tensor);
 
+  /// A read-only view of a tensor operand in any strided layout: a slice of a
+  /// bigger buffer (a weight of the flat weight argument) is read in place
+  /// rather than copied into an identity-layout buffer first.
+  Value toStridedBuffer(Value tensor);
+
   /// A fresh buffer of the shape of `like` (dynamic sizes read off `like`).
   Value allocLike(mlir::RankedTensorType type, Value likeBuffer);
 

@@ -238,6 +238,38 @@ LogicalResult RopeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// RMSNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RMSNormOp::verify() {
+  if (failed(checkRank(*this, "input", getInput(), 2)) ||
+      failed(checkRank(*this, "weight", getWeight(), 1)) ||
+      failed(checkExactType(*this, "result", getResult().getType(), "input",
+                            getInput().getType())))
+    return failure();
+  auto input = getInput().getType();
+  if (failed(checkDim(*this, "weight", getWeight().getType().getDimSize(0),
+                      "length", input.getDimSize(1), "the input hidden size")))
+    return failure();
+  if (getWeight().getType().getElementType() != input.getElementType())
+    return emitOpError() << "weight element type "
+                         << getWeight().getType().getElementType()
+                         << " differs from the input's " << input.getElementType();
+  if (bool(getResidual()) != bool(getSum()))
+    return emitOpError() << (getResidual() ? "a residual needs the sum result"
+                                           : "the sum result needs a residual");
+  if (getResidual() &&
+      (failed(checkExactType(*this, "residual", getResidual().getType(),
+                             "input", input)) ||
+       failed(checkExactType(*this, "sum", getSum().getType(), "input", input))))
+    return failure();
+  double eps = getEpsilon().convertToDouble();
+  if (!(eps >= 0.0) || !std::isfinite(eps))
+    return emitOpError() << "epsilon must be non-negative and finite, got " << eps;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // GatherOp
 //===----------------------------------------------------------------------===//
 

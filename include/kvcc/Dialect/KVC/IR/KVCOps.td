@@ -159,6 +159,41 @@ def KVC_RopeOp : KVC_Op<"rope", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// kvc.rms_norm
+//===----------------------------------------------------------------------===//
+
+def KVC_RMSNormOp : KVC_Op<"rms_norm", [Pure]> {
+  let summary = "RMSNorm of every row, with the residual add fused in";
+  let description = [{
+    `result[r] = s[r] * rsqrt(mean(s[r]^2) + epsilon) * weight` for every row
+    `r` of `input` (`[rows, hidden]`), with `s = input`, or `s = input +
+    residual` when a residual is given. The sum of squares is taken in f32.
+    With a residual, `s` itself is the second result: a decoder layer's
+    `x += f(x); h = rmsnorm(x)` is one op, and on the GPU one kernel that
+    reads `x` and `f(x)` once and writes the new `x` and `h`.
+
+    ```mlir
+    %h = kvc.rms_norm %x, %w {epsilon = 1.0e-05 : f64}
+        : tensor<?x576xf32>, tensor<576xf32> -> tensor<?x576xf32>
+    %h2, %x2 = kvc.rms_norm %x + %d, %w {epsilon = 1.0e-05 : f64}
+        : tensor<?x576xf32> + tensor<?x576xf32>, tensor<576xf32>
+        -> tensor<?x576xf32>, tensor<?x576xf32>
+    ```
+  }];
+  let arguments = (ins
+    KVC_FloatTensor:$input,
+    Optional<KVC_FloatTensor>:$residual,
+    KVC_FloatTensor:$weight,
+    F64Attr:$epsilon);
+  let results = (outs KVC_FloatTensor:$result, Optional<KVC_FloatTensor>:$sum);
+  let assemblyFormat = [{
+    $input (`+` $residual^)? `,` $weight attr-dict `:` type($input)
+    (`+` type($residual)^)? `,` type($weight) `->` type(results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // kvc.gather
 //===----------------------------------------------------------------------===//
 
