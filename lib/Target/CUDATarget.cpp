@@ -54,8 +54,10 @@ std::string kvcc::cudaGPUDialectPipelineText() {
   // function exit by kvc-host-buffers-to-gpu instead. The rest of a model
   // (embedding, norms, residuals, SwiGLU: linalg ops on buffers) becomes
   // parallel loops tiled 1 x 128 and mapped to CTAs (a row, or 128 columns of
-  // it, per CTA); GEMMs call cuBLAS through the CUDA runtime.
+  // it, per CTA); GEMMs call cuBLAS through the CUDA runtime. The query and
+  // key ropes and the cache append become one kernel first.
   return "builtin.module("
+         "func.func(kvc-fuse-rope-append),"
          "kvc-lower-to-gpu,"
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "

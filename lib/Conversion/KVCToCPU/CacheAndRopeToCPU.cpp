@@ -174,10 +174,32 @@ struct RopeToCPU : OpConversionPattern<kvc::RopeOp> {
   }
 };
 
+/// rope_append is what it abbreviates: rope(q), rope(k), append(k', v). The
+/// CPU kernels gain nothing from fusing (each already streams its rows once).
+struct RopeAppendToCPU : OpConversionPattern<kvc::RopeAppendOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(kvc::RopeAppendOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    auto rope = [&](Value x) -> Value {
+      return kvc::RopeOp::create(b, x.getType(), op.getStyleAttr(), x, op.getPositions(),
+                                 op.getRotaryDimAttr(), op.getThetaAttr(),
+                                 op.getScalingFactorAttr());
+    };
+    Value query = rope(op.getQuery());
+    Value key = rope(op.getKey());
+    kvc::AppendOp::create(b, key, op.getValue(), op.getCache(), op.getSlots());
+    rewriter.replaceOp(op, query);
+    return success();
+  }
+};
+
 } // namespace
 
 void kvcc::populateKVCCacheAndRopeToCPUPatterns(const TypeConverter &converter,
                                                 RewritePatternSet &patterns) {
-  patterns.add<AppendToCPU, GatherToCPU, RopeToCPU>(converter,
+  patterns.add<AppendToCPU, RopeAppendToCPU, GatherToCPU, RopeToCPU>(converter,
                                                     patterns.getContext());
 }

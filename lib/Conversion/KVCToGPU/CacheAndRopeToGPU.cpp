@@ -1,8 +1,10 @@
-//===- CacheAndRopeToGPU.cpp - append and rope kernels ---------------------===//
+//===- CacheAndRopeToGPU.cpp - append, rope and rope_append kernels --------===//
 //
-// Both are one CTA per token: the append copies the token's K and V rows into
+// All are one CTA per token: the append copies the token's K and V rows into
 // its slot with 16-byte vector loads and stores; the rope rotates every
-// (head, pair) of the token with one thread each.
+// (head, pair) of the token with one thread each; rope_append does both in
+// one kernel: the rotated query goes to its buffer, the rotated key straight
+// into the cache (it is never stored anywhere else), the value is copied.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
@@ -31,6 +33,84 @@ void perRowKernel(ImplicitLocOpBuilder &b, StringRef name, Value rows,
   gpu::TerminatorOp::create(b);
 }
 
+/// A rope's parameters, as the kernels use them.
+struct RopeParams {
+  int64_t heads, headDim, rotaryDim;
+  bool neox;
+  double log2Theta, invScaling;
+  Type elem;
+
+  template <typename Op> static RopeParams of(Op op, int64_t heads, int64_t headDim, Type elem) {
+    return {heads,
+            headDim,
+            static_cast<int64_t>(op.getRotaryDim()),
+            op.getStyle() == kvc::RopeStyle::Neox,
+            std::log2(op.getTheta().convertToDouble()),
+            1.0 / op.getScalingFactor().convertToDouble(),
+            elem};
+  }
+};
+
+using ElementLoad = std::function<Value(ImplicitLocOpBuilder &, Value h, Value d)>;
+using ElementStore = std::function<void(ImplicitLocOpBuilder &, Value v, Value h, Value d)>;
+
+/// The CTA of token `t` rotates the token's heads: one thread per (head, pair)
+/// at angle pos * 2^(-(2i/R) log2 theta), then copies the pass-through tail of
+/// partial rotary. `rawPos` is the token's position (any integer type).
+void emitTokenRope(ImplicitLocOpBuilder &b, Value tid, Value rawPos, const RopeParams &p,
+                   const ElementLoad &load, const ElementStore &store) {
+  Loops L{b};
+  const int64_t H = p.heads, D = p.headDim, R = p.rotaryDim, half = R / 2;
+  Type f32 = b.getF32Type();
+  auto toF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
+    return p.elem.isF32() ? v : Value(arith::ExtFOp::create(b, f32, v));
+  };
+  auto fromF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
+    return p.elem.isF32() ? v : Value(arith::TruncFOp::create(b, p.elem, v));
+  };
+  Value pos = arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, rawPos),
+                                    L.f32(p.invScaling));
+  blockStrided(b, tid, H * half, [&](ImplicitLocOpBuilder &b, Value idx) {
+    Loops L{b};
+    Value h = L.divU(idx, L.idx(half)), i = L.remU(idx, L.idx(half));
+    Value iF = arith::UIToFPOp::create(b, f32, arith::IndexCastOp::create(b, b.getI32Type(), i));
+    Value exponent = arith::MulFOp::create(b, iF, L.f32(-2.0 * p.log2Theta / R));
+    Value angle = arith::MulFOp::create(b, pos, math::Exp2Op::create(b, exponent));
+    Value c = math::CosOp::create(b, angle), sn = math::SinOp::create(b, angle);
+    Value ia = p.neox ? i : L.mul(i, L.idx(2));
+    Value ib = p.neox ? L.add(i, L.idx(half)) : L.add(ia, L.idx(1));
+    Value xa = toF32(b, load(b, h, ia)), xb = toF32(b, load(b, h, ib));
+    Value ra = arith::SubFOp::create(b, arith::MulFOp::create(b, xa, c), arith::MulFOp::create(b, xb, sn));
+    Value rb = arith::AddFOp::create(b, arith::MulFOp::create(b, xb, c), arith::MulFOp::create(b, xa, sn));
+    store(b, fromF32(b, ra), h, ia);
+    store(b, fromF32(b, rb), h, ib);
+  });
+  if (R < D)
+    blockStrided(b, tid, H * (D - R), [&](ImplicitLocOpBuilder &b, Value idx) {
+      Loops L{b};
+      Value h = L.divU(idx, L.idx(D - R));
+      Value d = L.add(L.remU(idx, L.idx(D - R)), L.idx(R));
+      store(b, load(b, h, d), h, d);
+    });
+}
+
+/// Row `t` of `rows` ([tokens, H, D]) into the cache's `kv` half at (page,
+/// offset), in 16-byte chunks (D % 8 == 0).
+void copyRowToCache(ImplicitLocOpBuilder &b, Value tid, Value rows, Value t, Value pages,
+                    kvc::PagedCacheType cache, int64_t kv, Value page, Value offset) {
+  const int64_t H = cache.getNumKVHeads(), D = cache.getHeadDim();
+  auto chunk = VectorType::get({8}, cache.getElementType());
+  blockStrided(b, tid, H * (D / 8), [&](ImplicitLocOpBuilder &b, Value i) {
+    Loops L{b};
+    Value h = L.divU(i, L.idx(D / 8));
+    Value d = L.mul(L.remU(i, L.idx(D / 8)), L.idx(8));
+    Value row = vector::LoadOp::create(b, chunk, rows, ValueRange{t, h, d}, false, llvm::Align(16));
+    auto idx = L.cacheRow(cache.getLayout(), page, kv, offset, h);
+    idx.back() = d;
+    vector::StoreOp::create(b, row, pages, idx, false, llvm::Align(16));
+  });
+}
+
 struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -38,8 +118,7 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
   matchAndRewrite(kvc::AppendOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     auto cache = op.getCache().getType();
-    int64_t B = cache.getBlockSize(), H = cache.getNumKVHeads(),
-            D = cache.getHeadDim();
+    int64_t B = cache.getBlockSize(), D = cache.getHeadDim();
     if (D % 8 != 0)
       return op.emitOpError() << "the GPU append needs head_dim % 8 == 0, got " << D;
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
@@ -47,25 +126,12 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
     Value key = L.toBuffer(op.getKey()), value = L.toBuffer(op.getValue());
     Value slots = L.toBuffer(op.getSlots());
     Value pages = adaptor.getCache();
-    auto chunk = VectorType::get({8}, cache.getElementType());
     perRowKernel(b, "kvc_append", memref::DimOp::create(b, key, 0),
                  [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
       Value slot = memref::LoadOp::create(b, slots, ValueRange{t});
       Loops{b}.ifSlot(slot, B, [&](ImplicitLocOpBuilder &b, Value page, Value offset) {
-        // 16-byte chunks of the token's H x D keys and values.
-        blockStrided(b, tid, H * (D / 8), [&](ImplicitLocOpBuilder &b, Value i) {
-          Loops L{b};
-          Value h = L.divU(i, L.idx(D / 8));
-          Value d = L.mul(L.remU(i, L.idx(D / 8)), L.idx(8));
-          for (int64_t kv = 0; kv < 2; ++kv) {
-            Value row = vector::LoadOp::create(b, chunk, kv ? value : key,
-                                               ValueRange{t, h, d}, false,
-                                               llvm::Align(16));
-            auto idx = L.cacheRow(cache.getLayout(), page, kv, offset, h);
-            idx.back() = d;
-            vector::StoreOp::create(b, row, pages, idx, false, llvm::Align(16));
-          }
-        });
+        copyRowToCache(b, tid, key, t, pages, cache, 0, page, offset);
+        copyRowToCache(b, tid, value, t, pages, cache, 1, page, offset);
       });
     });
     rewriter.eraseOp(op);
@@ -84,58 +150,79 @@ struct RopeToGPU : OpConversionPattern<kvc::RopeOp> {
       return op.emitOpError("the GPU rope needs static heads and head_dim");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
-    int64_t H = type.getDimSize(1), D = type.getDimSize(2);
-    int64_t R = op.getRotaryDim(), half = R / 2;
-    bool neox = op.getStyle() == kvc::RopeStyle::Neox;
-    double log2Theta = std::log2(op.getTheta().convertToDouble());
-    double invScaling = 1.0 / op.getScalingFactor().convertToDouble();
+    RopeParams p = RopeParams::of(op, type.getDimSize(1), type.getDimSize(2),
+                                  type.getElementType());
     Value input = L.toBuffer(op.getInput());
     Value positions = L.toBuffer(op.getPositions());
     Value out = L.allocLike(type, input);
-    Type elem = type.getElementType();
-    auto toF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-      return elem.isF32() ? v : Value(arith::ExtFOp::create(b, b.getF32Type(), v));
-    };
-    auto fromF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-      return elem.isF32() ? v : Value(arith::TruncFOp::create(b, elem, v));
-    };
     perRowKernel(b, "kvc_rope", memref::DimOp::create(b, input, 0),
                  [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
-      Loops L{b};
-      Value raw = memref::LoadOp::create(b, positions, ValueRange{t});
-      Value pos = arith::MulFOp::create(
-          b, arith::SIToFPOp::create(b, b.getF32Type(), raw), L.f32(invScaling));
-      // One thread per (head, pair): angle = pos * 2^(-(2i/R) log2 theta).
-      blockStrided(b, tid, H * half, [&](ImplicitLocOpBuilder &b, Value idx) {
-        Loops L{b};
-        Value h = L.divU(idx, L.idx(half)), i = L.remU(idx, L.idx(half));
-        Value iF = arith::UIToFPOp::create(
-            b, b.getF32Type(), arith::IndexCastOp::create(b, b.getI32Type(), i));
-        Value exponent = arith::MulFOp::create(b, iF, L.f32(-2.0 * log2Theta / R));
-        Value angle = arith::MulFOp::create(b, pos, math::Exp2Op::create(b, exponent));
-        Value c = math::CosOp::create(b, angle), s = math::SinOp::create(b, angle);
-        Value ia = neox ? i : L.mul(i, L.idx(2));
-        Value ib = neox ? L.add(i, L.idx(half)) : L.add(ia, L.idx(1));
-        Value xa = toF32(b, memref::LoadOp::create(b, input, ValueRange{t, h, ia}));
-        Value xb = toF32(b, memref::LoadOp::create(b, input, ValueRange{t, h, ib}));
-        Value ra = arith::SubFOp::create(b, arith::MulFOp::create(b, xa, c),
-                                         arith::MulFOp::create(b, xb, s));
-        Value rb = arith::AddFOp::create(b, arith::MulFOp::create(b, xb, c),
-                                         arith::MulFOp::create(b, xa, s));
-        memref::StoreOp::create(b, fromF32(b, ra), out, ValueRange{t, h, ia});
-        memref::StoreOp::create(b, fromF32(b, rb), out, ValueRange{t, h, ib});
-      });
-      // The pass-through tail of partial rotary.
-      if (R < D)
-        blockStrided(b, tid, H * (D - R), [&](ImplicitLocOpBuilder &b, Value idx) {
-          Loops L{b};
-          Value h = L.divU(idx, L.idx(D - R));
-          Value d = L.add(L.remU(idx, L.idx(D - R)), L.idx(R));
-          Value x = memref::LoadOp::create(b, input, ValueRange{t, h, d});
-          memref::StoreOp::create(b, x, out, ValueRange{t, h, d});
-        });
+      Value pos = memref::LoadOp::create(b, positions, ValueRange{t});
+      emitTokenRope(
+          b, tid, pos, p,
+          [&](ImplicitLocOpBuilder &b, Value h, Value d) -> Value {
+            return memref::LoadOp::create(b, input, ValueRange{t, h, d});
+          },
+          [&](ImplicitLocOpBuilder &b, Value v, Value h, Value d) {
+            memref::StoreOp::create(b, v, out, ValueRange{t, h, d});
+          });
     });
     rewriter.replaceOp(op, L.toTensor(type, out));
+    return success();
+  }
+};
+
+struct RopeAppendToGPU : OpConversionPattern<kvc::RopeAppendOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(kvc::RopeAppendOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto cache = op.getCache().getType();
+    auto qType = op.getRotatedQuery().getType();
+    const int64_t B = cache.getBlockSize(), D = cache.getHeadDim();
+    if (D % 8 != 0)
+      return op.emitOpError() << "the GPU rope_append needs head_dim % 8 == 0, got " << D;
+    if (qType.isDynamicDim(1))
+      return op.emitOpError("the GPU rope_append needs static query heads");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Loops L{b};
+    Type elem = cache.getElementType();
+    RopeParams qRope = RopeParams::of(op, qType.getDimSize(1), D, elem);
+    RopeParams kRope = RopeParams::of(op, cache.getNumKVHeads(), D, elem);
+    Value query = L.toBuffer(op.getQuery()), key = L.toBuffer(op.getKey());
+    Value value = L.toBuffer(op.getValue());
+    Value slots = L.toBuffer(op.getSlots()), positions = L.toBuffer(op.getPositions());
+    Value pages = adaptor.getCache();
+    Value out = L.allocLike(qType, query);
+    perRowKernel(b, "kvc_rope_append", memref::DimOp::create(b, key, 0),
+                 [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
+      Value pos = memref::LoadOp::create(b, positions, ValueRange{t});
+      emitTokenRope(
+          b, tid, pos, qRope,
+          [&](ImplicitLocOpBuilder &b, Value h, Value d) -> Value {
+            return memref::LoadOp::create(b, query, ValueRange{t, h, d});
+          },
+          [&](ImplicitLocOpBuilder &b, Value v, Value h, Value d) {
+            memref::StoreOp::create(b, v, out, ValueRange{t, h, d});
+          });
+      // A padding token (negative slot) still has its query rotated.
+      Value slot = memref::LoadOp::create(b, slots, ValueRange{t});
+      Loops{b}.ifSlot(slot, B, [&](ImplicitLocOpBuilder &b, Value page, Value offset) {
+        emitTokenRope(
+            b, tid, pos, kRope,
+            [&](ImplicitLocOpBuilder &b, Value h, Value d) -> Value {
+              return memref::LoadOp::create(b, key, ValueRange{t, h, d});
+            },
+            [&](ImplicitLocOpBuilder &b, Value v, Value h, Value d) {
+              auto idx = Loops{b}.cacheRow(cache.getLayout(), page, 0, offset, h);
+              idx.back() = d;
+              memref::StoreOp::create(b, v, pages, idx);
+            });
+        copyRowToCache(b, tid, value, t, pages, cache, 1, page, offset);
+      });
+    });
+    rewriter.replaceOp(op, L.toTensor(qType, out));
     return success();
   }
 };
@@ -144,5 +231,5 @@ struct RopeToGPU : OpConversionPattern<kvc::RopeOp> {
 
 void kvcc::populateKVCCacheAndRopeToGPUPatterns(const TypeConverter &converter,
                                                 RewritePatternSet &patterns) {
-  patterns.add<AppendToGPU, RopeToGPU>(converter, patterns.getContext());
+  patterns.add<AppendToGPU, RopeToGPU, RopeAppendToGPU>(converter, patterns.getContext());
 }

@@ -69,6 +69,23 @@ func.func @rope_gptj_partial(%x: tensor<?x2x32xf32>, %p: tensor<?xi32>) -> tenso
 
 // -----
 
+// rope_append on the CPU is its parts: the query and key ropes, then the
+// append of the rotated keys.
+// CHECK-LABEL: func.func @rope_append
+// CHECK-NOT: kvc.
+// CHECK: math.cos {{.*}} : vector<16xf64>
+// CHECK: math.cos {{.*}} : vector<16xf64>
+// CHECK: scf.if
+// CHECK: vector.store
+// LLVM-LABEL: llvm.func @rope_append
+func.func @rope_append(%q: tensor<?x4x32xf32>, %k: tensor<?x2x32xf32>, %v: tensor<?x2x32xf32>, %s: tensor<?xi64>, %p: tensor<?xi64>,
+                       %cache: !kvc.paged_cache<4, 2, 32, f32>) -> tensor<?x4x32xf32> {
+  %qr = kvc.rope_append neox %q, %k, %v into %cache[%s] positions(%p) {rotary_dim = 32, theta = 1.0e+04 : f64} : tensor<?x4x32xf32>, tensor<?x2x32xf32>, tensor<?x2x32xf32>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<4, 2, 32, f32> -> tensor<?x4x32xf32>
+  return %qr : tensor<?x4x32xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @gather_and_dense
 // CHECK: memref.alloc(%{{.*}}) : memref<?x2x64xbf16>
 // CHECK: scf.for

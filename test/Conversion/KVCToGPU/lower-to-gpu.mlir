@@ -54,6 +54,29 @@ func.func @append_rope(%k: tensor<?x2x64xbf16>, %v: tensor<?x2x64xbf16>, %slots:
 
 // -----
 
+// rope_append: one CTA per token rotates the query into its buffer, and, for
+// a real slot, the key straight into the cache and the value in 16-byte chunks.
+// CHECK-LABEL: func.func @rope_append
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_rope_append) function(@kvc_rope_append)
+// CHECK: math.cos
+// CHECK: memref.store {{.*}} : memref<?x8x64xf16>
+// CHECK: scf.if
+// CHECK: math.cos
+// CHECK: memref.store {{.*}} : memref<?x2x16x2x64xf16>
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<?x2x64xf16>, vector<8xf16>
+// CHECK: vector.store {{.*}} {alignment = 16 : i64} : memref<?x2x16x2x64xf16>, vector<8xf16>
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+func.func @rope_append(%q: tensor<?x8x64xf16>, %k: tensor<?x2x64xf16>, %v: tensor<?x2x64xf16>, %slots: tensor<?xi64>, %pos: tensor<?xi64>,
+                       %cache: !kvc.paged_cache<16, 2, 64, f16>) -> tensor<?x8x64xf16> {
+  %qr = kvc.rope_append neox %q, %k, %v into %cache[%slots] positions(%pos) {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x8x64xf16>, tensor<?x2x64xf16>, tensor<?x2x64xf16>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f16> -> tensor<?x8x64xf16>
+  return %qr : tensor<?x8x64xf16>
+}
+
+// -----
+
 // RMSNorm with the residual fused in: one CTA of 128 threads per row writes
 // the sum and the normed row; the squares are summed by 5 shuffle rounds and
 // one exchange of 4 warp partials in shared memory. The weight (a slice of the

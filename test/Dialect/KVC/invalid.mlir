@@ -538,3 +538,27 @@ func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xf32>) {
   %h = kvc.rms_norm %x, %w {epsilon = -1.0 : f64} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
   return
 }
+
+// -----
+
+func.func @f(%q: tensor<?x6x128xf16>, %k: tensor<?x4x128xf16>, %v: tensor<?x4x128xf16>, %s: tensor<?xi64>, %p: tensor<?xi64>, %c: !kvc.paged_cache<16, 4, 128, f16>) {
+  // expected-error @+1 {{'kvc.rope_append' op query has 6 heads, which is not a multiple of the 4 KV heads}}
+  %qr = kvc.rope_append neox %q, %k, %v into %c[%s] positions(%p) {rotary_dim = 128, theta = 1.0e+04 : f64} : tensor<?x6x128xf16>, tensor<?x4x128xf16>, tensor<?x4x128xf16>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 4, 128, f16> -> tensor<?x6x128xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<3x8x128xf16>, %k: tensor<4x4x128xf16>, %v: tensor<4x4x128xf16>, %s: tensor<4xi64>, %p: tensor<4xi64>, %c: !kvc.paged_cache<16, 4, 128, f16>) {
+  // expected-error @+1 {{'kvc.rope_append' op query has token count 3, but the key token count is 4}}
+  %qr = kvc.rope_append neox %q, %k, %v into %c[%s] positions(%p) {rotary_dim = 128, theta = 1.0e+04 : f64} : tensor<3x8x128xf16>, tensor<4x4x128xf16>, tensor<4x4x128xf16>, tensor<4xi64>, tensor<4xi64> into !kvc.paged_cache<16, 4, 128, f16> -> tensor<3x8x128xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x8x128xf16>, %k: tensor<?x4x128xf16>, %v: tensor<?x4x128xf16>, %s: tensor<?xi64>, %p: tensor<?xi64>, %c: !kvc.paged_cache<16, 4, 128, f16>) {
+  // expected-error @+1 {{'kvc.rope_append' op rotary_dim 256 exceeds the input head_dim 128}}
+  %qr = kvc.rope_append gptj %q, %k, %v into %c[%s] positions(%p) {rotary_dim = 256, theta = 1.0e+04 : f64} : tensor<?x8x128xf16>, tensor<?x4x128xf16>, tensor<?x4x128xf16>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 4, 128, f16> -> tensor<?x8x128xf16>
+  return
+}

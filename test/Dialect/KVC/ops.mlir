@@ -80,3 +80,10 @@ func.func @rms_norm(%x: tensor<?x576xf32>, %w: tensor<576xf32>, %y: tensor<3x64x
   %h2, %s = kvc.rms_norm %y + %d, %v {epsilon = 1.0e-06 : f64} : tensor<3x64xbf16> + tensor<3x64xbf16>, tensor<64xbf16> -> tensor<3x64xbf16>, tensor<3x64xbf16>
   return %h, %h2, %s : tensor<?x576xf32>, tensor<3x64xbf16>, tensor<3x64xbf16>
 }
+
+// CHECK-LABEL: func @rope_append
+// CHECK: %{{.*}} = kvc.rope_append neox %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}[%{{.*}}] positions(%{{.*}}) {rotary_dim = 64 : i64, theta = 1.000000e+04 : f64} : tensor<?x8x128xf16>, tensor<?x2x128xf16>, tensor<?x2x128xf16>, tensor<?xi64>, tensor<?xi32> into !kvc.paged_cache<16, 2, 128, f16> -> tensor<?x8x128xf16>
+func.func @rope_append(%q: tensor<?x8x128xf16>, %k: tensor<?x2x128xf16>, %v: tensor<?x2x128xf16>, %slots: tensor<?xi64>, %pos: tensor<?xi32>, %cache: !kvc.paged_cache<16, 2, 128, f16>) -> tensor<?x8x128xf16> {
+  %qr = kvc.rope_append neox %q, %k, %v into %cache[%slots] positions(%pos) {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x8x128xf16>, tensor<?x2x128xf16>, tensor<?x2x128xf16>, tensor<?xi64>, tensor<?xi32> into !kvc.paged_cache<16, 2, 128, f16> -> tensor<?x8x128xf16>
+  return %qr : tensor<?x8x128xf16>
+}

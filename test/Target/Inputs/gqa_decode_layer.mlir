@@ -5,3 +5,11 @@ func.func @decode(%q: tensor<?x32x128xf16>, %k: tensor<?x8x128xf16>, %v: tensor<
   %o = kvc.paged_attention %qr, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, num_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   return %o : tensor<?x32x128xf16>
 }
+
+// The other kernels of a layer: a bare append (no rope to fuse with) and the
+// RMSNorm with its residual add.
+func.func @append_and_norm(%k: tensor<?x8x128xf16>, %v: tensor<?x8x128xf16>, %slots: tensor<?xi64>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %x: tensor<?x4096xf16>, %d: tensor<?x4096xf16>, %w: tensor<4096xf16>) -> (tensor<?x4096xf16>, tensor<?x4096xf16>) {
+  kvc.append %k, %v into %cache[%slots] : tensor<?x8x128xf16>, tensor<?x8x128xf16>, tensor<?xi64> into !kvc.paged_cache<16, 8, 128, f16>
+  %h, %s = kvc.rms_norm %x + %d, %w {epsilon = 1.0e-05 : f64} : tensor<?x4096xf16> + tensor<?x4096xf16>, tensor<4096xf16> -> tensor<?x4096xf16>, tensor<?x4096xf16>
+  return %h, %s : tensor<?x4096xf16>, tensor<?x4096xf16>
+}

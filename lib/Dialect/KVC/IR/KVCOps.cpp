@@ -209,6 +209,24 @@ LogicalResult AttentionOp::verify() {
 // RopeOp
 //===----------------------------------------------------------------------===//
 
+/// The rotary parameters of a rope: `rotary_dim` even, within `headDim`;
+/// `theta` and `scaling` positive and finite.
+static LogicalResult checkRopeParameters(Operation *op, int64_t rotary, int64_t headDim,
+                                         double theta, double scaling) {
+  if (rotary < 2 || rotary % 2 != 0)
+    return op->emitOpError() << "rotary_dim must be a positive even number, got "
+                             << rotary;
+  if (!ShapedType::isDynamic(headDim) && rotary > headDim)
+    return op->emitOpError() << "rotary_dim " << rotary
+                             << " exceeds the input head_dim " << headDim;
+  if (!(theta > 0.0) || !std::isfinite(theta))
+    return op->emitOpError() << "theta must be positive and finite, got " << theta;
+  if (!(scaling > 0.0) || !std::isfinite(scaling))
+    return op->emitOpError() << "scaling_factor must be positive and finite, got "
+                             << scaling;
+  return success();
+}
+
 LogicalResult RopeOp::verify() {
   if (failed(checkRank(*this, "input", getInput(), 3)) ||
       failed(checkRank(*this, "positions", getPositions(), 1)) ||
@@ -219,22 +237,40 @@ LogicalResult RopeOp::verify() {
   if (failed(checkDim(*this, "positions", getPositions().getType().getDimSize(0),
                       "length", input.getDimSize(0), "the input token count")))
     return failure();
-  int64_t rotary = getRotaryDim();
-  int64_t headDim = input.getDimSize(2);
-  if (rotary < 2 || rotary % 2 != 0)
-    return emitOpError() << "rotary_dim must be a positive even number, got "
-                         << rotary;
-  if (!ShapedType::isDynamic(headDim) && rotary > headDim)
-    return emitOpError() << "rotary_dim " << rotary
-                         << " exceeds the input head_dim " << headDim;
-  double theta = getTheta().convertToDouble();
-  if (!(theta > 0.0) || !std::isfinite(theta))
-    return emitOpError() << "theta must be positive and finite, got " << theta;
-  double scaling = getScalingFactor().convertToDouble();
-  if (!(scaling > 0.0) || !std::isfinite(scaling))
-    return emitOpError() << "scaling_factor must be positive and finite, got "
-                         << scaling;
-  return success();
+  return checkRopeParameters(*this, getRotaryDim(), input.getDimSize(2),
+                             getTheta().convertToDouble(),
+                             getScalingFactor().convertToDouble());
+}
+
+//===----------------------------------------------------------------------===//
+// RopeAppendOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeAppendOp::verify() {
+  auto cache = getCache().getType();
+  auto query = getQuery().getType();
+  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true)) ||
+      failed(checkAgainstCache(*this, "value", getValue(), cache, true)) ||
+      failed(checkSameType(*this, "value", getValue().getType(), "key",
+                           getKey().getType())) ||
+      failed(checkAgainstCache(*this, "query", getQuery(), cache, false)) ||
+      failed(checkGrouping(*this, query.getDimSize(1), cache.getNumKVHeads())) ||
+      failed(checkExactType(*this, "rotated_query", getRotatedQuery().getType(),
+                            "query", query)) ||
+      failed(checkRank(*this, "slots", getSlots(), 1)) ||
+      failed(checkRank(*this, "positions", getPositions(), 1)))
+    return failure();
+  int64_t tokens = getKey().getType().getDimSize(0);
+  if (failed(checkDim(*this, "query", query.getDimSize(0), "token count", tokens,
+                      "the key token count")) ||
+      failed(checkDim(*this, "slots", getSlots().getType().getDimSize(0), "length",
+                      tokens, "the key token count")) ||
+      failed(checkDim(*this, "positions", getPositions().getType().getDimSize(0),
+                      "length", tokens, "the key token count")))
+    return failure();
+  return checkRopeParameters(*this, getRotaryDim(), cache.getHeadDim(),
+                             getTheta().convertToDouble(),
+                             getScalingFactor().convertToDouble());
 }
 
 //===----------------------------------------------------------------------===//

@@ -159,6 +159,54 @@ def KVC_RopeOp : KVC_Op<"rope", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// kvc.rope_append
+//===----------------------------------------------------------------------===//
+
+def KVC_RopeAppendOp : KVC_Op<"rope_append"> {
+  let summary = "rotate the new tokens' queries and keys, append keys and values";
+  let description = [{
+    The front of an attention layer as one op:
+
+    ```
+    %rotated_query = kvc.rope <style> %query, %positions {...}
+    %rotated_key   = kvc.rope <style> %key, %positions {...}
+    kvc.append %rotated_key, %value into %cache[%slots]
+    ```
+
+    with the rope semantics of `kvc.rope` and the slot rule of `kvc.append`.
+    The rotated keys exist only in the cache, so the GPU lowering is one kernel
+    per token that reads q, k and v once (`kvc-fuse-rope-append` forms it).
+
+    ```mlir
+    %qr = kvc.rope_append neox %q, %k, %v into %cache[%slots] positions(%pos)
+        {rotary_dim = 128, theta = 5.0e+05}
+        : tensor<?x32x128xf16>, tensor<?x8x128xf16>, tensor<?x8x128xf16>,
+          tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 8, 128, f16>
+        -> tensor<?x32x128xf16>
+    ```
+  }];
+  let arguments = (ins
+    KVC_RopeStyleAttr:$style,
+    KVC_FloatTensor:$query,
+    KVC_FloatTensor:$key,
+    KVC_FloatTensor:$value,
+    Arg<KVC_PagedCacheType, "the cache written", [MemWrite<KVC_KVCacheResource>]>:$cache,
+    KVC_IndexTensor:$slots,
+    KVC_IndexTensor:$positions,
+    I64Attr:$rotary_dim,
+    F64Attr:$theta,
+    DefaultValuedAttr<F64Attr, "1.0">:$scaling_factor);
+  let results = (outs KVC_FloatTensor:$rotated_query);
+  let assemblyFormat = [{
+    $style $query `,` $key `,` $value `into` $cache `[` $slots `]`
+    `positions` `(` $positions `)` attr-dict `:` type($query) `,` type($key) `,`
+    type($value) `,` type($slots) `,` type($positions) `into` qualified(type($cache))
+    `->` type($rotated_query)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // kvc.rms_norm
 //===----------------------------------------------------------------------===//
 

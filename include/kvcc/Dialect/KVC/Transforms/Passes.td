@@ -28,4 +28,25 @@ def KVCPlanSplitKV : Pass<"kvc-plan-split-kv", "mlir::func::FuncOp"> {
   ];
 }
 
+def KVCFuseRopeAppend : Pass<"kvc-fuse-rope-append", "mlir::func::FuncOp"> {
+  let summary = "fuse the query rope, the key rope and the cache append";
+  let description = [{
+    An attention layer rotates its queries and keys and appends the rotated
+    keys with the values to the cache; three kernels on the GPU, where the
+    rotated keys make a round trip through memory only to be copied into the
+    cache. This pass rewrites
+
+    ```mlir
+    %qr = kvc.rope neox %q, %pos {...}
+    %kr = kvc.rope neox %k, %pos {...}
+    kvc.append %kr, %v into %cache[%slots]
+    ```
+
+    into one `kvc.rope_append` when the key rope feeds only the append, and a
+    query rope of the same positions and rotary parameters, in the same block
+    before the append, has all its uses after it. Unmatched ops are left as
+    they are.
+  }];
+}
+
 #endif // KVCC_DIALECT_KVC_TRANSFORMS_PASSES_TD
