@@ -94,6 +94,19 @@ void emitTokenRope(ImplicitLocOpBuilder &b, Value tid, Value rawPos, const RopeP
     });
 }
 
+/// Token `t` of `input` ([tokens, H, D]) rotated into the same row of `out`.
+void ropeRowInto(ImplicitLocOpBuilder &b, Value tid, Value t, Value rawPos, const RopeParams &p,
+                 Value input, Value out) {
+  emitTokenRope(
+      b, tid, rawPos, p,
+      [&](ImplicitLocOpBuilder &b, Value h, Value d) -> Value {
+        return memref::LoadOp::create(b, input, ValueRange{t, h, d});
+      },
+      [&](ImplicitLocOpBuilder &b, Value v, Value h, Value d) {
+        memref::StoreOp::create(b, v, out, ValueRange{t, h, d});
+      });
+}
+
 /// Row `t` of `rows` ([tokens, H, D]) into the cache's `kv` half at (page,
 /// offset), in 16-byte chunks (D % 8 == 0).
 void copyRowToCache(ImplicitLocOpBuilder &b, Value tid, Value rows, Value t, Value pages,
@@ -158,14 +171,7 @@ struct RopeToGPU : OpConversionPattern<kvc::RopeOp> {
     perRowKernel(b, "kvc_rope", memref::DimOp::create(b, input, 0),
                  [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
       Value pos = memref::LoadOp::create(b, positions, ValueRange{t});
-      emitTokenRope(
-          b, tid, pos, p,
-          [&](ImplicitLocOpBuilder &b, Value h, Value d) -> Value {
-            return memref::LoadOp::create(b, input, ValueRange{t, h, d});
-          },
-          [&](ImplicitLocOpBuilder &b, Value v, Value h, Value d) {
-            memref::StoreOp::create(b, v, out, ValueRange{t, h, d});
-          });
+      ropeRowInto(b, tid, t, pos, p, input, out);
     });
     rewriter.replaceOp(op, L.toTensor(type, out));
     return success();
@@ -198,14 +204,7 @@ struct RopeAppendToGPU : OpConversionPattern<kvc::RopeAppendOp> {
     perRowKernel(b, "kvc_rope_append", memref::DimOp::create(b, key, 0),
                  [&](ImplicitLocOpBuilder &b, Value t, Value tid) {
       Value pos = memref::LoadOp::create(b, positions, ValueRange{t});
-      emitTokenRope(
-          b, tid, pos, qRope,
-          [&](ImplicitLocOpBuilder &b, Value h, Value d) -> Value {
-            return memref::LoadOp::create(b, query, ValueRange{t, h, d});
-          },
-          [&](ImplicitLocOpBuilder &b, Value v, Value h, Value d) {
-            memref::StoreOp::create(b, v, out, ValueRange{t, h, d});
-          });
+      ropeRowInto(b, tid, t, pos, qRope, query, out);
       // A padding token (negative slot) still has its query rotated.
       Value slot = memref::LoadOp::create(b, slots, ValueRange{t});
       Loops{b}.ifSlot(slot, B, [&](ImplicitLocOpBuilder &b, Value page, Value offset) {

@@ -81,24 +81,27 @@ TEST_F(ExecutorCuda, DevicePathEqualsHostPath) {
   }
 }
 
-/// Times the mock driver's API function `name` was entered since its last
-/// reset (MockCuda.h), through the library the runtime loaded.
-int mockCalls(const char *name) {
+/// A test hook of the mock driver (MockCuda.h), from the library instance
+/// the runtime loaded; null if absent.
+template <typename Fn> Fn mockHook(const char *name) {
   void *lib = ::dlopen(KVCC_MOCK_CUDA, RTLD_NOW | RTLD_NOLOAD);
-  auto count = lib ? reinterpret_cast<int (*)(const char *)>(::dlsym(lib, "kvcc_mock_cuda_call_count")) : nullptr;
-  int n = count ? count(name) : -1;
-  if (lib)
-    ::dlclose(lib);
-  return n;
+  if (!lib)
+    return nullptr;
+  auto fn = reinterpret_cast<Fn>(::dlsym(lib, name));
+  ::dlclose(lib); // still loaded by the runtime
+  return fn;
+}
+
+/// Times the API function `name` was entered since the last reset.
+int mockCalls(const char *name) {
+  auto count = mockHook<int (*)(const char *)>("kvcc_mock_cuda_call_count");
+  return count ? count(name) : -1;
 }
 
 void resetMockCalls() {
-  void *lib = ::dlopen(KVCC_MOCK_CUDA, RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(lib, nullptr);
-  auto reset = reinterpret_cast<void (*)()>(::dlsym(lib, "kvcc_mock_cuda_reset"));
+  auto reset = mockHook<void (*)()>("kvcc_mock_cuda_reset");
   ASSERT_NE(reset, nullptr);
   reset();
-  ::dlclose(lib);
 }
 
 TEST_F(ExecutorCuda, OneCopyEachWayAndOneHostWaitPerStep) {
