@@ -47,6 +47,7 @@ struct Runtime {
   // of waiting for each other on the host. The stream is kept across steps.
   std::atomic<CUstream> openStep{nullptr};
   CUstream stepStream = nullptr;
+  CUevent stepReady = nullptr; // orders the step after the legacy stream
 };
 
 /// The size class of an allocation: powers of two up to 64 MiB, then
@@ -308,23 +309,20 @@ extern "C" void *kvcc_cuda_begin_step(void) {
     c.fail("a step is already open");
     return nullptr;
   }
+  // Made once, kept across steps (mgpuResetForTesting destroys them).
   if (!r.stepStream && !c.check(c->cuStreamCreate(&r.stepStream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))
+    return nullptr;
+  if (!r.stepReady && !c.check(c->cuEventCreate(&r.stepReady, CU_EVENT_DISABLE_TIMING), "cuEventCreate"))
     return nullptr;
   // The step stream does not wait for the legacy stream by itself (it is
   // non-blocking): order it after what the caller enqueued there (uploads,
-  // page fills) with an event rather than a host synchronization.
-  CUevent ready = nullptr;
-  if (!c.check(c->cuEventCreate(&ready, CU_EVENT_DISABLE_TIMING), "cuEventCreate"))
-    return nullptr;
-  bool ok = c.check(c->cuEventRecord(ready, nullptr), "cuEventRecord") &&
-            c.check(c->cuStreamWaitEvent(r.stepStream, ready, 0), "cuStreamWaitEvent");
-  (void)c->cuEventDestroy(ready); // released once the wait is satisfied
-  if (!ok)
+  // page fills) with an event rather than a host synchronization. The wait
+  // captures the event as recorded now, so the event can be recorded again
+  // by the next step.
+  if (!c.check(c->cuEventRecord(r.stepReady, nullptr), "cuEventRecord") ||
+      !c.check(c->cuStreamWaitEvent(r.stepStream, r.stepReady, 0), "cuStreamWaitEvent"))
     return nullptr;
   r.openStep.store(r.stepStream, std::memory_order_release);
-  // Freed blocks go back to the cache without a synchronization while a step
-  // is open (see mgpuMemFree), which needs the cache.
-  r.caching.store(true, std::memory_order_release);
   return r.stepStream;
 }
 
@@ -368,9 +366,12 @@ Expected<CudaDevice *> kvcc::cuda::mgpuDevice(int ordinal) {
 
 void kvcc::cuda::mgpuResetForTesting() {
   rt().openStep.store(nullptr, std::memory_order_release);
-  if (CUstream st = std::exchange(rt().stepStream, nullptr))
-    if (CudaDriver *d = releaseDriver())
+  if (CudaDriver *d = releaseDriver()) {
+    if (CUstream st = std::exchange(rt().stepStream, nullptr))
       (void)d->cuStreamDestroy(st);
+    if (CUevent e = std::exchange(rt().stepReady, nullptr))
+      (void)d->cuEventDestroy(e);
+  }
   (void)kvcc_cuda_trim();
   rt().caching.store(false, std::memory_order_release);
   {
@@ -664,6 +665,21 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHost
   return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
 }
 
+/// A block of the cache goes back to it (also with caching now off: its size
+/// class is what it was allocated with); false for other blocks.
+bool returnToCache(CUdeviceptr p) {
+  Runtime &r = rt();
+  std::lock_guard<std::mutex> lock(r.cacheMu);
+  auto it = r.blockClass.find(p);
+  if (it == r.blockClass.end())
+    return false;
+  size_t cls = it->second;
+  r.blockClass.erase(it);
+  r.idleBlocks[cls].push_back(p);
+  r.idleBytes += cls;
+  return true;
+}
+
 extern "C" void mgpuMemFree(void *ptr, void *s) {
   if (!ptr)
     return;
@@ -674,30 +690,15 @@ extern "C" void mgpuMemFree(void *ptr, void *s) {
     // failure: the work is abandoned then).
     // A cached block freed on the open step's stream needs no wait: it is
     // only handed out again to work on that same stream, which runs after.
-    Runtime &r = rt();
-    bool streamOrdered = false;
-    if (s && stream(s) == openStep()) {
-      std::lock_guard<std::mutex> lock(r.cacheMu);
-      streamOrdered = r.blockClass.count(dptr(ptr)) != 0;
-    }
-    if (s && !streamOrdered && !r.failed.load(std::memory_order_acquire)) {
+    if (s && stream(s) == openStep() && returnToCache(dptr(ptr)))
+      return;
+    if (s && !rt().failed.load(std::memory_order_acquire)) {
       CUresult res = d->cuStreamSynchronize(stream(s));
       if (res != CUDA_SUCCESS)
         record("mgpuMemFree: " + d->check(res, "cuStreamSynchronize").message());
     }
-    {
-      // A block of the cache goes back to it (also with caching now off:
-      // its size class is what it was allocated with).
-      std::lock_guard<std::mutex> lock(r.cacheMu);
-      auto it = r.blockClass.find(dptr(ptr));
-      if (it != r.blockClass.end()) {
-        size_t cls = it->second;
-        r.blockClass.erase(it);
-        r.idleBlocks[cls].push_back(dptr(ptr));
-        r.idleBytes += cls;
-        return;
-      }
-    }
+    if (returnToCache(dptr(ptr)))
+      return;
     CUresult res = d->cuMemFree(dptr(ptr));
     if (res != CUDA_SUCCESS && !rt().failed.load(std::memory_order_acquire))
       record("mgpuMemFree: " + d->check(res, "cuMemFree").message());

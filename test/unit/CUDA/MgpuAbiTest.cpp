@@ -478,6 +478,7 @@ TEST_F(MockTest, CachingTrimsAndRetriesWhenOutOfMemory) {
 
 TEST_F(MockTest, StepQueuesEverythingOnOneStreamAndWaitsOnce) {
   ASSERT_EQ(kvcc_cuda_init(0), 0);
+  kvcc_cuda_set_caching(1); // as the executor runs
   void *step = kvcc_cuda_begin_step();
   ASSERT_NE(step, nullptr) << lastError();
   EXPECT_EQ(hooks().callCount("cuStreamWaitEvent"), 1); // after the legacy stream
@@ -511,6 +512,15 @@ TEST_F(MockTest, StepQueuesEverythingOnOneStreamAndWaitsOnce) {
   EXPECT_EQ(kvcc_cuda_end_step(), -1);
   EXPECT_EQ(lastError(), "kvcc_cuda_end_step: no step is open");
   kvcc_cuda_clear_error();
+
+  // The next step reuses the stream and the ordering event.
+  hooks().reset();
+  EXPECT_EQ(kvcc_cuda_begin_step(), step);
+  EXPECT_EQ(kvcc_cuda_end_step(), 0);
+  EXPECT_EQ(hooks().callCount("cuStreamCreate"), 0);
+  EXPECT_EQ(hooks().callCount("cuEventCreate"), 0);
+  EXPECT_EQ(hooks().callCount("cuEventRecord"), 1);
+  EXPECT_EQ(hooks().callCount("cuStreamWaitEvent"), 1);
   mgpuResetForTesting();
   expectNoLeaks();
 }

@@ -58,11 +58,11 @@ KVCC_CUDA_EXPORT int kvcc_cuda_trim(void);
 KVCC_CUDA_EXPORT uint64_t kvcc_cuda_cached_bytes(void);
 /// Steps: between kvcc_cuda_begin_step() and kvcc_cuda_end_step(), every
 /// mgpu stream (and every cuBLAS call) is one stream, mgpuStreamSynchronize on
-/// it returns at once, and a cached block freed on it goes back to the cache
-/// without waiting: model.so's synchronous launches become a queue the host
-/// only waits for once. begin_step orders the stream after the work already on
-/// the legacy stream (the caller's uploads), turns caching on and returns the
-/// stream, for the caller's own copies of the step; NULL with the failure
+/// it returns at once, and a cached block (kvcc_cuda_set_caching) freed on it
+/// goes back to the cache without waiting: model.so's synchronous launches
+/// become a queue the host only waits for once. begin_step orders the stream
+/// after the work already on the legacy stream (the caller's uploads) and
+/// returns the stream, for the caller's own copies of the step; NULL with the failure
 /// recorded (also when a step is already open). end_step waits for the stream
 /// and closes the step: 0, or -1 with the failure recorded (a kernel fault of
 /// the step shows here).
