@@ -65,6 +65,13 @@ def main():
             seqs[sid]["all"] += [int(t) for t in toks]
             batch.append(seqs[sid])
         logits = art.step(batch)
+        # The model's greedy outputs are the first maximum of each row it wrote.
+        ids, vals = art.last_greedy
+        if not (np.array_equal(ids, logits.argmax(axis=1))
+                and np.array_equal(vals, logits[np.arange(len(step)), ids])):
+            print("FAIL: %s: greedy picks %s, argmax of the logits %s"
+                  % (a.arch, ids.tolist(), logits.argmax(axis=1).tolist()))
+            return 1
         for row, (sid, _) in enumerate(step):
             expect = ref.forward(seqs[sid]["all"])[-1]
             err = float(np.abs(logits[row] - expect).max() / np.abs(expect).max())

@@ -120,7 +120,9 @@ class CudaArtifact:
                   dev(starts, torch.int32), dev(lens, torch.int32), tables.cuda(), dev(rows, torch.int64),
                   self.weights] + self.caches
         logits = torch.full((len(seqs), self.vocab), float("nan"), device="cuda")
-        arrays.append(logits)
+        greedy = torch.full((len(seqs),), -1, dtype=torch.int32, device="cuda")
+        greedy_logit = torch.full((len(seqs),), float("nan"), device="cuda")
+        arrays += [logits, greedy, greedy_logit]
         torch.cuda.synchronize()
         descs = [descriptor(a) for a in arrays]
         args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(d) for d in descs])
@@ -129,6 +131,12 @@ class CudaArtifact:
         err = self.rt.kvcc_cuda_last_error()
         if err:
             raise RuntimeError("kvcc_step: " + err.decode())
+        # kvc_argmax's picks must be torch's argmax (first maximum) of the
+        # logits the same step wrote, bit for bit.
+        want = logits.argmax(dim=1).int()
+        if not torch.equal(greedy, want) or not torch.equal(greedy_logit, logits.gather(1, want.long()[:, None])[:, 0]):
+            raise RuntimeError("kvc_argmax: picks %s, torch.argmax %s" % (greedy.tolist(), want.tolist()))
+        self.last_greedy = greedy
         return logits
 
 
@@ -179,7 +187,8 @@ def check_model(name, art_dir, runtime, args, report):
     prompt = rand(12)
     s["new"], toks, ref_toks = prompt, [], []
     for _ in range(args.greedy):
-        toks.append(int(art.step([s])[0].argmax()))
+        art.step([s])
+        toks.append(int(art.last_greedy[0]))  # the model's own argmax, on the GPU
         s["new"] = [toks[-1]]
     context = list(prompt)
     first_diff, margin = None, None

@@ -4,7 +4,8 @@
 //   h = rmsnorm(x); q,k,v = h·Wqᵀ,h·Wkᵀ,h·Wvᵀ (+bias: qwen2); rope(q), rope(k)
 //   append k,v; o = paged_attention(q); x += o·Woᵀ
 //   h = rmsnorm(x); x += (silu(h·Wgᵀ) * h·Wuᵀ)·Wdᵀ
-// then rmsnorm of the rows whose logits are wanted, and the LM head. Every
+// then rmsnorm of the rows whose logits are wanted, the LM head, and each
+// row's argmax (the greedy token and its logit). Every
 // `x += ...; h = rmsnorm(x)` pair is one kvc.rms_norm with a residual.
 //
 //===----------------------------------------------------------------------===//
@@ -276,7 +277,8 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
   for (int64_t l = 0; l < spec.numLayers; ++l)
     inputs.push_back(cacheType);
   auto logitsType = RankedTensorType::get({kDyn, spec.vocabSize}, f32);
-  auto fn = func::FuncOp::create(b, "step", b.getFunctionType(inputs, {logitsType}));
+  auto fn = func::FuncOp::create(
+      b, "step", b.getFunctionType(inputs, {logitsType, vec(i32), vec(f32)}));
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
   auto arg = [&](unsigned i) { return entry->getArgument(i); };
@@ -321,7 +323,10 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
   Value normed = m.rmsNorm(last, "final_norm");
   Value logits =
       m.linear(normed, m.hasWeight("lm_head") ? "lm_head" : "embed");
-  func::ReturnOp::create(b, logits);
+  // The greedy pick of each row, so that greedy decoding on the GPU copies
+  // 8 bytes per sequence back instead of the vocabulary's logits.
+  auto greedy = kvc::ArgmaxOp::create(b, TypeRange{vec(i32), vec(f32)}, logits);
+  func::ReturnOp::create(b, ValueRange{logits, greedy.getIndex(), greedy.getValue()});
 
   // The geometry baked into the code, exported so the runtime can refuse a
   // manifest that disagrees (ModelABI.h).

@@ -231,8 +231,9 @@ Expected<Manifest> Manifest::fromJson(const Value &root, const std::string &sour
   Manifest m;
   if (Expected<std::string> f = r.oneOf(root, "", "format", {"kvcc-artifact"}, "not a kvcc artifact"); !f)
     return f.status();
-  if (Expected<int64_t> v = r.integer(root, "", "version", 1, 1); !v)
-    return Status::error(v.message() + " (this runtime reads manifest version 1)");
+  if (Expected<int64_t> v = r.integer(root, "", "version", abi::kManifestVersion, abi::kManifestVersion); !v)
+    return Status::error(v.message() + " (this runtime reads manifest version " +
+                         std::to_string(abi::kManifestVersion) + ": recompile the artifact with this kvcc)");
   Expected<std::string> target = r.oneOf(root, "", "target", {"cpu", "cuda"}, "this runtime has no backend for it");
   if (!target)
     return target.status();

@@ -23,15 +23,17 @@ namespace kvcc::runtime {
 /// A CUDA artifact's buffers: the weights and the KV pools live on the device
 /// for the executor's lifetime. A step's arguments are packed into one host
 /// staging area and go up in one copy, into a device buffer that only grows;
-/// the logits come back in one copy on the same stream, and the host waits
-/// once per step (kvcc_cuda_begin_step / kvcc_cuda_end_step).
+/// the logits, or for a greedy step only the picks (8 bytes a sequence), come
+/// back in one copy on the same stream, and the host waits once per step
+/// (kvcc_cuda_begin_step / kvcc_cuda_end_step).
 struct Executor::DeviceState {
   cuda::CudaDevice *device = nullptr;
   cuda::DeviceBuffer weights;
   std::vector<cuda::DeviceBuffer> pools;
-  enum Buf { Args, Logits, NumBufs };
+  enum Buf { Args, Logits, Greedy, NumBufs };
   cuda::DeviceBuffer bufs[NumBufs];
   std::vector<unsigned char> staging; // the packed arguments of the step
+  std::vector<unsigned char> picked;  // a greedy step's ids and logits, as copied back
 
   /// `bytes` of room in bufs[b] (contents not kept when it grows).
   Status reserve(Buf b, size_t bytes, const char *what) {
@@ -310,6 +312,31 @@ Status Executor::checkGuarantees() const {
 }
 
 Status Executor::step(const std::vector<StepSequence> &batch, std::vector<float> &logits) {
+  return run(batch, Output::Logits, logits, greedyScratch_);
+}
+
+Status Executor::stepGreedy(const std::vector<StepSequence> &batch, std::vector<int32_t> &tokens) {
+  if (Status s = run(batch, Output::Greedy, logitsScratch_, tokens); !s.ok())
+    return s;
+  // What Sampler::greedy refuses on the host, refused from the pick alone.
+  for (size_t b = 0; b < tokens.size(); ++b) {
+    const float v = greedyLogit_[b];
+    const std::string where = seqName(batch[b].seq) + ": ";
+    if (tokens[b] < 0 || tokens[b] >= vocab_)
+      return Status::error("executor: " + where + "the model's greedy pick " + std::to_string(tokens[b]) +
+                           " is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
+    if (std::isnan(v))
+      return Status::error("executor: " + where + "logit of token " + std::to_string(tokens[b]) + " is NaN");
+    if (v == std::numeric_limits<float>::infinity())
+      return Status::error("executor: " + where + "logit of token " + std::to_string(tokens[b]) + " is +inf");
+    if (v == -std::numeric_limits<float>::infinity())
+      return Status::error("executor: " + where + "every logit is -inf");
+  }
+  return Status::success();
+}
+
+Status Executor::run(const std::vector<StepSequence> &batch, Output want, std::vector<float> &logits,
+                     std::vector<int32_t> &greedy) {
   if (Status s = checkBatch(batch); !s.ok())
     return s;
   if (Status s = schedule(batch); !s.ok())
@@ -318,16 +345,22 @@ Status Executor::step(const std::vector<StepSequence> &batch, std::vector<float>
     return s;
 
   const int64_t B = static_cast<int64_t>(batch.size()), N = static_cast<int64_t>(tokens_.size());
-  // Poisoned so that a row the model forgot to write reads as NaN, which the
-  // sampler refuses by token id, rather than as the previous step's logits.
-  logits.assign(static_cast<size_t>(B * vocab_), std::numeric_limits<float>::quiet_NaN());
-
+  // Poisoned so that a row the model forgot to write reads as NaN (the
+  // sampler refuses it by token id; a pick of -1 is outside the vocabulary)
+  // rather than as the previous step's outputs.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  greedy.assign(static_cast<size_t>(B), -1);
+  greedyLogit_.assign(static_cast<size_t>(B), nan);
   if (device_) {
-    if (Status s = runOnDevice(B, N, logits); !s.ok())
+    if (want == Output::Logits)
+      logits.assign(static_cast<size_t>(B * vocab_), nan);
+    if (Status s = runOnDevice(B, N, want, logits, greedy); !s.ok())
       return s;
   } else {
-    StepBuffers host{tokens_.data(), positions_.data(), slots_.data(), queryStart_.data(), contextLens_.data(),
-                     blockTables_.data(), logitRows_.data(), weights_->data(), {}, logits.data()};
+    logits.assign(static_cast<size_t>(B * vocab_), nan); // written either way
+    StepBuffers host{tokens_.data(),      positions_.data(),   slots_.data(),  queryStart_.data(),
+                     contextLens_.data(), blockTables_.data(), logitRows_.data(), weights_->data(),
+                     {},                  logits.data(),       greedy.data(),  greedyLogit_.data()};
     for (FloatBuffer &pool : pools_)
       host.caches.push_back(pool.get());
     callStep(host, B, N);
@@ -353,26 +386,39 @@ void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
     dCaches.push_back(
         denseDescriptor<float, 5>(pool, {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
   auto dLogits = denseDescriptor<float, 2>(m.logits, {B, vocab_});
+  auto dGreedy = denseDescriptor<int32_t, 1>(m.greedy, {B});
+  auto dGreedyLogit = denseDescriptor<float, 1>(m.greedyLogit, {B});
   std::vector<void *> args = {&dTokens, &dPositions,   &dSlots,     &dQueryStart,
                               &dContextLens, &dBlockTables, &dLogitRows, &dWeights};
   for (auto &d : dCaches)
     args.push_back(&d);
-  args.push_back(&dLogits);
+  for (void *out : {static_cast<void *>(&dLogits), static_cast<void *>(&dGreedy),
+                    static_cast<void *>(&dGreedyLogit)})
+    args.push_back(out);
   artifact_->step()(args.data());
 }
 
-Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
+Status Executor::runOnDevice(int64_t B, int64_t N, Output want, std::vector<float> &logits,
+                             std::vector<int32_t> &greedy) {
   using D = DeviceState;
   DeviceState &d = *device_;
   d.staging.clear();
   const size_t tokens = d.stage(tokens_), positions = d.stage(positions_), slots = d.stage(slots_),
                queryStart = d.stage(queryStart_), contextLens = d.stage(contextLens_),
                blockTables = d.stage(blockTables_), logitRows = d.stage(logitRows_);
-  const size_t logitBytes = logits.size() * sizeof(float);
+  const size_t logitBytes = static_cast<size_t>(B * vocab_) * sizeof(float);
+  // The greedy ids and their logits share one buffer, so they come back in
+  // one copy: ids at 0, logits at the next 256-byte boundary.
+  const size_t idBytes = static_cast<size_t>(B) * sizeof(int32_t);
+  const size_t greedyLogitAt = (idBytes + 255) / 256 * 256;
+  const size_t greedyBytes = greedyLogitAt + static_cast<size_t>(B) * sizeof(float);
   if (Status s = d.reserve(D::Args, d.staging.size(), "the step's arguments"); !s.ok())
     return s;
   if (Status s = d.reserve(D::Logits, logitBytes, "logits"); !s.ok())
     return s;
+  if (Status s = d.reserve(D::Greedy, greedyBytes, "the greedy picks"); !s.ok())
+    return s;
+  auto *greedyBase = static_cast<unsigned char *>(d.bufs[D::Greedy].data());
 
   // Everything below is queued on the step's stream, behind the page fills
   // and before the download; the host waits once, in kvcc_cuda_end_step.
@@ -381,22 +427,35 @@ Status Executor::runOnDevice(int64_t B, int64_t N, std::vector<float> &logits) {
     return Status::error("executor: the CUDA step failed: " + cuda::mgpuStatus().message());
   Status queued = d.bufs[D::Args].copyFromHostAsync(d.staging.data(), d.staging.size(), 0, stream);
   if (queued.ok()) {
-    StepBuffers dev{d.argAt<int32_t>(tokens),      d.argAt<int64_t>(positions),  d.argAt<int64_t>(slots),
-                    d.argAt<int32_t>(queryStart),  d.argAt<int32_t>(contextLens), d.argAt<int32_t>(blockTables),
+    StepBuffers dev{d.argAt<int32_t>(tokens),      d.argAt<int64_t>(positions),
+                    d.argAt<int64_t>(slots),       d.argAt<int32_t>(queryStart),
+                    d.argAt<int32_t>(contextLens), d.argAt<int32_t>(blockTables),
                     d.argAt<int64_t>(logitRows),   static_cast<float *>(d.weights.data()),
-                    {},                            static_cast<float *>(d.bufs[D::Logits].data())};
+                    {},                            static_cast<float *>(d.bufs[D::Logits].data()),
+                    reinterpret_cast<int32_t *>(greedyBase),
+                    reinterpret_cast<float *>(greedyBase + greedyLogitAt)};
     for (cuda::DeviceBuffer &pool : d.pools)
       dev.caches.push_back(static_cast<float *>(pool.data()));
     callStep(dev, B, N);
     // model.so's mgpu calls cannot return errors: the first one is recorded.
-    if (cuda::mgpuStatus().ok())
-      queued = d.bufs[D::Logits].copyToHostAsync(logits.data(), logitBytes, 0, stream);
+    if (cuda::mgpuStatus().ok()) {
+      if (want == Output::Logits) {
+        queued = d.bufs[D::Logits].copyToHostAsync(logits.data(), logitBytes, 0, stream);
+      } else {
+        d.picked.resize(greedyBytes);
+        queued = d.bufs[D::Greedy].copyToHostAsync(d.picked.data(), greedyBytes, 0, stream);
+      }
+    }
   }
   const bool ended = kvcc_cuda_end_step() == 0; // waits for the whole step
   if (!queued.ok())
     return Status::error("executor: copying the step's buffers: " + queued.message());
   if (Status s = cuda::mgpuStatus(); !s.ok() || !ended)
     return Status::error("executor: the CUDA step failed: " + s.message());
+  if (want == Output::Greedy) {
+    std::memcpy(greedy.data(), d.picked.data(), idBytes);
+    std::memcpy(greedyLogit_.data(), d.picked.data() + greedyLogitAt, static_cast<size_t>(B) * sizeof(float));
+  }
   return Status::success();
 }
 

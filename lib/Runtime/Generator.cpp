@@ -189,13 +189,26 @@ Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int
     }
   } releaser{ex, seq};
 
+  // Greedy decoding takes the model's own argmax (on the GPU, 8 bytes come
+  // back instead of the vocabulary's logits); any other mode samples the
+  // logits on the host.
+  const bool greedy = sampler->isGreedy();
   std::vector<float> logits;
+  std::vector<int32_t> picks;
+  auto runStep = [&](StepSequence s) {
+    return greedy ? ex.stepGreedy({std::move(s)}, picks) : ex.step({std::move(s)}, logits);
+  };
+  auto nextToken = [&]() -> Expected<int32_t> {
+    if (greedy)
+      return picks.at(0);
+    return sampler->sample(logits.data(), logits.size());
+  };
   auto t0 = Clock::now();
   int64_t chunk = o.prefillChunk > 0 ? o.prefillChunk : p;
   for (int64_t start = 0; start < p; start += chunk) {
     int64_t n = std::min(chunk, p - start);
     StepSequence s{seq, std::vector<int32_t>(prompt.begin() + start, prompt.begin() + start + n)};
-    if (Status e = ex.step({s}, logits); !e.ok())
+    if (Status e = runStep(std::move(s)); !e.ok())
       return e;
     ++st.prefillSteps;
   }
@@ -211,7 +224,7 @@ Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int
     }
   };
   for (;;) {
-    Expected<int32_t> tok = sampler->sample(logits.data(), logits.size());
+    Expected<int32_t> tok = nextToken();
     if (!tok)
       return Status::error("sampling after " + std::to_string(res.tokens.size()) + " generated tokens: " +
                            tok.message());
@@ -231,7 +244,7 @@ Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int
       st.stopReason = "context_full";
       break;
     }
-    if (Status e = ex.step({StepSequence{seq, {*tok}}}, logits); !e.ok())
+    if (Status e = runStep(StepSequence{seq, {*tok}}); !e.ok())
       return e;
     ++st.decodeSteps;
   }

@@ -95,7 +95,8 @@ class Artifact:
 
     def step(self, seqs):
         """seqs: list of dicts with 'pages' (list, grown here), 'len' (tokens
-        cached so far, updated) and 'new' (token ids). Returns logits [B, vocab]."""
+        cached so far, updated) and 'new' (token ids). Returns logits [B, vocab];
+        the model's greedy picks and their logits are left in last_greedy."""
         tokens, positions, slots, starts, lens, rows, table_rows = schedule_step(
             seqs, self.block, lambda: self.free_pages.pop(0))
         tables = np.array(table_rows, dtype=np.int32)
@@ -104,8 +105,12 @@ class Artifact:
                   np.array(lens, np.int32), tables, np.array(rows, np.int64), self.weights]
         arrays += self.caches
         logits = np.full((len(seqs), self.vocab), np.nan, dtype=np.float32)
-        arrays.append(logits)
+        greedy = np.full(len(seqs), -1, dtype=np.int32)
+        greedy_logit = np.full(len(seqs), np.nan, dtype=np.float32)
+        arrays += [logits, greedy, greedy_logit]
         descs = [_descriptor(a) for a in arrays]
         args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(d) for d in descs])
         self.step_fn(args)
+        # The model's own argmax of each row (ModelABI.h outputs 9+L, 10+L).
+        self.last_greedy = (greedy, greedy_logit)
         return logits

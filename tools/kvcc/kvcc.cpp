@@ -19,6 +19,7 @@
 #include "kvcc/Frontend/ModelIRBuilder.h"
 #include "kvcc/Frontend/ModelSource.h"
 #include "kvcc/InitAll.h"
+#include "kvcc/Runtime/ModelABI.h"
 #include "kvcc/Support/Json.h"
 #include "kvcc/Target/CPUTarget.h"
 #include "kvcc/Target/CUDATarget.h"
@@ -96,7 +97,7 @@ std::string manifest(const kvcc::ModelSpec &spec,
        {"dtype", Value::string("f32")},
        {"layout", Value::string("token_major")}});
   Value root = Value::object({{"format", Value::string("kvcc-artifact")},
-                              {"version", Value::number(1)},
+                              {"version", Value::number(kvcc::abi::kManifestVersion)},
                               {"target", Value::string(target)},
                               // The CPU or GPU the code was compiled for.
                               {target == "cuda" ? "gpu_arch" : "cpu",

@@ -60,6 +60,14 @@ public:
   /// token id, duplicate sequence) nothing has changed.
   Status step(const std::vector<StepSequence> &batch, std::vector<float> &logits);
 
+  /// Runs one step and returns each row's greedy token (the model's own
+  /// argmax: the lowest id among equal maxima) instead of the logits; on a GPU
+  /// only these 8 bytes per sequence come back. A NaN or +inf winning logit,
+  /// or a row of -inf, is an error naming the sequence and token, as the
+  /// sampler would refuse it; the step has run by then (its tokens are in
+  /// the cache).
+  Status stepGreedy(const std::vector<StepSequence> &batch, std::vector<int32_t> &tokens);
+
   /// Forgets a finished sequence; its pages return to the pool.
   Status release(int64_t seq);
 
@@ -103,11 +111,21 @@ private:
     float *weights;
     std::vector<float *> caches;
     float *logits;
+    int32_t *greedy;     // [B]
+    float *greedyLogit;  // [B]
   };
+  /// What a step brings back to the host.
+  enum class Output { Logits, Greedy };
+  /// Validates, schedules and runs a step; `logits` ([B, vocab]) or `greedy`
+  /// and greedyLogit_ ([B]) hold what `want` asked for.
+  Status run(const std::vector<StepSequence> &batch, Output want, std::vector<float> &logits,
+             std::vector<int32_t> &greedy);
   /// Calls kvcc_step with the descriptors of ModelABI.h over `m`.
   void callStep(const StepBuffers &m, int64_t B, int64_t N) const;
-  /// Uploads the step's arguments, runs it on the GPU, downloads the logits.
-  Status runOnDevice(int64_t B, int64_t N, std::vector<float> &logits);
+  /// Uploads the step's arguments, runs it on the GPU, downloads what `want`
+  /// asks for.
+  Status runOnDevice(int64_t B, int64_t N, Output want, std::vector<float> &logits,
+                     std::vector<int32_t> &greedy);
   /// Admission and input checks shared by both modes; nothing changes.
   Status checkBatch(const std::vector<StepSequence> &batch) const;
   /// Appends the batch's tokens (or, without a cache, whole histories) and
@@ -133,6 +151,9 @@ private:
   std::vector<int32_t> tokens_, queryStart_, contextLens_, blockTables_;
   std::vector<int64_t> positions_, slots_, logitRows_;
   int64_t tableWidth_ = 0;
+  // The outputs a caller did not ask for still need room on the host path.
+  std::vector<float> logitsScratch_, greedyLogit_;
+  std::vector<int32_t> greedyScratch_;
 };
 
 } // namespace kvcc::runtime

@@ -26,6 +26,12 @@
 //   8 .. 8+L-1      cache of layer l   [pages, 2, block_size, kv_heads, head_dim]
 //                                      (token-major; keys at [.,0], values at [.,1])
 //   8+L             logits (output)    f32 [B, vocab]
+//   8+L+1           greedy (output)    i32 [B]  argmax of each logits row: the
+//                                      lowest id among equal maxima; a NaN
+//                                      counts above every number (kvc.argmax)
+//   8+L+2           greedy_logit (out) f32 [B]  the logit at that id, so the
+//                                      runtime can refuse a NaN or +inf pick
+//                                      without reading the row
 //
 // model.so also exports the int64_t constants kvcc_weights_size,
 // kvcc_block_size and kvcc_num_layers; the runtime refuses a manifest that
@@ -38,7 +44,7 @@
 //
 // manifest.json (written by the compiler, read by the runtime):
 //   {
-//     "format": "kvcc-artifact", "version": 1, "target": "cpu",
+//     "format": "kvcc-artifact", "version": 2, "target": "cpu",
 //     "entry": "kvcc_step",
 //     "model": { ModelSpec::toJson() },
 //     "cache": { "layers": L, "block_size": B, "kv_heads": H, "head_dim": D,
@@ -87,7 +93,12 @@ constexpr const char *kStepSymbol = "kvcc_step";
 constexpr const char *kWeightsSizeSymbol = "kvcc_weights_size";
 constexpr const char *kBlockSizeSymbol = "kvcc_block_size";
 constexpr const char *kNumLayersSymbol = "kvcc_num_layers";
-constexpr int kNumFixedArgs = 8; // tokens .. weights; caches and logits follow
+constexpr int kNumFixedArgs = 8; // tokens .. weights; caches and outputs follow
+constexpr int kNumOutputs = 3;   // logits, greedy, greedy_logit
+
+/// The manifest version this runtime reads. 2: the step also writes the
+/// greedy outputs (version 1 artifacts wrote logits only).
+constexpr int kManifestVersion = 2;
 
 } // namespace kvcc::abi
 

@@ -67,12 +67,14 @@ public:
 
   const SamplerOptions &options() const { return options_; }
 
-private:
-  explicit Sampler(const SamplerOptions &options)
-      : options_(options), rng_(options.seed) {}
+  /// Temperature 0 or top-k 1: the pick is the argmax and draws no randomness.
   bool isGreedy() const {
     return options_.temperature == 0.0 || options_.topK == 1;
   }
+
+private:
+  explicit Sampler(const SamplerOptions &options)
+      : options_(options), rng_(options.seed) {}
 
   SamplerOptions options_;
   Rng rng_;

@@ -20,6 +20,7 @@ struct LowerToCPUPass : public kvcc::impl::KVCLowerToCPUBase<LowerToCPUPass> {
           populateKVCAttentionToCPUPatterns(converter, patterns);
           populateKVCCacheAndRopeToCPUPatterns(converter, patterns);
           populateKVCNormToCPUPatterns(converter, patterns);
+          populateKVCArgmaxToCPUPatterns(converter, patterns);
         })))
       signalPassFailure();
   }

@@ -21,6 +21,7 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
           populateKVCAttentionToGPUPatterns(converter, patterns);
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
+          populateKVCArgmaxToGPUPatterns(converter, patterns);
         })))
       signalPassFailure();
   }

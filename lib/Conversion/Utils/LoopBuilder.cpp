@@ -13,6 +13,24 @@ MemRefType pageBufferType(kvc::PagedCacheType cache) {
                          cache.getElementType());
 }
 
+Value argmaxPrefers(ImplicitLocOpBuilder &b, Value a, Value ia, Value best,
+                    Value ib) {
+  using P = arith::CmpFPredicate;
+  Value aNaN = arith::CmpFOp::create(b, P::UNO, a, a);
+  Value bestNaN = arith::CmpFOp::create(b, P::UNO, best, best);
+  Value notBestNaN = arith::XOrIOp::create(
+      b, bestNaN, arith::ConstantOp::create(b, b.getBoolAttr(true)));
+  Value nanOverNumber = arith::AndIOp::create(b, aNaN, notBestNaN);
+  Value greater = arith::CmpFOp::create(b, P::OGT, a, best); // false with a NaN
+  Value equal = arith::CmpFOp::create(b, P::OEQ, a, best);
+  Value bothNaN = arith::AndIOp::create(b, aNaN, bestNaN);
+  Value tie = arith::OrIOp::create(b, equal, bothNaN);
+  Value lower = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, ia, ib);
+  Value wins = arith::OrIOp::create(b, nanOverNumber, greater);
+  Value winsTie = arith::AndIOp::create(b, tie, lower);
+  return arith::OrIOp::create(b, wins, winsTie);
+}
+
 Value Loops::idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 Value Loops::f32(double v) {
   return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));

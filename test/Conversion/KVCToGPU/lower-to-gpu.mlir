@@ -123,3 +123,45 @@ func.func @unsupported_head_dim(%q: tensor<?x4x96xf16>, %cache: !kvc.paged_cache
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.1 : f32, causal} : tensor<?x4x96xf16>, !kvc.paged_cache<16, 4, 96, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x96xf16>
   return %o : tensor<?x4x96xf16>
 }
+
+// -----
+
+// kvc.argmax: a CTA of 1024 threads per row; 16-byte loads when chunks tile
+// the row, each thread's best (value, column) in registers, five shuffle
+// rounds of both, the 32 warp winners in shared memory, thread 0 writes.
+// CHECK-LABEL: func.func @argmax
+// CHECK: %[[ROWS:.*]] = memref.dim
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[ROWS]], {{.*}}) threads({{.*}}) in ({{.*}} = %c1024
+// CHECK-SAME: module(@kvc_argmax) function(@kvc_argmax)
+// CHECK-SAME: workgroup(%[[WV:.*]] : memref<32xf32, #gpu.address_space<workgroup>>, %[[WI:.*]] : memref<32xi32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, i32)
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<?x49152xf32>, vector<4xf32>
+// CHECK: scf.yield
+// CHECK-COUNT-10: gpu.shuffle xor
+// CHECK: memref.store {{.*}}, %[[WV]]
+// CHECK: memref.store {{.*}}, %[[WI]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: memref.store {{.*}} : memref<?xf32>
+// CHECK: memref.store {{.*}} : memref<?xi32>
+// CHECK: gpu.terminator
+func.func @argmax(%l: tensor<?x49152xf32>) -> (tensor<?xi32>, tensor<?xf32>) {
+  %i, %v = kvc.argmax %l : tensor<?x49152xf32> -> tensor<?xi32>, tensor<?xf32>
+  return %i, %v : tensor<?xi32>, tensor<?xf32>
+}
+
+// -----
+
+// A row that 16-byte chunks do not tile is read element by element; bf16 is
+// compared in f32 and written back as bf16.
+// CHECK-LABEL: func.func @argmax_odd
+// CHECK: gpu.launch
+// CHECK-NOT: vector.load
+// CHECK: memref.load {{.*}} : memref<?x1001xbf16>
+// CHECK: arith.extf
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: memref.store {{.*}} : memref<?xbf16>
+func.func @argmax_odd(%l: tensor<?x1001xbf16>) -> (tensor<?xi32>, tensor<?xbf16>) {
+  %i, %v = kvc.argmax %l : tensor<?x1001xbf16> -> tensor<?xi32>, tensor<?xbf16>
+  return %i, %v : tensor<?xi32>, tensor<?xbf16>
+}

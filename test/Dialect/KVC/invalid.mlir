@@ -562,3 +562,43 @@ func.func @f(%q: tensor<?x8x128xf16>, %k: tensor<?x4x128xf16>, %v: tensor<?x4x12
   %qr = kvc.rope_append gptj %q, %k, %v into %c[%s] positions(%p) {rotary_dim = 256, theta = 1.0e+04 : f64} : tensor<?x8x128xf16>, tensor<?x4x128xf16>, tensor<?x4x128xf16>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 4, 128, f16> -> tensor<?x8x128xf16>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<?xf32>) {
+  // expected-error @+1 {{'kvc.argmax' op input must have rank 2, got 'tensor<?xf32>'}}
+  %i, %v = kvc.argmax %x : tensor<?xf32> -> tensor<?xi32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x10xf32>) {
+  // expected-error @+1 {{'kvc.argmax' op index result has length 3, but the input's rows is 4}}
+  %i, %v = kvc.argmax %x : tensor<4x10xf32> -> tensor<3xi32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x10xf32>) {
+  // expected-error @+1 {{'kvc.argmax' op value result element type 'f16' differs from the input's 'f32'}}
+  %i, %v = kvc.argmax %x : tensor<?x10xf32> -> tensor<?xi32>, tensor<?xf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x0xf32>) {
+  // expected-error @+1 {{'kvc.argmax' op needs rows of 1 .. 2^31-1 columns (i32 indices), got 0}}
+  %i, %v = kvc.argmax %x : tensor<?x0xf32> -> tensor<?xi32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x10xf32>) {
+  // expected-error @+1 {{'kvc.argmax' op result #0 must be ranked tensor of 32-bit signless integer values, but got 'tensor<?xi64>'}}
+  %i, %v = kvc.argmax %x : tensor<?x10xf32> -> tensor<?xi64>, tensor<?xf32>
+  return
+}

@@ -81,6 +81,15 @@ func.func @rms_norm(%x: tensor<?x576xf32>, %w: tensor<576xf32>, %y: tensor<3x64x
   return %h, %h2, %s : tensor<?x576xf32>, tensor<3x64xbf16>, tensor<3x64xbf16>
 }
 
+// CHECK-LABEL: func @argmax
+// CHECK: %{{.*}}, %{{.*}} = kvc.argmax %{{.*}} : tensor<?x49152xf32> -> tensor<?xi32>, tensor<?xf32>
+// CHECK: kvc.argmax %{{.*}} : tensor<2x10xbf16> -> tensor<2xi32>, tensor<2xbf16>
+func.func @argmax(%l: tensor<?x49152xf32>, %m: tensor<2x10xbf16>) -> (tensor<?xi32>, tensor<?xf32>, tensor<2xi32>, tensor<2xbf16>) {
+  %i, %v = kvc.argmax %l : tensor<?x49152xf32> -> tensor<?xi32>, tensor<?xf32>
+  %j, %w = kvc.argmax %m : tensor<2x10xbf16> -> tensor<2xi32>, tensor<2xbf16>
+  return %i, %v, %j, %w : tensor<?xi32>, tensor<?xf32>, tensor<2xi32>, tensor<2xbf16>
+}
+
 // CHECK-LABEL: func @rope_append
 // CHECK: %{{.*}} = kvc.rope_append neox %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}[%{{.*}}] positions(%{{.*}}) {rotary_dim = 64 : i64, theta = 1.000000e+04 : f64} : tensor<?x8x128xf16>, tensor<?x2x128xf16>, tensor<?x2x128xf16>, tensor<?xi64>, tensor<?xi32> into !kvc.paged_cache<16, 2, 128, f16> -> tensor<?x8x128xf16>
 func.func @rope_append(%q: tensor<?x8x128xf16>, %k: tensor<?x2x128xf16>, %v: tensor<?x2x128xf16>, %slots: tensor<?xi64>, %pos: tensor<?xi32>, %cache: !kvc.paged_cache<16, 2, 128, f16>) -> tensor<?x8x128xf16> {

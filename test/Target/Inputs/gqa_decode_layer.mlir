@@ -13,3 +13,9 @@ func.func @append_and_norm(%k: tensor<?x8x128xf16>, %v: tensor<?x8x128xf16>, %sl
   %h, %s = kvc.rms_norm %x + %d, %w {epsilon = 1.0e-05 : f64} : tensor<?x4096xf16> + tensor<?x4096xf16>, tensor<4096xf16> -> tensor<?x4096xf16>, tensor<?x4096xf16>
   return %h, %s : tensor<?x4096xf16>, tensor<?x4096xf16>
 }
+
+// The greedy pick over a vocabulary of logits.
+func.func @greedy(%logits: tensor<?x128256xf32>) -> (tensor<?xi32>, tensor<?xf32>) {
+  %i, %v = kvc.argmax %logits : tensor<?x128256xf32> -> tensor<?xi32>, tensor<?xf32>
+  return %i, %v : tensor<?xi32>, tensor<?xf32>
+}

@@ -65,7 +65,7 @@ class KvccRunCuda : public MockTest {
 protected:
   std::string artifact(const char *target) {
     std::string dir = scratchDir();
-    std::ofstream(dir + "/manifest.json") << "{\"format\": \"kvcc-artifact\", \"version\": 1, \"target\": \"" << target
+    std::ofstream(dir + "/manifest.json") << "{\"format\": \"kvcc-artifact\", \"version\": 2, \"target\": \"" << target
                                           << "\"}\n";
     dirs_.push_back(dir);
     return dir;

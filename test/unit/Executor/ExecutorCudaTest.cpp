@@ -130,6 +130,35 @@ TEST_F(ExecutorCuda, OneCopyEachWayAndOneHostWaitPerStep) {
   }
 }
 
+TEST_F(ExecutorCuda, AGreedyStepBringsBackOnlyThePicks) {
+  std::unique_ptr<Rig> r = Rig::make(withKV(2), 4, "cuda");
+  ASSERT_TRUE(r);
+  ExecutorOptions eo;
+  eo.maxContext = 32;
+  eo.maxBatch = 2;
+  std::unique_ptr<Executor> withLogits = r->executor(eo), greedy = r->executor(eo);
+  ASSERT_TRUE(withLogits && greedy);
+  std::vector<StepSequence> step = {{0, somePrompt(9)}, {1, somePrompt(3, 2)}};
+  for (int t = 0; t < 3; ++t) {
+    std::vector<float> logits;
+    std::vector<int32_t> picks;
+    ASSERT_TRUE(withLogits->step(step, logits).ok());
+    resetMockCalls();
+    Status s = greedy->stepGreedy(step, picks);
+    ASSERT_TRUE(s.ok()) << s.message();
+    // Still one copy each way and one wait; the download is the picks'
+    // buffer (ids and logits, one copy), not the logits.
+    EXPECT_EQ(mockCalls("cuMemcpyHtoDAsync"), 1);
+    EXPECT_EQ(mockCalls("cuMemcpyDtoHAsync"), 1);
+    EXPECT_EQ(mockCalls("cuStreamSynchronize"), 1);
+    for (size_t b = 0; b < step.size(); ++b) {
+      EXPECT_EQ(picks[b], *Sampler::greedy(logits.data() + b * kVocab, kVocab)) << "row " << b;
+      step[b].tokens = {picks[b]};
+    }
+  }
+  EXPECT_EQ(r->mockError(), "");
+}
+
 TEST_F(ExecutorCuda, DriverFailuresBecomeStepErrors) {
   std::unique_ptr<Rig> r = Rig::make(TinyConfig(), 4, "cuda");
   ASSERT_TRUE(r);

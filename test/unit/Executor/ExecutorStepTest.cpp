@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -219,4 +220,55 @@ TEST(ExecutorTest, PoisonedPagesAreNeverRead) {
       ASSERT_TRUE(std::isfinite(v));
     ASSERT_TRUE(ex->release(round).ok());
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Greedy steps: the model's own argmax instead of the logits
+//===----------------------------------------------------------------------===//
+
+TEST(ExecutorTest, GreedyStepsPickTheArgmaxOfTheLogits) {
+  std::unique_ptr<Rig> r = Rig::make(TinyConfig(), 3);
+  ASSERT_TRUE(r);
+  ExecutorOptions eo;
+  eo.maxContext = 40;
+  eo.maxBatch = 3;
+  // Two executors fed the same ragged steps: one returns logits, the other
+  // only the picks, which must be the sampler's greedy choice of each row.
+  std::unique_ptr<Executor> withLogits = r->executor(eo), greedy = r->executor(eo);
+  std::vector<StepSequence> step = {{0, somePrompt(9, 1)}, {1, somePrompt(4, 2)}, {2, somePrompt(1, 3)}};
+  for (int t = 0; t < 5; ++t) {
+    std::vector<float> logits;
+    std::vector<int32_t> picks;
+    ASSERT_TRUE(withLogits->step(step, logits).ok());
+    Status s = greedy->stepGreedy(step, picks);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(picks.size(), step.size());
+    for (size_t b = 0; b < step.size(); ++b) {
+      Expected<int32_t> want = Sampler::greedy(logits.data() + b * kVocab, kVocab);
+      ASSERT_TRUE(want.ok());
+      EXPECT_EQ(picks[b], *want) << "step " << t << " row " << b;
+      step[b].tokens = {picks[b]};
+    }
+    std::reverse(step.begin(), step.end());
+  }
+  EXPECT_EQ(r->mockError(), "");
+}
+
+TEST(ExecutorTest, AGreedyPickOfNaNIsAnErrorNamingTheToken) {
+  TinyConfig c;
+  c.tied = false;
+  std::unique_ptr<Rig> r = Rig::make(c, 4);
+  ASSERT_TRUE(r);
+  // Row 17 of the LM head poisoned: the logit of token 17 is NaN, which the
+  // argmax ranks above every number.
+  const int64_t hidden = c.hidden;
+  for (const ManifestWeight &w : r->artifact->manifest().weights)
+    if (w.name == "lm_head")
+      for (int64_t i = 0; i < hidden; ++i)
+        r->weights->data()[w.offset + 17 * hidden + i] = std::numeric_limits<float>::quiet_NaN();
+  std::unique_ptr<Executor> ex = r->executor(ExecutorOptions());
+  std::vector<int32_t> picks;
+  Status s = ex->stepGreedy({{5, {1, 2, 3}}}, picks);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "executor: sequence 5: logit of token 17 is NaN");
 }

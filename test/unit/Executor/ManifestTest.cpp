@@ -101,7 +101,7 @@ TEST_F(ManifestTest, EveryMalformedFieldIsNamed) {
   } cases[] = {
       {{"format"}, Value::string("gguf"), "field 'format' is 'gguf'"},
       {{"format"}, std::nullopt, "missing field 'format'"},
-      {{"version"}, Value::number(2), "field 'version' is 2"},
+      {{"version"}, Value::number(1), "field 'version' is 1"},
       {{"version"}, Value::string("1"), "field 'version' is a string"},
       {{"target"}, Value::string("tpu"), "field 'target' is 'tpu'"},
       {{"target"}, Value::number(1), "field 'target' is a number"},

@@ -160,12 +160,15 @@ bool checkArgs(void **args, const Config &c) {
   auto *rows = static_cast<MemRefDescriptor<int64_t, 1> *>(args[6]);
   auto *w = static_cast<MemRefDescriptor<float, 1> *>(args[7]);
   auto *logits = static_cast<MemRefDescriptor<float, 2> *>(args[8 + s.numLayers]);
+  auto *greedy = static_cast<MemRefDescriptor<int32_t, 1> *>(args[9 + s.numLayers]);
+  auto *greedyLogit = static_cast<MemRefDescriptor<float, 1> *>(args[10 + s.numLayers]);
   const int64_t N = tok->sizes[0], B = ctx->sizes[0], P = bt->sizes[1];
   if (!dense(tok) || !dense(pos) || !dense(slot) || !dense(qs) || !dense(ctx) || !dense(bt) || !dense(rows) ||
-      !dense(w) || !dense(logits))
+      !dense(w) || !dense(logits) || !dense(greedy) || !dense(greedyLogit))
     return violation("a descriptor is not dense row-major");
   if (pos->sizes[0] != N || slot->sizes[0] != N || qs->sizes[0] != B + 1 || bt->sizes[0] != B ||
-      rows->sizes[0] != B || logits->sizes[0] != B || logits->sizes[1] != s.vocabSize)
+      rows->sizes[0] != B || logits->sizes[0] != B || logits->sizes[1] != s.vocabSize ||
+      greedy->sizes[0] != B || greedyLogit->sizes[0] != B)
     return violation("descriptor sizes disagree");
   if (w->sizes[0] != c.weightsSize)
     return violation("weights size " + std::to_string(w->sizes[0]));
@@ -313,6 +316,18 @@ void forward(void **args, const Config &c) {
       logits[b * s.vocabSize + vId] = static_cast<float>(acc);
     }
   }
+  // The greedy outputs: the first maximum, a NaN above every number.
+  int32_t *greedy = base(static_cast<MemRefDescriptor<int32_t, 1> *>(args[9 + s.numLayers]));
+  float *greedyLogit = base(static_cast<MemRefDescriptor<float, 1> *>(args[10 + s.numLayers]));
+  for (int64_t b = 0; b < B; ++b) {
+    const float *row = logits + b * s.vocabSize;
+    int64_t best = 0;
+    for (int64_t vId = 1; vId < s.vocabSize && !std::isnan(row[best]); ++vId)
+      if (std::isnan(row[vId]) || row[vId] > row[best])
+        best = vId;
+    greedy[b] = static_cast<int32_t>(best);
+    greedyLogit[b] = row[best];
+  }
 }
 
 } // namespace
@@ -330,6 +345,9 @@ void step(void **args) {
     int64_t n = logits->sizes[0] * logits->sizes[1];
     for (int64_t i = 0; i < n && logits->aligned; ++i)
       base(logits)[i] = std::numeric_limits<float>::quiet_NaN();
+    auto *greedyLogit = static_cast<MemRefDescriptor<float, 1> *>(args[10 + c.spec.numLayers]);
+    for (int64_t i = 0; i < greedyLogit->sizes[0] && greedyLogit->aligned; ++i)
+      base(greedyLogit)[i] = std::numeric_limits<float>::quiet_NaN();
     return;
   }
   g_tokens += static_cast<MemRefDescriptor<int32_t, 1> *>(args[0])->sizes[0];

@@ -239,7 +239,7 @@ Value manifestFor(const ModelSpec &spec, int64_t blockSize) {
   }
   return Value::object({
       {"format", Value::string("kvcc-artifact")},
-      {"version", Value::number(1)},
+      {"version", Value::number(kvcc::abi::kManifestVersion)},
       {"target", Value::string("cpu")},
       {"entry", Value::string("kvcc_step")},
       {"compiler", Value::string("test")},

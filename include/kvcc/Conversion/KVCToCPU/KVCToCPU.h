@@ -34,6 +34,10 @@ void populateKVCCacheAndRopeToCPUPatterns(const mlir::TypeConverter &converter,
 void populateKVCNormToCPUPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns);
 
+/// kvc.argmax to one two-output linalg reduction.
+void populateKVCArgmaxToCPUPatterns(const mlir::TypeConverter &converter,
+                                    mlir::RewritePatternSet &patterns);
+
 } // namespace kvcc
 
 #endif // KVCC_CONVERSION_KVCTOCPU_KVCTOCPU_H

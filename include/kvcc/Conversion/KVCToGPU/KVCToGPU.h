@@ -15,7 +15,8 @@ namespace kvcc {
 #define GEN_PASS_DECL_KVCDEDUPGPUKERNELS
 #include "kvcc/Conversion/Passes.h.inc"
 
-/// Threads of every kvc kernel's CTA (4 warps).
+/// Threads of a kvc kernel's CTA (4 warps); kvc_argmax, one CTA per
+/// vocabulary-long row, uses 1024.
 constexpr int64_t kGPUBlockThreads = 128;
 
 /// kvc.paged_attention to the flash-decoding kernel (+ split combine).
@@ -29,6 +30,11 @@ void populateKVCCacheAndRopeToGPUPatterns(const mlir::TypeConverter &converter,
 /// kvc.rms_norm (with its fused residual add) to one CTA-per-row kernel.
 void populateKVCNormToGPUPatterns(const mlir::TypeConverter &converter,
                                   mlir::RewritePatternSet &patterns);
+
+/// kvc.argmax to one kernel: a CTA per row, shuffle and shared-memory
+/// combination of per-thread candidates.
+void populateKVCArgmaxToGPUPatterns(const mlir::TypeConverter &converter,
+                                    mlir::RewritePatternSet &patterns);
 
 } // namespace kvcc
 

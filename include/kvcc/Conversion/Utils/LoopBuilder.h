@@ -36,6 +36,13 @@ constexpr double kNoScore = -1.0e30;
 /// head_major:  [pages, 2, kv_heads, block_size, head_dim].
 mlir::MemRefType pageBufferType(kvc::PagedCacheType cache);
 
+/// kvc.argmax's order, shared by every lowering so they pick the same column:
+/// true when (a, column ia) beats (best, column ib). NaN beats every number,
+/// a larger number beats a smaller one, and equal values (two NaNs included)
+/// go to the lower column. Values are f32, columns i32.
+Value argmaxPrefers(ImplicitLocOpBuilder &b, Value a, Value ia, Value best,
+                    Value ib);
+
 struct Loops {
   ImplicitLocOpBuilder &b;
 

@@ -306,6 +306,33 @@ LogicalResult RMSNormOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// ArgmaxOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ArgmaxOp::verify() {
+  if (failed(checkRank(*this, "input", getInput(), 2)) ||
+      failed(checkRank(*this, "index result", getIndex(), 1)) ||
+      failed(checkRank(*this, "value result", getValue(), 1)))
+    return failure();
+  auto input = getInput().getType();
+  if (getValue().getType().getElementType() != input.getElementType())
+    return emitOpError() << "value result element type "
+                         << getValue().getType().getElementType()
+                         << " differs from the input's " << input.getElementType();
+  if (failed(checkDim(*this, "index result", getIndex().getType().getDimSize(0),
+                      "length", input.getDimSize(0), "the input's rows")) ||
+      failed(checkDim(*this, "value result", getValue().getType().getDimSize(0),
+                      "length", input.getDimSize(0), "the input's rows")))
+    return failure();
+  // An empty row has no maximum; column indices are i32.
+  if (!input.isDynamicDim(1) &&
+      (input.getDimSize(1) < 1 || input.getDimSize(1) > INT32_MAX))
+    return emitOpError() << "needs rows of 1 .. 2^31-1 columns (i32 indices), got "
+                         << input.getDimSize(1);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // GatherOp
 //===----------------------------------------------------------------------===//
 

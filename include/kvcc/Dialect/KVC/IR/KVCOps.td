@@ -242,6 +242,37 @@ def KVC_RMSNormOp : KVC_Op<"rms_norm", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// kvc.argmax
+//===----------------------------------------------------------------------===//
+
+def KVC_ArgmaxOp : KVC_Op<"argmax", [Pure]> {
+  let summary = "the greedy pick of every row: its maximum and where it is";
+  let description = [{
+    For every row `r` of `input` (`[rows, n]`), `index[r]` is the column of
+    the row's largest value and `value[r]` that value. Equal maxima resolve to
+    the lowest column, so the result is that of a sequential scan whatever
+    order a parallel lowering visits the row in. A NaN counts as larger than
+    every number, +inf included, so a row holding one reports it (the first
+    NaN) instead of hiding it; `value` lets the caller refuse a NaN or +inf
+    pick without reading the row back. A row of -inf reports column 0.
+
+    This is greedy decoding's last step: on the GPU the runtime then copies 8
+    bytes per sequence back instead of the vocabulary's logits.
+
+    ```mlir
+    %ids, %max = kvc.argmax %logits
+        : tensor<?x49152xf32> -> tensor<?xi32>, tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins KVC_FloatTensor:$input);
+  let results = (outs RankedTensorOf<[I32]>:$index, KVC_FloatTensor:$value);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($index) `,` type($value)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // kvc.gather
 //===----------------------------------------------------------------------===//
 
