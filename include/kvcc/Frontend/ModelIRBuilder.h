@@ -26,8 +26,11 @@ struct WeightSlot {
   int64_t offset = 0;         ///< in f32 elements, into the flat weights argument
 };
 
-/// Every weight of `spec` in ModelSource's stable order, packed back to back
-/// (each slot starts on a 16-element boundary so rows stay 64-byte aligned).
+/// Every weight of `spec` in ModelSource's stable order, packed back to back.
+/// Each slot starts on a 16-element boundary (64-byte aligned rows), except
+/// the members of a fused projection after the first (wk, wv after wq; bk, bv
+/// after bq; w_up after w_gate), which follow their predecessor directly so
+/// the group is one matrix and the model runs one GEMM for it.
 std::vector<WeightSlot> weightLayout(const ModelSpec &spec, int64_t &totalElements);
 
 struct ModelIROptions {

@@ -21,8 +21,8 @@ struct AppendToCPU : OpConversionPattern<kvc::AppendOp> {
     auto cache = op.getCache().getType();
     int64_t B = cache.getBlockSize(), H = cache.getNumKVHeads(),
             D = cache.getHeadDim();
-    Value key = L.toBuffer(op.getKey());
-    Value value = L.toBuffer(op.getValue());
+    Value key = L.toStridedBuffer(op.getKey());
+    Value value = L.toStridedBuffer(op.getValue());
     Value slots = L.toBuffer(op.getSlots());
     Value pages = adaptor.getCache();
     auto rowType = VectorType::get({D}, cache.getElementType());
@@ -128,7 +128,7 @@ struct RopeToCPU : OpConversionPattern<kvc::RopeOp> {
     Value freqs = arith::ConstantOp::create(
         b, DenseElementsAttr::get(f64Vec, ArrayRef<double>(invFreq)));
 
-    Value input = L.toBuffer(op.getInput());
+    Value input = L.toStridedBuffer(op.getInput());
     Value positions = L.toBuffer(op.getPositions());
     Value out = L.allocLike(type, input);
     bool neox = op.getStyle() == kvc::RopeStyle::Neox;

@@ -136,7 +136,7 @@ struct AppendToGPU : OpConversionPattern<kvc::AppendOp> {
       return op.emitOpError() << "the GPU append needs head_dim % 8 == 0, got " << D;
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
-    Value key = L.toBuffer(op.getKey()), value = L.toBuffer(op.getValue());
+    Value key = L.toStridedBuffer(op.getKey()), value = L.toStridedBuffer(op.getValue());
     Value slots = L.toBuffer(op.getSlots());
     Value pages = adaptor.getCache();
     perRowKernel(b, "kvc_append", memref::DimOp::create(b, key, 0),
@@ -165,7 +165,7 @@ struct RopeToGPU : OpConversionPattern<kvc::RopeOp> {
     Loops L{b};
     RopeParams p = RopeParams::of(op, type.getDimSize(1), type.getDimSize(2),
                                   type.getElementType());
-    Value input = L.toBuffer(op.getInput());
+    Value input = L.toStridedBuffer(op.getInput());
     Value positions = L.toBuffer(op.getPositions());
     Value out = L.allocLike(type, input);
     perRowKernel(b, "kvc_rope", memref::DimOp::create(b, input, 0),
@@ -196,8 +196,8 @@ struct RopeAppendToGPU : OpConversionPattern<kvc::RopeAppendOp> {
     Type elem = cache.getElementType();
     RopeParams qRope = RopeParams::of(op, qType.getDimSize(1), D, elem);
     RopeParams kRope = RopeParams::of(op, cache.getNumKVHeads(), D, elem);
-    Value query = L.toBuffer(op.getQuery()), key = L.toBuffer(op.getKey());
-    Value value = L.toBuffer(op.getValue());
+    Value query = L.toStridedBuffer(op.getQuery()), key = L.toStridedBuffer(op.getKey());
+    Value value = L.toStridedBuffer(op.getValue());
     Value slots = L.toBuffer(op.getSlots()), positions = L.toBuffer(op.getPositions());
     Value pages = adaptor.getCache();
     Value out = L.allocLike(qType, query);

@@ -61,6 +61,8 @@ Value Loops::toBuffer(Value tensor) {
 Value Loops::toStridedBuffer(Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
   SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  if (!strides.empty())
+    strides.back() = 1; // rows stay contiguous: vector loads remain legal
   auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
   auto memrefType = MemRefType::get(type.getShape(), type.getElementType(), layout);
   return bufferization::ToBufferOp::create(b, memrefType, tensor,

@@ -64,7 +64,7 @@ func.func @append_rope(%k: tensor<?x2x64xbf16>, %v: tensor<?x2x64xbf16>, %slots:
 // CHECK: scf.if
 // CHECK: math.cos
 // CHECK: memref.store {{.*}} : memref<?x2x16x2x64xf16>
-// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<?x2x64xf16>, vector<8xf16>
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<?x2x64xf16, strided<[?, ?, 1], offset: ?>>, vector<8xf16>
 // CHECK: vector.store {{.*}} {alignment = 16 : i64} : memref<?x2x16x2x64xf16>, vector<8xf16>
 // CHECK: gpu.terminator
 // CHECK-NOT: gpu.launch
@@ -96,7 +96,7 @@ func.func @rope_append(%q: tensor<?x8x64xf16>, %k: tensor<?x2x64xf16>, %v: tenso
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
 // CHECK: scf.for
-// CHECK: memref.load {{.*}} : memref<64xbf16, strided<[?], offset: ?>>
+// CHECK: memref.load {{.*}} : memref<64xbf16, strided<[1], offset: ?>>
 // CHECK: gpu.terminator
 // CHECK-NOT: gpu.launch
 // CHECK: return

@@ -63,9 +63,12 @@ struct Loops {
   /// A read-only buffer view of a tensor operand.
   Value toBuffer(Value tensor);
 
-  /// A read-only view of a tensor operand in any strided layout: a slice of a
-  /// bigger buffer (a weight of the flat weight argument) is read in place
-  /// rather than copied into an identity-layout buffer first.
+  /// A read-only view of a tensor operand in any strided layout whose rows
+  /// are contiguous (unit innermost stride): a slice of a bigger buffer (a
+  /// weight of the flat weight argument, a column block of a fused q/k/v
+  /// projection) is read in place rather than copied into an identity-layout
+  /// buffer first (on the CPU such a copy is a call into MLIR's runtime
+  /// library, which model.so does not link; on the GPU a host loop).
   Value toStridedBuffer(Value tensor);
 
   /// A fresh buffer of the shape of `like` (dynamic sizes read off `like`).
