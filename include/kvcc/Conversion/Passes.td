@@ -48,7 +48,10 @@ def KVCResultsToOutParams : Pass<"kvc-results-to-out-params", "mlir::ModuleOp"> 
     After bufferization, a public function that returns a memref hands the
     caller a buffer the callee allocated. kvcc's runtime owns every buffer
     (ModelABI.h), so each memref result becomes a trailing argument of the same
-    type, filled with `memref.copy` before the return. Unlike upstream's
+    type. A result that is a buffer allocated in the entry block (and returned
+    once, from the only return) is replaced by that argument, so the function
+    writes the caller's buffer directly; any other result is copied into it
+    with `memref.copy` before the return. Unlike upstream's
     `buffer-results-to-out-params`, dynamic shapes are allowed: the caller knows
     the output sizes from the inputs (logits are [sequences, vocab]). Run it
     before buffer deallocation, which then frees the callee's buffer.
