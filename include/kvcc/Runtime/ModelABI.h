@@ -38,8 +38,8 @@
 // disagrees with them.
 //
 // The runtime guarantees what the compiled code does not check (as vLLM's
-// kernels do): query_start is non-decreasing with query_start[B] == N,
-// context_lens[b] >= the sequence's new tokens, every page index < pages, and
+// kernels do): query_start is non-decreasing from query_start[0] == 0 to
+// query_start[B] == N, context_lens[b] >= the sequence's new tokens, every page index < pages, and
 // every slot of a new token is inside the pages of its sequence.
 //
 // manifest.json (written by the compiler, read by the runtime):

@@ -137,7 +137,12 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
           ValueRange{tokens});
     }
 
-    emitInitKernel(b, s, Hq, tokens, out, wsAcc, wsStats);
+    // With one split every row of every sequence is written by the decode
+    // or the prefill kernel (a row with no visible key gets zeros), so only
+    // split workspaces need an init launch: one launch a layer fewer in
+    // decode, where launches dominate.
+    if (s.numSplits > 1)
+      emitInitKernel(b, s, Hq, tokens, out, wsAcc, wsStats);
 
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                                 gpu::AddressSpace::Workgroup);
@@ -346,9 +351,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     });
   }
 
-  /// Zeroes the output (rows outside every sequence keep a defined value, as
-  /// on the CPU) and resets the split workspaces (a split whose CTA is not
-  /// launched for a row must contribute nothing to its combine).
+  /// Resets the split workspaces (a split whose CTA is not launched for a row
+  /// must contribute nothing to its combine) and zeroes the output.
   static void emitInitKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
                              int64_t Hq, Value tokens, Value out, Value wsAcc,
                              Value wsStats) {

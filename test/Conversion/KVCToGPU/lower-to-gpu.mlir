@@ -36,6 +36,23 @@ func.func @decode(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128,
 
 // -----
 
+// One split (a model's decode step): the decode and prefill kernels write
+// every row themselves, so there is no init launch and no combine.
+// CHECK-LABEL: func.func @one_split
+// CHECK-NOT: @kvc_attention_init
+// CHECK: gpu.launch
+// CHECK-SAME: module(@kvc_paged_attention) function(@kvc_paged_attention)
+// CHECK-NOT: @kvc_attention_init
+// CHECK-NOT: @kvc_split_kv_combine
+// CHECK: return
+func.func @one_split(%q: tensor<?x8x64xf32>, %cache: !kvc.paged_cache<16, 2, 64, f32>, %bt: tensor<?x?xi32>,
+                     %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x8x64xf32> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x8x64xf32>, !kvc.paged_cache<16, 2, 64, f32>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x8x64xf32>
+  return %o : tensor<?x8x64xf32>
+}
+
+// -----
+
 // Append: one CTA per token, 16-byte chunks; rope: one thread per (head, pair).
 // CHECK-LABEL: func.func @append_rope
 // CHECK: gpu.launch

@@ -59,7 +59,10 @@ def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
     (`softcap * tanh(s / softcap)`); with `causal`, the query at position `p`
     sees keys `0 .. p`, and with `sliding_window = w` only keys `p - w + 1 .. p`.
     `num_splits`, when present, is the split-KV plan of a decode step (see
-    `kvc-plan-split-kv`).
+    `kvc-plan-split-kv`). A query with no visible key gets zeros. The
+    sequences cover the rows (`query_start[0] = 0`, `query_start[B] =
+    tokens`, as ModelABI.h guarantees); a row outside every sequence has an
+    unspecified result.
 
     ```mlir
     %o = kvc.paged_attention %q, %cache[%tables] context_lens(%lens) query_start(%starts)
