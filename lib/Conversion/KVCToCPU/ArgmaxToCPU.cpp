@@ -29,7 +29,7 @@ struct ArgmaxToCPU : OpConversionPattern<kvc::ArgmaxOp> {
     Value input = adaptor.getInput();
     auto valueType = op.getValue().getType();
     auto indexType = op.getIndex().getType();
-    Type elem = valueType.getElementType(), f32 = b.getF32Type(), i32 = b.getI32Type();
+    Type elem = valueType.getElementType(), i32 = b.getI32Type();
     SmallVector<Value> rows;
     if (valueType.isDynamicDim(0))
       rows.push_back(tensor::DimOp::create(b, input, 0));
@@ -50,12 +50,10 @@ struct ArgmaxToCPU : OpConversionPattern<kvc::ArgmaxOp> {
         ArrayRef<IteratorType>{IteratorType::parallel, IteratorType::reduction},
         [&](OpBuilder &nb, Location loc, ValueRange args) {
           ImplicitLocOpBuilder ib(loc, nb);
-          auto toF32 = [&](Value v) -> Value {
-            return elem == f32 ? v : Value(arith::ExtFOp::create(ib, f32, v));
-          };
+          lowering::Loops L{ib};
           Value column = arith::IndexCastOp::create(ib, i32, linalg::IndexOp::create(ib, 1));
-          Value a = toF32(args[0]);
-          Value best = toF32(args[1]);
+          Value a = L.toF32(args[0]);
+          Value best = L.toF32(args[1]);
           Value take = lowering::argmaxPrefers(ib, a, column, best, args[2]);
           Value value = arith::SelectOp::create(ib, take, args[0], args[1]);
           Value index = arith::SelectOp::create(ib, take, column, args[2]);

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
+#include "kvcc/Conversion/Utils/LoopBuilder.h"
 #include "kvcc/Dialect/KVC/IR/KVC.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -45,7 +46,8 @@ struct RMSNormToCPU : OpConversionPattern<kvc::RMSNormOp> {
     auto col = AffineMap::get(2, 0, {getAffineDimExpr(1, ctx)}, ctx);
     SmallVector<IteratorType> parallel2(2, IteratorType::parallel);
     auto toF32 = [&](OpBuilder &nb, Location loc, Value v) -> Value {
-      return elem == f32 ? v : Value(arith::ExtFOp::create(nb, loc, f32, v));
+      ImplicitLocOpBuilder ib(loc, nb);
+      return lowering::Loops{ib}.toF32(v);
     };
 
     Value s = input;
@@ -99,11 +101,12 @@ struct RMSNormToCPU : OpConversionPattern<kvc::RMSNormOp> {
               Value mean = arith::MulFOp::create(nb, loc, a[1], invHidden);
               Value inv = math::RsqrtOp::create(
                   nb, loc, arith::AddFOp::create(nb, loc, mean, eps));
+              Value x = toF32(nb, loc, a[0]);
+              Value w = toF32(nb, loc, a[2]);
               Value y = arith::MulFOp::create(
-                  nb, loc, arith::MulFOp::create(nb, loc, toF32(nb, loc, a[0]), inv),
-                  toF32(nb, loc, a[2]));
-              if (elem != f32)
-                y = arith::TruncFOp::create(nb, loc, elem, y);
+                  nb, loc, arith::MulFOp::create(nb, loc, x, inv), w);
+              ImplicitLocOpBuilder ib(loc, nb);
+              y = lowering::Loops{ib}.fromF32(y, elem);
               linalg::YieldOp::create(nb, loc, y);
             })
             .getResult(0);

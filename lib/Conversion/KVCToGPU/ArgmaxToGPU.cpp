@@ -67,9 +67,6 @@ struct ArgmaxToGPU : OpConversionPattern<kvc::ArgmaxOp> {
       Value warpValues = launch.getWorkgroupAttributions()[0];
       Value warpColumns = launch.getWorkgroupAttributions()[1];
       Value row = launch.getBlockIds().x, tid = launch.getThreadIds().x;
-      auto toF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-        return elem == f32 ? v : Value(arith::ExtFOp::create(b, f32, v));
-      };
       auto column = [&](ImplicitLocOpBuilder &b, Value c) -> Value {
         return arith::IndexCastOp::create(b, i32, c);
       };
@@ -86,14 +83,14 @@ struct ArgmaxToGPU : OpConversionPattern<kvc::ArgmaxOp> {
             Value first = L.mul(c, L.idx(chunk));
             Value bv = best[0], bi = best[1];
             if (chunk == 1) {
-              Value a = toF32(b, memref::LoadOp::create(b, input, ValueRange{row, first}));
+              Value a = L.toF32(memref::LoadOp::create(b, input, ValueRange{row, first}));
               Value ia = column(b, first);
               std::tie(bv, bi) = pick(b, a, ia, bv, bi);
             } else {
               Value v = vector::LoadOp::create(b, VectorType::get({chunk}, elem), input,
                                                ValueRange{row, first}, false, llvm::Align(16));
               for (int64_t j = 0; j < chunk; ++j) {
-                Value a = toF32(b, vector::ExtractOp::create(b, v, ArrayRef<int64_t>{j}));
+                Value a = L.toF32(vector::ExtractOp::create(b, v, ArrayRef<int64_t>{j}));
                 Value ia = column(b, L.add(first, L.idx(j)));
                 std::tie(bv, bi) = pick(b, a, ia, bv, bi);
               }
@@ -126,8 +123,7 @@ struct ArgmaxToGPU : OpConversionPattern<kvc::ArgmaxOp> {
           Value wi = memref::LoadOp::create(b, warpColumns, ValueRange{L.idx(w)});
           std::tie(v, i) = pick(b, wv, wi, v, i);
         }
-        if (elem != f32)
-          v = arith::TruncFOp::create(b, elem, v); // exact: v is one of the inputs
+        v = L.fromF32(v, elem); // exact: v is one of the inputs
         memref::StoreOp::create(b, v, value, ValueRange{row});
         memref::StoreOp::create(b, i, index, ValueRange{row});
         scf::YieldOp::create(b);

@@ -205,7 +205,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                        ValueRange idx) -> Value {
       Value v = vector::LoadOp::create(b, rowType, buffer, idx,
                                        /*nontemporal=*/false, llvm::Align(16));
-      return elem.isF32() ? v : Value(arith::ExtFOp::create(b, vec8, v));
+      return Loops{b}.toF32(v);
     };
 
     L.forLoop(first, end, [&](ImplicitLocOpBuilder &b, Value token) {

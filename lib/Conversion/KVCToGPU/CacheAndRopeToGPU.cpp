@@ -62,12 +62,6 @@ void emitTokenRope(ImplicitLocOpBuilder &b, Value tid, Value rawPos, const RopeP
   Loops L{b};
   const int64_t H = p.heads, D = p.headDim, R = p.rotaryDim, half = R / 2;
   Type f32 = b.getF32Type();
-  auto toF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-    return p.elem.isF32() ? v : Value(arith::ExtFOp::create(b, f32, v));
-  };
-  auto fromF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-    return p.elem.isF32() ? v : Value(arith::TruncFOp::create(b, p.elem, v));
-  };
   Value pos = arith::MulFOp::create(b, arith::SIToFPOp::create(b, f32, rawPos),
                                     L.f32(p.invScaling));
   blockStrided(b, tid, H * half, [&](ImplicitLocOpBuilder &b, Value idx) {
@@ -79,11 +73,12 @@ void emitTokenRope(ImplicitLocOpBuilder &b, Value tid, Value rawPos, const RopeP
     Value c = math::CosOp::create(b, angle), sn = math::SinOp::create(b, angle);
     Value ia = p.neox ? i : L.mul(i, L.idx(2));
     Value ib = p.neox ? L.add(i, L.idx(half)) : L.add(ia, L.idx(1));
-    Value xa = toF32(b, load(b, h, ia)), xb = toF32(b, load(b, h, ib));
+    Value xa = L.toF32(load(b, h, ia));
+    Value xb = L.toF32(load(b, h, ib));
     Value ra = arith::SubFOp::create(b, arith::MulFOp::create(b, xa, c), arith::MulFOp::create(b, xb, sn));
     Value rb = arith::AddFOp::create(b, arith::MulFOp::create(b, xb, c), arith::MulFOp::create(b, xa, sn));
-    store(b, fromF32(b, ra), h, ia);
-    store(b, fromF32(b, rb), h, ib);
+    store(b, L.fromF32(ra, p.elem), h, ia);
+    store(b, L.fromF32(rb, p.elem), h, ib);
   });
   if (R < D)
     blockStrided(b, tid, H * (D - R), [&](ImplicitLocOpBuilder &b, Value idx) {

@@ -34,9 +34,6 @@ struct RMSNormToGPU : OpConversionPattern<kvc::RMSNormOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
     Type elem = type.getElementType(), f32 = b.getF32Type();
-    auto toF32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-      return elem == f32 ? v : Value(arith::ExtFOp::create(b, f32, v));
-    };
     Value input = L.toBuffer(adaptor.getInput());
     Value residual = adaptor.getResidual() ? L.toBuffer(adaptor.getResidual()) : Value();
     Value weight = L.toStridedBuffer(adaptor.getWeight()); // a slice of the weights
@@ -67,12 +64,12 @@ struct RMSNormToGPU : OpConversionPattern<kvc::RMSNormOp> {
           b, tid, L.idx(H), step, ValueRange{L.f32(0.0)},
           [&](OpBuilder &nb, Location loc, Value i, ValueRange acc) {
             ImplicitLocOpBuilder b(loc, nb);
-            Value s = toF32(b, memref::LoadOp::create(b, input, ValueRange{row, i}));
+            Loops L{b};
+            Value s = L.toF32(memref::LoadOp::create(b, input, ValueRange{row, i}));
             if (residual) {
-              s = arith::AddFOp::create(
-                  b, s, toF32(b, memref::LoadOp::create(b, residual, ValueRange{row, i})));
-              Value stored = elem == f32 ? s : Value(arith::TruncFOp::create(b, elem, s));
-              memref::StoreOp::create(b, stored, sum, ValueRange{row, i});
+              Value r = L.toF32(memref::LoadOp::create(b, residual, ValueRange{row, i}));
+              s = arith::AddFOp::create(b, s, r);
+              memref::StoreOp::create(b, L.fromF32(s, elem), sum, ValueRange{row, i});
             }
             Value sq = arith::MulFOp::create(b, s, s);
             scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, acc[0], sq)});
@@ -97,12 +94,11 @@ struct RMSNormToGPU : OpConversionPattern<kvc::RMSNormOp> {
 
       // Pass 2: the same elements, so `sum` is read back by its writer.
       blockStrided(b, tid, H, [&](ImplicitLocOpBuilder &b, Value i) {
-        Value s = toF32(b, memref::LoadOp::create(b, residual ? sum : input, ValueRange{row, i}));
-        Value w = toF32(b, memref::LoadOp::create(b, weight, ValueRange{i}));
+        Loops L{b};
+        Value s = L.toF32(memref::LoadOp::create(b, residual ? sum : input, ValueRange{row, i}));
+        Value w = L.toF32(memref::LoadOp::create(b, weight, ValueRange{i}));
         Value y = arith::MulFOp::create(b, arith::MulFOp::create(b, s, inv), w);
-        if (elem != f32)
-          y = arith::TruncFOp::create(b, elem, y);
-        memref::StoreOp::create(b, y, out, ValueRange{row, i});
+        memref::StoreOp::create(b, L.fromF32(y, elem), out, ValueRange{row, i});
       });
       gpu::TerminatorOp::create(b);
     }

@@ -1,5 +1,6 @@
 //===- LoopBuilder.cpp - shared helpers of the kvc CPU lowering ------------===//
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
+#include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
 
@@ -93,22 +94,33 @@ void Loops::forLoop(Value lb, Value ub,
                      });
 }
 
+/// `elem`, or a vector of it shaped like `like`.
+static Type withElement(Value like, Type elem) {
+  if (auto vec = dyn_cast<VectorType>(like.getType()))
+    return vec.clone(elem);
+  return elem;
+}
+
+Value Loops::toF32(Value v) {
+  if (getElementTypeOrSelf(v.getType()).isF32())
+    return v;
+  return arith::ExtFOp::create(b, withElement(v, b.getF32Type()), v);
+}
+
+Value Loops::fromF32(Value v, Type elem) {
+  if (elem.isF32())
+    return v;
+  return arith::TruncFOp::create(b, withElement(v, elem), v);
+}
+
 Value Loops::loadRowF32(Value buffer, ValueRange indices, int64_t n) {
   Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-  Value row = vector::LoadOp::create(b, VectorType::get({n}, elem), buffer,
-                                     indices);
-  if (elem.isF32())
-    return row;
-  return arith::ExtFOp::create(b, VectorType::get({n}, b.getF32Type()), row);
+  return toF32(vector::LoadOp::create(b, VectorType::get({n}, elem), buffer, indices));
 }
 
 void Loops::storeRowF32(Value row, Value buffer, ValueRange indices) {
   Type elem = cast<MemRefType>(buffer.getType()).getElementType();
-  if (!elem.isF32()) {
-    int64_t n = cast<VectorType>(row.getType()).getDimSize(0);
-    row = arith::TruncFOp::create(b, VectorType::get({n}, elem), row);
-  }
-  vector::StoreOp::create(b, row, buffer, indices);
+  vector::StoreOp::create(b, fromF32(row, elem), buffer, indices);
 }
 
 std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,

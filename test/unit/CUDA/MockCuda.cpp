@@ -59,6 +59,7 @@ struct State {
   std::set<void *> objects; // streams, events, modules
   std::vector<KvccMockLaunch> launches;
   std::map<std::string, int> calls;
+  std::map<std::string, size_t> bytesCopied; // by API function
   int lastJitOptLevel = -1;
   int lastSmemAttribute = 0;
   CUresult asyncError = CUDA_SUCCESS;
@@ -655,6 +656,7 @@ CUresult copy(const char *api, uintptr_t dst, bool dstDevice, uintptr_t src, boo
   if (!dst || !src || (dstDevice && !deviceRange(s, dst, n)) || (srcDevice && !deviceRange(s, src, n)))
     return CUDA_ERROR_INVALID_VALUE;
   std::memmove(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), n);
+  s.bytesCopied[api] += n;
   return CUDA_SUCCESS;
 }
 
@@ -880,6 +882,12 @@ MOCK_EXPORT int kvcc_mock_cuda_call_count(const char *name) {
   return it == st().calls.end() ? 0 : it->second;
 }
 
+MOCK_EXPORT int64_t kvcc_mock_cuda_bytes_copied(const char *name) {
+  std::lock_guard<std::mutex> lock(st().mu);
+  auto it = st().bytesCopied.find(name ? name : "");
+  return it == st().bytesCopied.end() ? 0 : static_cast<int64_t>(it->second);
+}
+
 MOCK_EXPORT int kvcc_mock_cuda_last_jit_opt_level(void) {
   std::lock_guard<std::mutex> lock(st().mu);
   return st().lastJitOptLevel;
@@ -894,6 +902,7 @@ MOCK_EXPORT void kvcc_mock_cuda_reset(void) {
   std::lock_guard<std::mutex> lock(st().mu);
   st().launches.clear();
   st().calls.clear();
+  st().bytesCopied.clear();
   st().lastJitOptLevel = -1;
   st().lastSmemAttribute = 0;
   st().asyncError = CUDA_SUCCESS;

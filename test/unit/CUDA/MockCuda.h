@@ -47,11 +47,13 @@ int64_t kvcc_mock_cuda_live_allocations(void);
 int kvcc_mock_cuda_live_objects(void);
 /// Times the API function `name` was entered (also when it failed).
 int kvcc_mock_cuda_call_count(const char *name);
+/// Bytes the copy function `name` (e.g. "cuMemcpyDtoHAsync") moved.
+int64_t kvcc_mock_cuda_bytes_copied(const char *name);
 /// The opt level of the last cuModuleLoadDataEx (-1: none given).
 int kvcc_mock_cuda_last_jit_opt_level(void);
 /// The value of the last cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES).
 int kvcc_mock_cuda_last_smem_attribute(void);
-/// Clears launches and call counts (allocations and objects stay).
+/// Clears launches, call counts and copied bytes (allocations and objects stay).
 void kvcc_mock_cuda_reset(void);
 /// The next stream/context synchronization returns `error` (a kernel fault),
 /// and keeps returning it (sticky, like the real driver) until reset.

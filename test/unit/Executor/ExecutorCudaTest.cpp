@@ -98,6 +98,12 @@ int mockCalls(const char *name) {
   return count ? count(name) : -1;
 }
 
+/// Bytes the copy function `name` moved since the last reset.
+int64_t mockBytes(const char *name) {
+  auto bytes = mockHook<int64_t (*)(const char *)>("kvcc_mock_cuda_bytes_copied");
+  return bytes ? bytes(name) : -1;
+}
+
 void resetMockCalls() {
   auto reset = mockHook<void (*)()>("kvcc_mock_cuda_reset");
   ASSERT_NE(reset, nullptr);
@@ -147,9 +153,11 @@ TEST_F(ExecutorCuda, AGreedyStepBringsBackOnlyThePicks) {
     Status s = greedy->stepGreedy(step, picks);
     ASSERT_TRUE(s.ok()) << s.message();
     // Still one copy each way and one wait; the download is the picks'
-    // buffer (ids and logits, one copy), not the logits.
+    // buffer (2 ids, then 2 logits at the next 256-byte boundary), not the
+    // 2 x vocab logits.
     EXPECT_EQ(mockCalls("cuMemcpyHtoDAsync"), 1);
     EXPECT_EQ(mockCalls("cuMemcpyDtoHAsync"), 1);
+    EXPECT_EQ(mockBytes("cuMemcpyDtoHAsync"), 256 + 2 * 4);
     EXPECT_EQ(mockCalls("cuStreamSynchronize"), 1);
     for (size_t b = 0; b < step.size(); ++b) {
       EXPECT_EQ(picks[b], *Sampler::greedy(logits.data() + b * kVocab, kVocab)) << "row " << b;

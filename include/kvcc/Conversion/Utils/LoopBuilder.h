@@ -81,6 +81,13 @@ struct Loops {
   void forLoop(Value lb, Value ub,
                const std::function<void(ImplicitLocOpBuilder &, Value)> &body);
 
+  /// A float scalar or vector extended to f32 (unchanged when it is f32):
+  /// kernels compute in f32 whatever the storage type.
+  Value toF32(Value v);
+
+  /// An f32 scalar or vector truncated to `elem` (unchanged when f32).
+  Value fromF32(Value v, mlir::Type elem);
+
   /// Loads buffer[indices..., 0:n] as vector<n x f32> (extending from f16/bf16).
   Value loadRowF32(Value buffer, mlir::ValueRange indices, int64_t n);
 
