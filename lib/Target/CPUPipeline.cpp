@@ -26,6 +26,9 @@ std::string kvcc::cpuPipelineText() {
          "convert-linalg-to-loops,"
          "convert-vector-to-scf,"
          "lower-affine,"
+         // bf16 <-> f32 as integer shifts: LLVM would call __truncsfbf2,
+         // which the libgcc of GCC 12 (Debian 12) does not have.
+         "arith-expand{include-bf16=true},"
          "expand-strided-metadata,"
          "finalize-memref-to-llvm,"
          "convert-scf-to-cf,"

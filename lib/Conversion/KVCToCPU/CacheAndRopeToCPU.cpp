@@ -25,7 +25,8 @@ struct AppendToCPU : OpConversionPattern<kvc::AppendOp> {
     Value value = L.toStridedBuffer(op.getValue());
     Value slots = L.toBuffer(op.getSlots());
     Value pages = adaptor.getCache();
-    auto rowType = VectorType::get({D}, cache.getElementType());
+    // Rows are read in the model's type and stored in the cache's.
+    auto rowType = VectorType::get({D}, op.getKey().getType().getElementType());
     Value tokens = memref::DimOp::create(b, key, 0);
     L.forLoop(L.idx(0), tokens, [&](ImplicitLocOpBuilder &b, Value t) {
       Value slot = memref::LoadOp::create(b, slots, ValueRange{t});
@@ -37,7 +38,8 @@ struct AppendToCPU : OpConversionPattern<kvc::AppendOp> {
             Value row = vector::LoadOp::create(b, rowType, kv ? value : key,
                                                ValueRange{t, h, L.idx(0)});
             vector::StoreOp::create(
-                b, row, pages, L.cacheRow(cache.getLayout(), page, kv, offset, h));
+                b, L.convertTo(row, cache.getElementType()), pages,
+                L.cacheRow(cache.getLayout(), page, kv, offset, h));
           }
         });
       });

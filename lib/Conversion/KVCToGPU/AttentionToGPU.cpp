@@ -199,10 +199,11 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                                               L.sub(end, first), L.idx(1));
       end = arith::SelectOp::create(b, isPrefill, first, end);
     }
-    Type elem = cast<MemRefType>(pages.getType()).getElementType();
-    auto rowType = VectorType::get({8}, elem);
+    // 8 elements of a query or cache row in f32, whatever each stores.
     auto loadRow = [&](ImplicitLocOpBuilder &b, Value buffer,
                        ValueRange idx) -> Value {
+      auto rowType = VectorType::get(
+          {8}, cast<MemRefType>(buffer.getType()).getElementType());
       Value v = vector::LoadOp::create(b, rowType, buffer, idx,
                                        /*nontemporal=*/false, llvm::Align(16));
       return Loops{b}.toF32(v);

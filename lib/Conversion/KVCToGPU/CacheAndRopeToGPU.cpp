@@ -38,7 +38,7 @@ struct RopeParams {
   int64_t heads, headDim, rotaryDim;
   bool neox;
   double log2Theta, invScaling;
-  Type elem;
+  Type elem; ///< What the rotated rows are stored as.
 
   template <typename Op> static RopeParams of(Op op, int64_t heads, int64_t headDim, Type elem) {
     return {heads,
@@ -85,7 +85,7 @@ void emitTokenRope(ImplicitLocOpBuilder &b, Value tid, Value rawPos, const RopeP
       Loops L{b};
       Value h = L.divU(idx, L.idx(D - R));
       Value d = L.add(L.remU(idx, L.idx(D - R)), L.idx(R));
-      store(b, load(b, h, d), h, d);
+      store(b, L.convertTo(load(b, h, d), p.elem), h, d);
     });
 }
 
@@ -103,11 +103,12 @@ void ropeRowInto(ImplicitLocOpBuilder &b, Value tid, Value t, Value rawPos, cons
 }
 
 /// Row `t` of `rows` ([tokens, H, D]) into the cache's `kv` half at (page,
-/// offset), in 16-byte chunks (D % 8 == 0).
+/// offset), in chunks of 8 elements (D % 8 == 0): 16-byte stores into an
+/// f16/bf16 cache, the chunk converted when the rows have another type.
 void copyRowToCache(ImplicitLocOpBuilder &b, Value tid, Value rows, Value t, Value pages,
                     kvc::PagedCacheType cache, int64_t kv, Value page, Value offset) {
   const int64_t H = cache.getNumKVHeads(), D = cache.getHeadDim();
-  auto chunk = VectorType::get({8}, cache.getElementType());
+  auto chunk = VectorType::get({8}, cast<MemRefType>(rows.getType()).getElementType());
   blockStrided(b, tid, H * (D / 8), [&](ImplicitLocOpBuilder &b, Value i) {
     Loops L{b};
     Value h = L.divU(i, L.idx(D / 8));
@@ -115,7 +116,8 @@ void copyRowToCache(ImplicitLocOpBuilder &b, Value tid, Value rows, Value t, Val
     Value row = vector::LoadOp::create(b, chunk, rows, ValueRange{t, h, d}, false, llvm::Align(16));
     auto idx = L.cacheRow(cache.getLayout(), page, kv, offset, h);
     idx.back() = d;
-    vector::StoreOp::create(b, row, pages, idx, false, llvm::Align(16));
+    vector::StoreOp::create(b, L.convertTo(row, cache.getElementType()), pages, idx, false,
+                            llvm::Align(16));
   });
 }
 
@@ -188,9 +190,10 @@ struct RopeAppendToGPU : OpConversionPattern<kvc::RopeAppendOp> {
       return op.emitOpError("the GPU rope_append needs static query heads");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
-    Type elem = cache.getElementType();
-    RopeParams qRope = RopeParams::of(op, qType.getDimSize(1), D, elem);
-    RopeParams kRope = RopeParams::of(op, cache.getNumKVHeads(), D, elem);
+    // The rotated query keeps the query's type; the rotated key is rounded
+    // once, into the cache's.
+    RopeParams qRope = RopeParams::of(op, qType.getDimSize(1), D, qType.getElementType());
+    RopeParams kRope = RopeParams::of(op, cache.getNumKVHeads(), D, cache.getElementType());
     Value query = L.toStridedBuffer(op.getQuery()), key = L.toStridedBuffer(op.getKey());
     Value value = L.toStridedBuffer(op.getValue());
     Value slots = L.toBuffer(op.getSlots()), positions = L.toBuffer(op.getPositions());

@@ -57,7 +57,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                                 const PrefillParams &p) {
   Loops L{b};
   const int64_t D = p.headDim, G = p.groupSize, N = prefillKeyTile(D);
-  Type elem = cast<MemRefType>(p.query.getType()).getElementType();
+  // The tensor-core operand type is the cache's; a query of another type
+  // (an f32 model over an f16 cache) is converted while it is staged.
+  Type elem = cast<MemRefType>(p.pages.getType()).getElementType();
+  Type queryElem = cast<MemRefType>(p.query.getType()).getElementType();
+  Type outElem = cast<MemRefType>(p.out.getType()).getElementType();
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto sQType = MemRefType::get({kRows, D}, elem, nullptr, workgroup);
@@ -119,11 +123,21 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
       Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
       Value safeTok = arith::SelectOp::create(b, valid, tok, L.idx(0));
-      Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
-      nvgpu::DeviceAsyncCopyOp::create(
-          b, tokenType, sQ, ValueRange{r, col}, p.query,
-          ValueRange{L.add(first, safeTok), L.add(L.mul(group, L.idx(G)), head), col},
-          b.getIndexAttr(8), n, nullptr);
+      SmallVector<Value> src = {L.add(first, safeTok), L.add(L.mul(group, L.idx(G)), head), col};
+      if (queryElem == elem) {
+        Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
+        nvgpu::DeviceAsyncCopyOp::create(b, tokenType, sQ, ValueRange{r, col}, p.query, src,
+                                         b.getIndexAttr(8), n, nullptr);
+        return;
+      }
+      // Q is read once per CTA: a plain load, rounded to the operand type
+      // (the barrier before the first ldmatrix publishes it).
+      auto chunk = VectorType::get({8}, queryElem);
+      Value row = vector::LoadOp::create(b, chunk, p.query, src, false, llvm::Align(16));
+      Value zero = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(VectorType::get({8}, elem), b.getFloatAttr(elem, 0.0)));
+      Value staged = arith::SelectOp::create(b, valid, L.convertTo(row, elem), zero);
+      vector::StoreOp::create(b, staged, sQ, ValueRange{r, col}, false, llvm::Align(16));
     });
     // One K/V tile into shared-memory stage `stage`.
     auto loadTile = [&](ImplicitLocOpBuilder &b, Value stage, Value tile) {
@@ -325,7 +339,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             Value v = arith::MulFOp::create(b, extract(b, loop.getResult(n), i, jj), inv);
             Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
             memref::StoreOp::create(
-                b, arith::TruncFOp::create(b, elem, v), p.out,
+                b, L.fromF32(v, outElem), p.out,
                 ValueRange{L.add(first, tok), L.add(L.mul(group, L.idx(G)), head), d});
           }
         scf::YieldOp::create(b);

@@ -113,6 +113,12 @@ Value Loops::fromF32(Value v, Type elem) {
   return arith::TruncFOp::create(b, withElement(v, elem), v);
 }
 
+Value Loops::convertTo(Value v, Type elem) {
+  if (getElementTypeOrSelf(v.getType()) == elem)
+    return v;
+  return fromF32(toF32(v), elem);
+}
+
 Value Loops::loadRowF32(Value buffer, ValueRange indices, int64_t n) {
   Type elem = cast<MemRefType>(buffer.getType()).getElementType();
   return toF32(vector::LoadOp::create(b, VectorType::get({n}, elem), buffer, indices));

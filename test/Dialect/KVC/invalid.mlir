@@ -45,9 +45,9 @@ func.func @f(%k: tensor<8x128xf16>, %v: tensor<?x8x128xf16>, %s: tensor<?xi64>, 
 
 // -----
 
-func.func @f(%k: tensor<?x8x128xf32>, %v: tensor<?x8x128xf16>, %s: tensor<?xi64>, %c: !kvc.paged_cache<16, 8, 128, f16>) {
-  // expected-error @+1 {{'kvc.append' op key element type 'f32' differs from the cache element type 'f16'}}
-  kvc.append %k, %v into %c[%s] : tensor<?x8x128xf32>, tensor<?x8x128xf16>, tensor<?xi64> into !kvc.paged_cache<16, 8, 128, f16>
+func.func @f(%k: tensor<?x8x128xf64>, %v: tensor<?x8x128xf64>, %s: tensor<?xi64>, %c: !kvc.paged_cache<16, 8, 128, f16>) {
+  // expected-error @+1 {{'kvc.append' op key element type 'f64' is not f16, bf16 or f32 (the types a cache converts from)}}
+  kvc.append %k, %v into %c[%s] : tensor<?x8x128xf64>, tensor<?x8x128xf64>, tensor<?xi64> into !kvc.paged_cache<16, 8, 128, f16>
   return
 }
 
@@ -70,7 +70,7 @@ func.func @f(%k: tensor<?x4x128xf16>, %v: tensor<?x8x128xf16>, %s: tensor<?xi64>
 // -----
 
 func.func @f(%k: tensor<?x8x128xf16>, %v: tensor<?x8x128xbf16>, %s: tensor<?xi64>, %c: !kvc.paged_cache<16, 8, 128, f16>) {
-  // expected-error @+1 {{'kvc.append' op value element type 'bf16' differs from the cache element type 'f16'}}
+  // expected-error @+1 {{'kvc.append' op value type 'tensor<?x8x128xbf16>' does not match key type 'tensor<?x8x128xf16>'}}
   kvc.append %k, %v into %c[%s] : tensor<?x8x128xf16>, tensor<?x8x128xbf16>, tensor<?xi64> into !kvc.paged_cache<16, 8, 128, f16>
   return
 }
@@ -125,9 +125,9 @@ func.func @f(%q: tensor<32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: 
 
 // -----
 
-func.func @f(%q: tensor<?x32x128xf32>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
-  // expected-error @+1 {{'kvc.paged_attention' op query element type 'f32' differs from the cache element type 'f16'}}
-  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32, causal} : tensor<?x32x128xf32>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf32>
+func.func @f(%q: tensor<?x32x128xf8E4M3FN>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
+  // expected-error @+1 {{'kvc.paged_attention' op query element type 'f8E4M3FN' is not f16, bf16 or f32 (the types a cache converts from)}}
+  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32, causal} : tensor<?x32x128xf8E4M3FN>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf8E4M3FN>
   return
 }
 

@@ -96,3 +96,19 @@ func.func @rope_append(%q: tensor<?x8x128xf16>, %k: tensor<?x2x128xf16>, %v: ten
   %qr = kvc.rope_append neox %q, %k, %v into %cache[%slots] positions(%pos) {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x8x128xf16>, tensor<?x2x128xf16>, tensor<?x2x128xf16>, tensor<?xi64>, tensor<?xi32> into !kvc.paged_cache<16, 2, 128, f16> -> tensor<?x8x128xf16>
   return %qr : tensor<?x8x128xf16>
 }
+
+// An f32 model over an f16 cache: keys and values are rounded when stored,
+// the query and the result keep the model's type.
+// CHECK-LABEL: func @mixed_precision
+// CHECK: kvc.append %{{.*}}, %{{.*}} into %{{.*}}[%{{.*}}] : tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f16>
+// CHECK: kvc.rope_append neox {{.*}} : tensor<?x8x64xf32>, tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, bf16> -> tensor<?x8x64xf32>
+// CHECK: kvc.paged_attention {{.*}} : tensor<?x8x64xf32>, !kvc.paged_cache<16, 2, 64, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x8x64xf32>
+func.func @mixed_precision(%q: tensor<?x8x64xf32>, %k: tensor<?x2x64xf32>, %v: tensor<?x2x64xf32>,
+                           %slots: tensor<?xi64>, %pos: tensor<?xi64>,
+                           %c16: !kvc.paged_cache<16, 2, 64, f16>, %cbf: !kvc.paged_cache<16, 2, 64, bf16>,
+                           %bt: tensor<?x?xi32>, %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x8x64xf32> {
+  kvc.append %k, %v into %c16[%slots] : tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f16>
+  %qr = kvc.rope_append neox %q, %k, %v into %cbf[%slots] positions(%pos) {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x8x64xf32>, tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, bf16> -> tensor<?x8x64xf32>
+  %o = kvc.paged_attention %qr, %c16[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x8x64xf32>, !kvc.paged_cache<16, 2, 64, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x8x64xf32>
+  return %o : tensor<?x8x64xf32>
+}

@@ -7,6 +7,10 @@
 // the compiled code must find them through shuffled, non-contiguous block
 // tables. Unused cache entries and outputs are poisoned with NaN.
 //
+// The model's element type (q, k, v, the output) and the cache's vary
+// independently: an f32 model over an f16 or bf16 cache rounds keys and
+// values when they are appended and computes in f32.
+//
 // Grid: GQA ratios 1, 2, 4, 8 and MQA; head_dim 64 and 128; page sizes 1, 3,
 // 16, 64, 256; ragged batches mixing full prefills, chunked prefills with a
 // cached prefix and decode tokens; causal, sliding window, soft-cap; split-KV.
@@ -27,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <dlfcn.h>
+#include <cstring>
 #include <iomanip>
 #include <limits>
 #include <random>
@@ -34,32 +39,37 @@
 
 namespace {
 
+enum class Elem { F32, F16, BF16 };
+const char *name(Elem e) { return e == Elem::F32 ? "f32" : e == Elem::F16 ? "f16" : "bf16"; }
+
 struct Config {
   int64_t qHeads, kvHeads, headDim, blockSize;
   int64_t window = 0;    // 0: none
   int64_t splits = 1;
   double softcap = 0.0;  // 0: none
   bool causal = true;
-  bool f16 = false;      // storage type of q, k, v and the cache
+  Elem model = Elem::F32; // q, k, v and the output
+  Elem cache = Elem::F32;
 };
 
 std::string describe(const Config &c) {
   std::ostringstream os;
   os << "q" << c.qHeads << "_kv" << c.kvHeads << "_d" << c.headDim << "_b"
      << c.blockSize << "_w" << c.window << "_s" << c.splits << "_cap"
-     << c.softcap << (c.causal ? "_causal" : "_full") << (c.f16 ? "_f16" : "_f32");
+     << c.softcap << (c.causal ? "_causal" : "_full") << "_" << name(c.model)
+     << "_cache_" << name(c.cache);
   return os.str();
 }
 
 std::string moduleText(const Config &c) {
-  std::string t = c.f16 ? "f16" : "f32";
+  std::string t = name(c.model);
   std::string q = "tensor<?x" + std::to_string(c.qHeads) + "x" +
                   std::to_string(c.headDim) + "x" + t + ">";
   std::string kv = "tensor<?x" + std::to_string(c.kvHeads) + "x" +
                    std::to_string(c.headDim) + "x" + t + ">";
   std::string cache = "!kvc.paged_cache<" + std::to_string(c.blockSize) + ", " +
                       std::to_string(c.kvHeads) + ", " +
-                      std::to_string(c.headDim) + ", " + t + ">";
+                      std::to_string(c.headDim) + ", " + name(c.cache) + ">";
   std::ostringstream attrs;
   attrs << std::scientific << std::setprecision(9);
   attrs << "{scale = " << 1.0 / std::sqrt(double(c.headDim)) << " : f32";
@@ -87,16 +97,38 @@ std::string moduleText(const Config &c) {
   return os.str();
 }
 
-/// Storage element: f32 or f16 (the reference sees the rounded values).
+/// bf16 as its bits: GCC 12 has no bf16 arithmetic type.
+struct BF16 {
+  uint16_t bits;
+};
+
+/// Storage elements (the reference sees the rounded values): rounding to
+/// nearest even, as arith.truncf.
 template <typename T> T store(float x) { return static_cast<T>(x); }
+template <> BF16 store<BF16>(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if (std::isnan(x))
+    return {static_cast<uint16_t>((u >> 16) | 0x40)};
+  u += 0x7fff + ((u >> 16) & 1);
+  return {static_cast<uint16_t>(u >> 16)};
+}
 template <typename T> double load(T x) { return static_cast<double>(x); }
+template <> double load<BF16>(BF16 x) {
+  uint32_t u = uint32_t(x.bits) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+/// What a cache of type C holds for a model value of type T.
+template <typename C, typename T> C toCache(T x) { return store<C>(static_cast<float>(load(x))); }
 
 struct Sequence {
   int64_t context;  // tokens after the step
   int64_t newTokens;
 };
 
-template <typename T>
+template <typename T, typename C>
 void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
   void *handle = dlopen(soPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(handle, nullptr) << dlerror();
@@ -126,12 +158,12 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
   std::shuffle(pagePool.begin(), pagePool.end(), rng);
 
   const T nan = store<T>(std::numeric_limits<float>::quiet_NaN());
-  std::vector<T> cache(poolPages * 2 * B * H * D, nan);
+  std::vector<C> cache(poolPages * 2 * B * H * D, store<C>(std::numeric_limits<float>::quiet_NaN()));
   std::vector<int32_t> tables(seqs.size() * maxPages, 0);
   std::vector<int32_t> lens, starts = {0};
   std::vector<int64_t> slots;
   std::vector<T> q(totalNew * Hq * D), k(totalNew * H * D), v(totalNew * H * D);
-  // keys[s][pos][h][d] as the reference sees them (rounded to storage).
+  // keys[s][pos][h][d] as the reference sees them (rounded to the cache).
   std::vector<std::vector<double>> refK(seqs.size()), refV(seqs.size());
 
   int64_t nextPage = 0, row = 0;
@@ -150,11 +182,11 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
       for (int64_t h = 0; h < H; ++h)
         for (int64_t d = 0; d < D; ++d) {
           T kx = store<T>(uni(rng)), vx = store<T>(uni(rng));
-          refK[si][(pos * H + h) * D + d] = load(kx);
-          refV[si][(pos * H + h) * D + d] = load(vx);
+          refK[si][(pos * H + h) * D + d] = load(toCache<C>(kx));
+          refV[si][(pos * H + h) * D + d] = load(toCache<C>(vx));
           if (pos < prefix) { // cached before this step
-            cache[(((page * 2 + 0) * B + off) * H + h) * D + d] = kx;
-            cache[(((page * 2 + 1) * B + off) * H + h) * D + d] = vx;
+            cache[(((page * 2 + 0) * B + off) * H + h) * D + d] = toCache<C>(kx);
+            cache[(((page * 2 + 1) * B + off) * H + h) * D + d] = toCache<C>(vx);
           } else { // appended by the compiled code
             int64_t r = row + (pos - prefix);
             k[(r * H + h) * D + d] = kx;
@@ -174,7 +206,7 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
   auto kd = kvcc::abi::denseDescriptor<T, 3>(k.data(), {totalNew, H, D});
   auto vd = kvcc::abi::denseDescriptor<T, 3>(v.data(), {totalNew, H, D});
   auto sd = kvcc::abi::denseDescriptor<int64_t, 1>(slots.data(), {totalNew});
-  auto cd = kvcc::abi::denseDescriptor<T, 5>(cache.data(), {poolPages, 2, B, H, D});
+  auto cd = kvcc::abi::denseDescriptor<C, 5>(cache.data(), {poolPages, 2, B, H, D});
   auto td = kvcc::abi::denseDescriptor<int32_t, 2>(
       tables.data(), {static_cast<int64_t>(seqs.size()), maxPages});
   auto ld = kvcc::abi::denseDescriptor<int32_t, 1>(
@@ -225,19 +257,20 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
       }
     }
   }
-  double tolerance = std::is_same<T, float>::value ? 2e-6 : 2e-3;
+  // The output's rounding dominates (the reference reads the cache's values).
+  double tolerance = std::is_same<T, float>::value ? 2e-6 : std::is_same<T, BF16>::value ? 1e-2 : 2e-3;
   EXPECT_LE(maxErr / maxRef, tolerance) << describe(c);
 
   // The append wrote the new tokens' keys and values, every head, where the
-  // block tables point.
+  // block tables point, rounded once to the cache's type.
   for (size_t i = 0; i < slots.size(); ++i) {
     int64_t page = slots[i] / B, off = slots[i] % B;
     for (int64_t h = 0; h < H; ++h)
       for (int64_t d = 0; d < D; ++d) {
         ASSERT_EQ(load(cache[(((page * 2 + 0) * B + off) * H + h) * D + d]),
-                  load(k[(i * H + h) * D + d]));
+                  load(toCache<C>(k[(i * H + h) * D + d])));
         ASSERT_EQ(load(cache[(((page * 2 + 1) * B + off) * H + h) * D + d]),
-                  load(v[(i * H + h) * D + d]));
+                  load(toCache<C>(v[(i * H + h) * D + d])));
       }
   }
   dlclose(handle);
@@ -259,10 +292,18 @@ TEST_P(AttentionNumerics, MatchesFloat64Reference) {
       kvcc::compileToSharedLibrary(*module, so, kvcc::CPUTargetOptions{})));
   uint64_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
-  if (c.f16)
-    runCase<_Float16>(c, so, seed);
+  if (c.model == Elem::F16 && c.cache == Elem::F16)
+    runCase<_Float16, _Float16>(c, so, seed);
+  else if (c.model == Elem::F32 && c.cache == Elem::F16)
+    runCase<float, _Float16>(c, so, seed);
+  else if (c.model == Elem::F32 && c.cache == Elem::BF16)
+    runCase<float, BF16>(c, so, seed);
+  else if (c.model == Elem::BF16 && c.cache == Elem::BF16)
+    runCase<BF16, BF16>(c, so, seed);
+  else if (c.model == Elem::F32 && c.cache == Elem::F32)
+    runCase<float, float>(c, so, seed);
   else
-    runCase<float>(c, so, seed);
+    FAIL() << "no instantiation for " << describe(c);
   llvm::sys::fs::remove_directories(dir);
 }
 
@@ -284,8 +325,13 @@ std::vector<Config> grid() {
   g.push_back({8, 1, 128, 64, 0, 4, /*softcap=*/5.0});
   g.push_back({9, 3, 64, 16, 0, 1, 0.0, /*causal=*/false});
   // f16 storage, f32 math.
-  g.push_back({8, 2, 64, 16, 0, 2, 0.0, true, /*f16=*/true});
-  g.push_back({8, 8, 128, 256, 30, 1, 0.0, true, /*f16=*/true});
+  g.push_back({8, 2, 64, 16, 0, 2, 0.0, true, Elem::F16, Elem::F16});
+  g.push_back({8, 8, 128, 256, 30, 1, 0.0, true, Elem::F16, Elem::F16});
+  // An f32 model over a half-precision cache (kvcc compile --kv-cache-dtype).
+  g.push_back({9, 3, 64, 16, 0, 1, 0.0, true, Elem::F32, Elem::F16});
+  g.push_back({8, 2, 128, 1, 0, 3, 0.0, true, Elem::F32, Elem::F16});
+  g.push_back({8, 2, 64, 64, 20, 1, 0.0, true, Elem::F32, Elem::BF16});
+  g.push_back({4, 4, 64, 3, 0, 1, 0.0, true, Elem::BF16, Elem::BF16});
   return g;
 }
 

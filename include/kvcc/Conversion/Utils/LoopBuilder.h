@@ -88,6 +88,11 @@ struct Loops {
   /// An f32 scalar or vector truncated to `elem` (unchanged when f32).
   Value fromF32(Value v, mlir::Type elem);
 
+  /// A float scalar or vector in element type `elem` (unchanged when it
+  /// already is; otherwise through f32, so f16 <-> bf16 rounds once): what a
+  /// cache store does with keys of the model's type.
+  Value convertTo(Value v, mlir::Type elem);
+
   /// Loads buffer[indices..., 0:n] as vector<n x f32> (extending from f16/bf16).
   Value loadRowF32(Value buffer, mlir::ValueRange indices, int64_t n);
 

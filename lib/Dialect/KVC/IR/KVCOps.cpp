@@ -44,17 +44,31 @@ LogicalResult checkDim(Operation *op, StringRef name, int64_t dim,
                            << dimString(expected);
 }
 
-/// The [tokens, heads, head_dim] tensor `name` must hold the cache's element
-/// type and head_dim; with `mustMatchHeads` also its kv_heads.
+/// How the element type of a tensor next to a cache must relate to the
+/// cache's: the same (a read-out of the cache), or any type a cache may hold,
+/// converted on the way in or out (an f32 model with an f16 cache: keys and
+/// values are rounded when stored, attention computes in f32 either way).
+enum class CacheElement { Same, Convertible };
+
+/// The [tokens, heads, head_dim] tensor `name` must hold the cache's head_dim
+/// and an element type allowed by `rule`; with `mustMatchHeads` also its
+/// kv_heads.
 LogicalResult checkAgainstCache(Operation *op, StringRef name, Value v,
-                                PagedCacheType cache, bool mustMatchHeads) {
+                                PagedCacheType cache, bool mustMatchHeads,
+                                CacheElement rule) {
   if (failed(checkRank(op, name, v, 3)))
     return failure();
   auto type = cast<RankedTensorType>(v.getType());
-  if (type.getElementType() != cache.getElementType())
-    return op->emitOpError() << name << " element type " << type.getElementType()
+  Type elem = type.getElementType();
+  if (rule == CacheElement::Same && elem != cache.getElementType())
+    return op->emitOpError() << name << " element type " << elem
                              << " differs from the cache element type "
                              << cache.getElementType();
+  if (rule == CacheElement::Convertible && !elem.isF16() && !elem.isBF16() &&
+      !elem.isF32())
+    return op->emitOpError() << name << " element type " << elem
+                             << " is not f16, bf16 or f32 (the types a cache "
+                                "converts from)";
   if (failed(checkDim(op, name, type.getDimSize(2), "head_dim",
                       cache.getHeadDim(), "the cache head_dim")))
     return failure();
@@ -129,8 +143,10 @@ LogicalResult checkAttentionAttrs(Operation *op, APFloat scale,
 
 LogicalResult AppendOp::verify() {
   auto cache = getCache().getType();
-  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true)) ||
-      failed(checkAgainstCache(*this, "value", getValue(), cache, true)) ||
+  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true,
+                               CacheElement::Convertible)) ||
+      failed(checkAgainstCache(*this, "value", getValue(), cache, true,
+                               CacheElement::Convertible)) ||
       failed(checkSameType(*this, "value", getValue().getType(), "key",
                            getKey().getType())) ||
       failed(checkRank(*this, "slots", getSlots(), 1)))
@@ -151,7 +167,8 @@ int64_t PagedAttentionOp::getGroupSize() {
 LogicalResult PagedAttentionOp::verify() {
   auto cache = getCache().getType();
   auto query = getQuery().getType();
-  if (failed(checkAgainstCache(*this, "query", getQuery(), cache, false)) ||
+  if (failed(checkAgainstCache(*this, "query", getQuery(), cache, false,
+                               CacheElement::Convertible)) ||
       failed(checkGrouping(*this, query.getDimSize(1), cache.getNumKVHeads())) ||
       failed(checkExactType(*this, "result", getResult().getType(), "query",
                             query)) ||
@@ -249,11 +266,14 @@ LogicalResult RopeOp::verify() {
 LogicalResult RopeAppendOp::verify() {
   auto cache = getCache().getType();
   auto query = getQuery().getType();
-  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true)) ||
-      failed(checkAgainstCache(*this, "value", getValue(), cache, true)) ||
+  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true,
+                               CacheElement::Convertible)) ||
+      failed(checkAgainstCache(*this, "value", getValue(), cache, true,
+                               CacheElement::Convertible)) ||
       failed(checkSameType(*this, "value", getValue().getType(), "key",
                            getKey().getType())) ||
-      failed(checkAgainstCache(*this, "query", getQuery(), cache, false)) ||
+      failed(checkAgainstCache(*this, "query", getQuery(), cache, false,
+                               CacheElement::Convertible)) ||
       failed(checkGrouping(*this, query.getDimSize(1), cache.getNumKVHeads())) ||
       failed(checkExactType(*this, "rotated_query", getRotatedQuery().getType(),
                             "query", query)) ||
@@ -339,7 +359,8 @@ LogicalResult ArgmaxOp::verify() {
 LogicalResult GatherOp::verify() {
   auto cache = getCache().getType();
   if (failed(checkRank(*this, "block_table", getBlockTable(), 1)) ||
-      failed(checkAgainstCache(*this, "key result", getKey(), cache, true)) ||
+      failed(checkAgainstCache(*this, "key result", getKey(), cache, true,
+                               CacheElement::Same)) ||
       failed(checkSameType(*this, "value result", getValue().getType(),
                            "key result", getKey().getType())))
     return failure();

@@ -22,6 +22,10 @@ def KVC_AppendOp : KVC_Op<"append"> {
     Writes row `t` of `key` and `value` (`[tokens, kv_heads, head_dim]`) into
     slot `slots[t]` of the cache, where slot = page * block_size + offset.
     A negative slot skips its token (padding). Slots must be distinct.
+    `key` and `value` share one element type (f16, bf16 or f32), which may
+    differ from the cache's: each element is converted when stored (rounded
+    to nearest even when the cache is narrower), so an f32 model can keep an
+    f16 or bf16 cache at half the memory and half the decode traffic.
 
     ```mlir
     kvc.append %k, %v into %cache[%slots]
@@ -59,10 +63,12 @@ def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
     (`softcap * tanh(s / softcap)`); with `causal`, the query at position `p`
     sees keys `0 .. p`, and with `sliding_window = w` only keys `p - w + 1 .. p`.
     `num_splits`, when present, is the split-KV plan of a decode step (see
-    `kvc-plan-split-kv`). A query with no visible key gets zeros. The
-    sequences cover the rows (`query_start[0] = 0`, `query_start[B] =
-    tokens`, as ModelABI.h guarantees); a row outside every sequence has an
-    unspecified result.
+    `kvc-plan-split-kv`). A query with no visible key gets zeros. The query
+    (f16, bf16 or f32) may have another element type than the cache; scores,
+    softmax and the weighted sum are computed in f32 and the result has the
+    query's type. The sequences cover the rows (`query_start[0] = 0`,
+    `query_start[B] = tokens`, as ModelABI.h guarantees); a row outside every
+    sequence has an unspecified result.
 
     ```mlir
     %o = kvc.paged_attention %q, %cache[%tables] context_lens(%lens) query_start(%starts)
@@ -176,7 +182,9 @@ def KVC_RopeAppendOp : KVC_Op<"rope_append"> {
     kvc.append %rotated_key, %value into %cache[%slots]
     ```
 
-    with the rope semantics of `kvc.rope` and the slot rule of `kvc.append`.
+    with the rope semantics of `kvc.rope` and the slot and conversion rules
+    of `kvc.append` (the rotated keys are rounded to the cache's type after
+    the rotation, which is computed in f32).
     The rotated keys exist only in the cache, so the GPU lowering is one kernel
     per token that reads q, k and v once (`kvc-fuse-rope-append` forms it).
 
