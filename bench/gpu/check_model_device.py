@@ -105,8 +105,10 @@ class CudaArtifact:
             self.weights[w["offset"]:w["offset"] + t.numel()] = t
         c = self.manifest["cache"]
         self.block = c["block_size"]
+        self.cache_dtype = c["dtype"]
+        dt = dict(f32=torch.float32, f16=torch.float16, bf16=torch.bfloat16)[c["dtype"]]
         self.caches = [torch.full((num_pages, 2, self.block, c["kv_heads"], c["head_dim"]), float("nan"),
-                                  device="cuda") for _ in range(c["layers"])]
+                                  dtype=dt, device="cuda") for _ in range(c["layers"])]
         self.vocab = self.manifest["model"]["vocabSize"]
         g = torch.Generator().manual_seed(seed)
         self.free = torch.randperm(num_pages, generator=g).tolist()
@@ -177,10 +179,14 @@ def check_model(name, art_dir, runtime, args, report):
             expect = ref_last(seqs[sid]["all"])
             err = float((logits[row] - expect).abs().max() / expect.abs().max())
             worst = max(worst, err) if err == err else float("inf")
-    out["logits_worst_rel_err"] = worst
-    out["logits_ok"] = worst <= args.tolerance
-    print("%s: logits over %d ragged steps: worst relative error %.3g (tolerance %g) %s"
-          % (name, len(plan), worst, args.tolerance, "OK" if out["logits_ok"] else "FAIL"), flush=True)
+    # A 16-bit cache rounds every key and value (and the tensor-core prefill
+    # kernel the queries and probabilities): the f16 bound of the issue.
+    tol = args.tolerance if art.cache_dtype == "f32" else max(args.tolerance, 1e-2)
+    out.update(cache_dtype=art.cache_dtype, logits_worst_rel_err=worst, logits_ok=worst <= tol,
+               tolerance=tol)
+    print("%s: logits over %d ragged steps (%s cache): worst relative error %.3g (tolerance %g) %s"
+          % (name, len(plan), art.cache_dtype, worst, tol, "OK" if out["logits_ok"] else "FAIL"),
+          flush=True)
 
     # Greedy decoding: artifact vs float64 reference.
     s = new_seq()

@@ -62,9 +62,12 @@ CORRECTNESS_SEQS = [(37, 37), (50, 1), (70, 13), (1, 1), (300, 1), (9, 4),
 
 def cfg(ident, purpose, qh, kvh, d, bs, dtype="f16", window=0, splits=1,
         softcap=0.0, causal=True, kind="append_attn", layout="token_major",
-        rope=None):
+        rope=None, cache_dtype=None):
+    """dtype: q, k, v and the output; cache_dtype (default: dtype) the pool's,
+    as an f32 model compiled with --kv-cache-dtype=f16 has them."""
     return dict(id=ident, purpose=purpose, q_heads=qh, kv_heads=kvh,
-                head_dim=d, block_size=bs, dtype=dtype, window=window,
+                head_dim=d, block_size=bs, dtype=dtype,
+                cache_dtype=cache_dtype or dtype, window=window,
                 splits=splits, softcap=softcap, causal=causal, kind=kind,
                 layout=layout, rope=rope, scale=1.0 / math.sqrt(d))
 
@@ -95,6 +98,12 @@ def correctness_grid():
         softcap=30.0)
     add("c_headmajor_s2_d128_b16", 8, 2, 128, 16, splits=2, layout="head_major")
     add("c_f32_d64_b16", 8, 2, 64, 16, dtype="f32", splits=2)
+    # An f32 model over half-precision caches (kvcc compile --kv-cache-dtype):
+    # the append rounds, the decode kernel widens, the tensor-core prefill
+    # kernel rounds the f32 queries while staging them (GQA 3, SmolLM2's).
+    add("c_f32q_f16cache_gqa3_d64_b16", 9, 3, 64, 16, dtype="f32", cache_dtype="f16")
+    add("c_f32q_f16cache_s4_d128_b1", 8, 2, 128, 1, dtype="f32", cache_dtype="f16", splits=4)
+    add("c_f32q_bf16cache_d64_b3", 8, 2, 64, 3, dtype="f32", cache_dtype="bf16")
     # Attention only (the cache already holds every token), bench shapes.
     add("c_attn_q32kv8_d128_b16_s4", 32, 8, 128, 16, splits=4, kind="attn")
     add("c_attn_q32kv8_d128_b16_s1_bf16", 32, 8, 128, 16, dtype="bf16", kind="attn")
@@ -141,7 +150,7 @@ def module_text(c):
     kv = tensor(["?", c["kv_heads"], d], t)
     layout = ", head_major" if c["layout"] == "head_major" else ""
     cache = "!kvc.paged_cache<%d, %d, %d, %s%s>" % (
-        c["block_size"], c["kv_heads"], d, t, layout)
+        c["block_size"], c["kv_heads"], d, c["cache_dtype"], layout)
     attrs = ["scale = %.9e : f32" % c["scale"]]
     if c["causal"]:
         attrs.append("causal")
@@ -190,7 +199,7 @@ def arg_list(c):
     cache_shape = (["P", 2, hk, bs, d] if c["layout"] == "head_major"
                    else ["P", 2, bs, hk, d])
     q = dict(name="q", role="query", dtype=t, shape=["N", hq, d])
-    cache = dict(name="cache", role="kv_cache", dtype=t, shape=cache_shape)
+    cache = dict(name="cache", role="kv_cache", dtype=c["cache_dtype"], shape=cache_shape)
     tail = [dict(name="block_tables", role="block_tables", dtype="i32", shape=["B", "M"]),
             dict(name="context_lens", role="context_lens", dtype="i32", shape=["B"]),
             dict(name="query_start", role="query_start", dtype="i32", shape=["B+1"])]
@@ -233,10 +242,15 @@ def du(path):
 
 
 # name -> (make_tiny_model.py arguments, kvcc block size)
+SMOLLM2_SHAPE = ["--arch", "llama", "--layers", "30", "--hidden", "576", "--heads", "9",
+                 "--kv-heads", "3", "--head-dim", "64", "--ffn", "1536", "--vocab", "49152",
+                 "--tied", "--rope-theta", "100000"]
+# name: (make_tiny_model.py arguments, block size[, extra kvcc compile flags])
 MODELS = {
-    "smollm2-shaped": (["--arch", "llama", "--layers", "30", "--hidden", "576", "--heads", "9",
-                        "--kv-heads", "3", "--head-dim", "64", "--ffn", "1536", "--vocab", "49152",
-                        "--tied", "--rope-theta", "100000"], 16),
+    "smollm2-shaped": (SMOLLM2_SHAPE, 16),
+    # The same model over an f16 KV cache: half the cache bytes, and prefill
+    # chunks on the tensor-core kernel.
+    "smollm2-shaped-f16kv": (SMOLLM2_SHAPE, 16, ["--kv-cache-dtype=f16"]),
     "tiny-qwen2": (["--arch", "qwen2", "--layers", "3", "--hidden", "128", "--heads", "8",
                     "--kv-heads", "2", "--head-dim", "16", "--ffn", "256", "--vocab", "512"], 3),
     "tiny-mistral": (["--arch", "mistral", "--layers", "2", "--hidden", "128", "--heads", "4",
@@ -252,13 +266,14 @@ def build_models(arch):
     os.makedirs(out_root)
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (args, block) in MODELS.items():
+        for name, (args, block, *flags) in MODELS.items():
             hf = os.path.join(tmp, name)
             subprocess.run([sys.executable, os.path.join(ROOT, "python", "make_tiny_model.py"),
                             "--out", hf] + args, check=True, stdout=subprocess.DEVNULL)
             t0 = time.time()
             p = subprocess.run([KVCC, "compile", hf, "--target=cuda", "--gpu-arch=" + arch,
-                                "--block-size=%d" % block, "-o", os.path.join(out_root, name)],
+                                "--block-size=%d" % block, "-o", os.path.join(out_root, name)]
+                               + (flags[0] if flags else []),
                                capture_output=True, text=True)
             print("model %-16s %s %5.1fs" % (name, "ok" if p.returncode == 0 else "FAILED",
                                             time.time() - t0), flush=True)

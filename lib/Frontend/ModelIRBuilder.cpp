@@ -309,8 +309,11 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
 
   Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
   auto vec = [&](Type t) { return RankedTensorType::get({kDyn}, t); };
+  Type cacheElement = options.cacheDType == abi::CacheDType::F16    ? b.getF16Type()
+                      : options.cacheDType == abi::CacheDType::BF16 ? b.getBF16Type()
+                                                                    : f32;
   auto cacheType = kvc::PagedCacheType::get(&context, options.blockSize,
-                                            spec.numKVHeads, spec.headDim, f32,
+                                            spec.numKVHeads, spec.headDim, cacheElement,
                                             kvc::CacheLayout::TokenMajor);
   SmallVector<Type> inputs = {vec(i32),  // tokens
                               vec(i64),  // positions
@@ -387,9 +390,10 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
   // manifest that disagrees (ModelABI.h).
   b.setInsertionPointToEnd(module->getBody());
   for (auto [name, value] :
-       {std::pair<const char *, int64_t>{"kvcc_weights_size", totalWeights},
-        {"kvcc_block_size", options.blockSize},
-        {"kvcc_num_layers", spec.numLayers}})
+       {std::pair<const char *, int64_t>{abi::kWeightsSizeSymbol, totalWeights},
+        {abi::kBlockSizeSymbol, options.blockSize},
+        {abi::kNumLayersSymbol, spec.numLayers},
+        {abi::kCacheElementBytesSymbol, abi::cacheElementBytes(options.cacheDType)}})
     LLVM::GlobalOp::create(b, b.getI64Type(), /*isConstant=*/true,
                            LLVM::Linkage::External, name,
                            b.getI64IntegerAttr(value));

@@ -98,9 +98,12 @@ Status readCache(const FieldReader &r, const Value &root, const ModelSpec &spec,
       return v.status();
     *d.dst = *v;
   }
-  if (Expected<std::string> s = r.oneOf(**cache, "cache", "dtype", {"f32"}, "this runtime has f32 caches only");
+  if (Expected<std::string> s = r.oneOf(**cache, "cache", "dtype", {"f32", "f16", "bf16"},
+                                        "not a cache element type of this runtime");
       !s)
     return s.status();
+  else
+    abi::parseCacheDType(*s, c.dtype);
   if (Expected<std::string> s = r.oneOf(**cache, "cache", "layout", {"token_major"},
                                         "ModelABI.h passes token-major pages");
       !s)
@@ -344,6 +347,13 @@ Expected<std::unique_ptr<Artifact>> Artifact::open(const std::string &dir) {
                            std::to_string(b.expected) + " but " + libPath +
                            " was compiled for " + std::to_string(*value));
   }
+  // A cache of the wrong element size would be indexed past its end.
+  const CacheGeometry &c = a->manifest_.cache;
+  if (auto *bytes = static_cast<const int64_t *>(::dlsym(a->handle_, abi::kCacheElementBytesSymbol));
+      bytes && *bytes != c.elementBytes())
+    return Status::error(manifestPath + ": field 'cache.dtype' is '" + abi::cacheDTypeName(c.dtype) + "' (" +
+                         std::to_string(c.elementBytes()) + "-byte elements) but " + libPath +
+                         " was compiled for " + std::to_string(*bytes) + "-byte cache elements");
   return a;
 }
 

@@ -104,9 +104,10 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, W
   if (artifact.manifest().target == "cuda")
     return createOnDevice(std::move(e));
   for (int64_t l = 0; l < c.layers; ++l) {
+    // Pages hold an even number of elements: whole 4-byte words of any dtype.
     Expected<FloatBuffer> pool =
-        allocateFloats(pages * c.pageElements(), "KV cache of layer " + std::to_string(l) + " (" +
-                                                     std::to_string(pages) + " pages)");
+        allocateFloats(pages * c.pageBytes() / 4, "KV cache of layer " + std::to_string(l) + " (" +
+                                                      std::to_string(pages) + " pages)");
     if (!pool)
       return pool.status();
     e->pools_.push_back(pool.take());
@@ -130,7 +131,7 @@ Expected<std::unique_ptr<Executor>> Executor::createOnDevice(std::unique_ptr<Exe
   d->weights = w.take();
   if (Status s = d->weights.upload(e->weights_->data(), weightBytes); !s.ok())
     return Status::error("executor: uploading the weights: " + s.message());
-  const size_t poolBytes = static_cast<size_t>(e->pages_ * e->cache_.pageElements()) * sizeof(float);
+  const size_t poolBytes = static_cast<size_t>(e->pages_ * e->cache_.pageBytes());
   for (int64_t l = 0; l < e->cache_.layers; ++l) {
     Expected<cuda::DeviceBuffer> pool = cuda::DeviceBuffer::allocate(*d->device, poolBytes);
     if (!pool)
@@ -204,18 +205,22 @@ Status Executor::checkBatch(const std::vector<StepSequence> &batch) const {
 }
 
 Status Executor::poison(int64_t page) {
-  const int64_t n = cache_.pageElements();
+  // A page as 4-byte words of quiet NaNs (two per word for 16-bit dtypes).
+  const int64_t words = cache_.pageBytes() / 4;
+  const uint32_t nanBits = abi::cacheNaNPattern(cache_.dtype);
   if (device_) {
-    const uint32_t nanBits = 0x7fc00000u;
     for (cuda::DeviceBuffer &pool : device_->pools)
-      if (Status s = pool.fill32Async(nanBits, static_cast<size_t>(n), static_cast<size_t>(page * n) * 4); !s.ok())
+      if (Status s = pool.fill32Async(nanBits, static_cast<size_t>(words), static_cast<size_t>(page * words) * 4);
+          !s.ok())
         return Status::error("executor: poisoning page " + std::to_string(page) + ": " + s.message());
     // Enqueued on the legacy stream: kvcc_cuda_begin_step orders the next
     // step after them.
     return Status::success();
   }
-  for (FloatBuffer &pool : pools_)
-    std::fill(pool.get() + page * n, pool.get() + (page + 1) * n, std::numeric_limits<float>::quiet_NaN());
+  for (FloatBuffer &pool : pools_) {
+    auto *w = reinterpret_cast<uint32_t *>(pool.get());
+    std::fill(w + page * words, w + (page + 1) * words, nanBits);
+  }
   return Status::success();
 }
 
@@ -380,11 +385,12 @@ void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
   auto dBlockTables = denseDescriptor<int32_t, 2>(m.blockTables, {B, tableWidth_});
   auto dLogitRows = denseDescriptor<int64_t, 1>(m.logitRows, {B});
   auto dWeights = denseDescriptor<float, 1>(m.weights, {weights_->size()});
-  std::vector<abi::MemRefDescriptor<float, 5>> dCaches;
+  // The element type only types the pointer: strides count elements.
+  std::vector<abi::MemRefDescriptor<void, 5>> dCaches;
   dCaches.reserve(m.caches.size());
-  for (float *pool : m.caches)
+  for (void *pool : m.caches)
     dCaches.push_back(
-        denseDescriptor<float, 5>(pool, {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
+        denseDescriptor<void, 5>(pool, {pages_, 2, cache_.blockSize, cache_.kvHeads, cache_.headDim}));
   auto dLogits = denseDescriptor<float, 2>(m.logits, {B, vocab_});
   auto dGreedy = denseDescriptor<int32_t, 1>(m.greedy, {B});
   auto dGreedyLogit = denseDescriptor<float, 1>(m.greedyLogit, {B});
@@ -435,7 +441,7 @@ Status Executor::runOnDevice(int64_t B, int64_t N, Output want, std::vector<floa
                     reinterpret_cast<int32_t *>(greedyBase),
                     reinterpret_cast<float *>(greedyBase + greedyLogitAt)};
     for (cuda::DeviceBuffer &pool : d.pools)
-      dev.caches.push_back(static_cast<float *>(pool.data()));
+      dev.caches.push_back(pool.data());
     callStep(dev, B, N);
     // model.so's mgpu calls cannot return errors: the first one is recorded.
     if (cuda::mgpuStatus().ok()) {

@@ -88,8 +88,12 @@ class Artifact:
             self.weights[w["offset"]:w["offset"] + data.size] = data.ravel()
         c = self.manifest["cache"]
         self.block = c["block_size"]
+        # Pages start as quiet NaNs of the cache's dtype (bf16: raw bits, numpy
+        # has no bf16), so a read of an unwritten slot shows in the logits.
+        dtype, nan = {"f32": (np.float32, np.nan), "f16": (np.float16, np.nan),
+                      "bf16": (np.uint16, 0x7FC0)}[c["dtype"]]
         self.caches = [np.full((num_pages, 2, c["block_size"], c["kv_heads"], c["head_dim"]),
-                               np.nan, dtype=np.float32) for _ in range(c["layers"])]
+                               nan, dtype=dtype) for _ in range(c["layers"])]
         self.vocab = self.manifest["model"]["vocabSize"]
         self.free_pages = list(range(num_pages))
 

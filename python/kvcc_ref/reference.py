@@ -110,10 +110,30 @@ def layer_windows(config):
 SUPPORTED = ("llama", "mistral", "qwen2")
 
 
-class ReferenceModel:
-    """Loads a HF directory once (weights as float64) and runs full forward passes."""
+def round_to_cache(x, cache_dtype):
+    """x as a KV cache of `cache_dtype` ("f32", "f16" or "bf16") holds it: rounded
+    to nearest even from float32, as the compiled append does, and widened back
+    to float64 (the reference then computes exactly as before)."""
+    x32 = np.asarray(x, dtype=np.float32)
+    if cache_dtype == "f32":
+        return x32.astype(np.float64)
+    if cache_dtype == "f16":
+        return x32.astype(np.float16).astype(np.float64)
+    if cache_dtype == "bf16":
+        return safetensors_io.bf16_bits_to_float32(
+            safetensors_io.float32_to_bf16_bits(x32)).astype(np.float64)
+    raise ValueError(f"cache dtype {cache_dtype!r}")
 
-    def __init__(self, model_dir):
+
+class ReferenceModel:
+    """Loads a HF directory once (weights as float64) and runs full forward passes.
+
+    With `cache_dtype`, keys and values are rounded as a KV cache of that type
+    stores them (round_to_cache): the reference of a model compiled with
+    --kv-cache-dtype, everything else in float64."""
+
+    def __init__(self, model_dir, cache_dtype=None):
+        self.cache_dtype = cache_dtype
         with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
             self.config = c = json.load(f)
         if c.get("model_type") not in SUPPORTED:
@@ -174,6 +194,8 @@ class ReferenceModel:
             q = apply_rope(q.reshape(T, self.heads, self.head_dim), positions, self.theta)
             k = apply_rope(k.reshape(T, self.kv_heads, self.head_dim), positions, self.theta)
             v = v.reshape(T, self.kv_heads, self.head_dim)
+            if self.cache_dtype:
+                k, v = round_to_cache(k, self.cache_dtype), round_to_cache(v, self.cache_dtype)
             a = attention(q, k, v, positions, positions, 1.0 / np.sqrt(self.head_dim),
                           causal=True, sliding_window=self.windows[i])
             x = x + self._linear(a.reshape(T, self.heads * self.head_dim),

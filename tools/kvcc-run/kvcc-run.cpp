@@ -297,13 +297,15 @@ int main(int argc, char **argv) {
 
   const GenerateStats &st = res->stats;
   std::fprintf(stderr, "\n%s", st.summary().c_str());
-  std::fprintf(stderr, "weights: %lld bytes; kv pool: %lld bytes\n", (long long)weights->bytes(),
-               (long long)(*ex)->poolBytes());
+  const char *cacheDType = abi::cacheDTypeName((*ex)->cache().dtype);
+  std::fprintf(stderr, "weights: %lld bytes; kv pool: %lld bytes (%s)\n", (long long)weights->bytes(),
+               (long long)(*ex)->poolBytes(), cacheDType);
   if (!o.statsJson.empty()) {
     json::Value doc = st.toJson();
     std::vector<std::pair<std::string, json::Value>> members = doc.asObject();
     members.emplace_back("weights_bytes", json::Value::number(static_cast<double>(weights->bytes())));
     members.emplace_back("kv_pool_bytes", json::Value::number(static_cast<double>((*ex)->poolBytes())));
+    members.emplace_back("kv_cache_dtype", json::Value::string(cacheDType));
     std::string text = json::write(json::Value::object(std::move(members))) + "\n";
     std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
     if (!f)

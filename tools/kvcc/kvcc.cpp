@@ -1,7 +1,8 @@
 //===- kvcc.cpp - the kvcc compiler driver ---------------------------------===//
 //
 //   kvcc compile MODEL --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o DIR
-//                [--block-size=N] [--emit=kvc|llvm|gpu|ptx]
+//                [--block-size=N] [--kv-cache-dtype=f32|f16|bf16]
+//                [--emit=kvc|llvm|gpu|ptx]
 //                [--dump-ir-dir=DIR] [--cpu=NAME]
 //   kvcc build FILE.mlir --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o OUT.so
 //              [--emit=llvm|gpu|ptx] [--dump-ir-dir=DIR]
@@ -57,6 +58,12 @@ cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA target: sm_80, sm_90, ..
                              cl::init("sm_90"));
 cl::opt<int64_t> blockSize("block-size", cl::desc("KV-cache page size (>= 1)"),
                            cl::init(16));
+cl::opt<std::string> kvCacheDType(
+    "kv-cache-dtype",
+    cl::desc("KV-cache element type: f32 (the model's), f16 or bf16 (half the "
+             "cache memory and decode traffic; keys and values are rounded "
+             "once when appended, attention still computes in f32)"),
+    cl::init("f32"));
 cl::opt<std::string> emit("emit",
                           cl::desc("print a stage instead of building: kvc "
                                    "(model IR), llvm (LLVM dialect), gpu (GPU "
@@ -78,7 +85,7 @@ int fail(const Twine &message) {
 /// The manifest of ModelABI.h.
 std::string manifest(const kvcc::ModelSpec &spec,
                      const std::vector<kvcc::WeightSlot> &layout,
-                     int64_t totalWeights) {
+                     int64_t totalWeights, kvcc::abi::CacheDType cacheDType) {
   using kvcc::json::Value;
   std::vector<Value> weights;
   for (const kvcc::WeightSlot &w : layout) {
@@ -94,7 +101,7 @@ std::string manifest(const kvcc::ModelSpec &spec,
        {"block_size", Value::number(double(blockSize))},
        {"kv_heads", Value::number(double(spec.numKVHeads))},
        {"head_dim", Value::number(double(spec.headDim))},
-       {"dtype", Value::string("f32")},
+       {"dtype", Value::string(kvcc::abi::cacheDTypeName(cacheDType))},
        {"layout", Value::string("token_major")}});
   Value root = Value::object({{"format", Value::string("kvcc-artifact")},
                               {"version", Value::number(kvcc::abi::kManifestVersion)},
@@ -216,6 +223,9 @@ int main(int argc, char **argv) {
   // The runtime's block manager accepts pages of up to 65536 tokens.
   if (blockSize < 1 || blockSize > 65536)
     return fail("--block-size must be in [1, 65536], got " + Twine(blockSize));
+  kvcc::abi::CacheDType cacheDType;
+  if (!kvcc::abi::parseCacheDType(kvCacheDType.getValue(), cacheDType))
+    return fail("--kv-cache-dtype must be f32, f16 or bf16, got '" + kvCacheDType + "'");
   if (emit.empty() && outputDir.empty())
     return fail("missing -o DIR (or --emit=kvc|llvm|gpu|ptx to print a stage)");
   if (!emit.empty() && emit != "kvc" &&
@@ -236,6 +246,7 @@ int main(int argc, char **argv) {
   kvcc::loadAllDialects(context);
   kvcc::ModelIROptions options;
   options.blockSize = blockSize;
+  options.cacheDType = cacheDType;
   auto module = kvcc::buildModelIR(context, spec, options);
   if (failed(mlir::verify(*module)))
     return fail("internal error: the model IR does not verify");
@@ -281,7 +292,7 @@ int main(int argc, char **argv) {
       sys::fs::remove(soPath);
       return fail("cannot write '" + tmp + "': " + ec.message());
     }
-    os << manifest(spec, layout, total);
+    os << manifest(spec, layout, total, cacheDType);
   }
   if (auto ec = sys::fs::rename(tmp, manifestPath)) {
     sys::fs::remove(soPath);

@@ -11,6 +11,7 @@
 #define KVCC_FRONTEND_MODELIRBUILDER_H
 
 #include "kvcc/Frontend/ModelSpec.h"
+#include "kvcc/Runtime/ModelABI.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -35,6 +36,9 @@ std::vector<WeightSlot> weightLayout(const ModelSpec &spec, int64_t &totalElemen
 
 struct ModelIROptions {
   int64_t blockSize = 16; ///< KV-cache page size, any value >= 1
+  /// What the cache stores; the model computes in f32 and rounds keys and
+  /// values once when they are appended.
+  abi::CacheDType cacheDType = abi::CacheDType::F32;
 };
 
 /// `func.func @step` of the model (see ModelABI.h for the arguments).

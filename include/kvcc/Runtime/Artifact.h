@@ -26,8 +26,11 @@ namespace kvcc::runtime {
 /// The "cache" object of the manifest.
 struct CacheGeometry {
   int64_t layers = 0, blockSize = 0, kvHeads = 0, headDim = 0;
-  /// f32 elements of one page of one layer: 2 * blockSize * kvHeads * headDim.
+  abi::CacheDType dtype = abi::CacheDType::F32;
+  /// Elements of one page of one layer: 2 * blockSize * kvHeads * headDim.
   int64_t pageElements() const { return 2 * blockSize * kvHeads * headDim; }
+  int64_t elementBytes() const { return abi::cacheElementBytes(dtype); }
+  int64_t pageBytes() const { return pageElements() * elementBytes(); }
 };
 
 /// One entry of the manifest's "weights" list.

@@ -82,17 +82,19 @@ public:
   int64_t modelContext() const { return maxContext_; }
   /// Tokens one sequence can hold: pages * block_size, capped by the model.
   int64_t tokenCapacity() const;
-  /// 2 * layers * kv_heads * head_dim * 4.
-  int64_t kvBytesPerToken() const { return 2 * cache_.layers * cache_.kvHeads * cache_.headDim * 4; }
-  int64_t poolBytes() const { return pages_ * cache_.pageElements() * cache_.layers * 4; }
+  /// 2 * layers * kv_heads * head_dim * bytes per element.
+  int64_t kvBytesPerToken() const {
+    return 2 * cache_.layers * cache_.kvHeads * cache_.headDim * cache_.elementBytes();
+  }
+  int64_t poolBytes() const { return pages_ * cache_.pageBytes() * cache_.layers; }
   bool noKVCache() const { return options_.noKVCache; }
   /// Tokens sent through kvcc_step so far (recomputation counts again).
   int64_t tokensComputed() const { return tokensComputed_; }
   int64_t stepsRun() const { return stepsRun_; }
 
-  /// The float buffer of layer `l`'s pages (tests inspect it); null for a
-  /// CUDA artifact, whose pools are device memory.
-  const float *layerPool(int64_t l) const { return device_ ? nullptr : pools_[static_cast<size_t>(l)].get(); }
+  /// Layer `l`'s pages, elements of cache().dtype (tests inspect them); null
+  /// for a CUDA artifact, whose pools are device memory.
+  const void *layerPool(int64_t l) const { return device_ ? nullptr : pools_[static_cast<size_t>(l)].get(); }
   /// True when the artifact targets CUDA: weights, pools and the step on the GPU.
   bool onDevice() const { return device_ != nullptr; }
 
@@ -109,7 +111,7 @@ private:
     int32_t *queryStart, *contextLens, *blockTables;
     int64_t *logitRows;
     float *weights;
-    std::vector<float *> caches;
+    std::vector<void *> caches; ///< elements of cache_.dtype
     float *logits;
     int32_t *greedy;     // [B]
     float *greedyLogit;  // [B]
@@ -141,7 +143,7 @@ private:
   CacheGeometry cache_;
   int64_t vocab_ = 0, maxContext_ = 0, pages_ = 0;
   std::unique_ptr<BlockManager> blocks_;
-  std::vector<FloatBuffer> pools_;
+  std::vector<FloatBuffer> pools_; ///< 4-byte words holding cache_.dtype elements
   std::unique_ptr<DeviceState> device_;
   /// Without a cache, the tokens of each live sequence (to recompute them).
   std::unordered_map<int64_t, std::vector<int32_t>> history_;

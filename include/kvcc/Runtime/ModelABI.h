@@ -24,7 +24,9 @@
 //                                      the last token of each sequence
 //   7 weights       f32 [W]            every weight, flat, at the manifest's offsets
 //   8 .. 8+L-1      cache of layer l   [pages, 2, block_size, kv_heads, head_dim]
-//                                      (token-major; keys at [.,0], values at [.,1])
+//                                      (token-major; keys at [.,0], values at [.,1]),
+//                                      elements of the manifest's cache.dtype:
+//                                      f32, f16 or bf16 (CacheDType below)
 //   8+L             logits (output)    f32 [B, vocab]
 //   8+L+1           greedy (output)    i32 [B]  argmax of each logits row: the
 //                                      lowest id among equal maxima; a NaN
@@ -34,12 +36,12 @@
 //                                      without reading the row
 //
 // model.so also exports the int64_t constants kvcc_weights_size,
-// kvcc_block_size and kvcc_num_layers; the runtime refuses a manifest that
-// disagrees with them.
+// kvcc_block_size, kvcc_num_layers and kvcc_cache_element_bytes; the runtime
+// refuses a manifest that disagrees with them.
 //
 // The runtime guarantees what the compiled code does not check (as vLLM's
-// kernels do): query_start is non-decreasing from query_start[0] == 0 to
-// query_start[B] == N, context_lens[b] >= the sequence's new tokens, every page index < pages, and
+// kernels do): query_start is increasing from query_start[0] == 0 to
+// query_start[B] == N (every sequence has at least one new token), context_lens[b] >= the sequence's new tokens, every page index < pages, and
 // every slot of a new token is inside the pages of its sequence.
 //
 // manifest.json (written by the compiler, read by the runtime):
@@ -48,7 +50,7 @@
 //     "entry": "kvcc_step",
 //     "model": { ModelSpec::toJson() },
 //     "cache": { "layers": L, "block_size": B, "kv_heads": H, "head_dim": D,
-//                "dtype": "f32", "layout": "token_major" },
+//                "dtype": "f32" | "f16" | "bf16", "layout": "token_major" },
 //     "weights": [ { "name": "layers.0.wq", "shape": [576, 576], "offset": 0 }, ... ],
 //     "weights_size": W            // f32 elements
 //   }
@@ -58,6 +60,7 @@
 #define KVCC_RUNTIME_MODELABI_H
 
 #include <cstdint>
+#include <string_view>
 
 namespace kvcc::abi {
 
@@ -83,6 +86,33 @@ MemRefDescriptor<T, Rank> denseDescriptor(T *data, const int64_t (&sizes)[Rank])
   return d;
 }
 
+/// The element type of the KV cache (`kvcc compile --kv-cache-dtype`). The
+/// model computes in f32 either way; f16 and bf16 halve the cache's memory
+/// and the bytes a decode step reads.
+enum class CacheDType { F32, F16, BF16 };
+
+constexpr const char *cacheDTypeName(CacheDType t) {
+  return t == CacheDType::F32 ? "f32" : t == CacheDType::F16 ? "f16" : "bf16";
+}
+
+constexpr int64_t cacheElementBytes(CacheDType t) { return t == CacheDType::F32 ? 4 : 2; }
+
+/// The 32 bits that fill a poisoned page with quiet NaNs (two elements of a
+/// 16-bit type): the runtime poisons freed pages so a stale read shows.
+constexpr uint32_t cacheNaNPattern(CacheDType t) {
+  return t == CacheDType::F32 ? 0x7fc00000u : t == CacheDType::F16 ? 0x7e007e00u : 0x7fc07fc0u;
+}
+
+/// "f32", "f16" or "bf16"; false for anything else.
+inline bool parseCacheDType(std::string_view name, CacheDType &out) {
+  for (CacheDType t : {CacheDType::F32, CacheDType::F16, CacheDType::BF16})
+    if (name == cacheDTypeName(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
 /// The step entry point of model.so.
 using StepFn = void (*)(void **args);
 
@@ -93,6 +123,7 @@ constexpr const char *kStepSymbol = "kvcc_step";
 constexpr const char *kWeightsSizeSymbol = "kvcc_weights_size";
 constexpr const char *kBlockSizeSymbol = "kvcc_block_size";
 constexpr const char *kNumLayersSymbol = "kvcc_num_layers";
+constexpr const char *kCacheElementBytesSymbol = "kvcc_cache_element_bytes";
 constexpr int kNumFixedArgs = 8; // tokens .. weights; caches and outputs follow
 constexpr int kNumOutputs = 3;   // logits, greedy, greedy_logit
 

@@ -165,10 +165,18 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     if (s.numSplits > 1)
       emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
     // After the combine, which writes every row (prefill rows included).
-    if (s.usePrefill)
-      emitPrefillAttention(b, PrefillParams{G, D, s.blockSize, s.kvHeads, s.scale,
-                                            s.causal, s.window, s.softcap, s.layout,
-                                            query, pages, tables, lens, starts, out});
+    // Every sequence has at least one query row, so a step with as many rows
+    // as sequences is all decode: the host skips the launch (one a layer).
+    if (s.usePrefill) {
+      Value anyChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, numSeqs);
+      scf::IfOp::create(b, anyChunk, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        emitPrefillAttention(b, PrefillParams{G, D, s.blockSize, s.kvHeads, s.scale,
+                                              s.causal, s.window, s.softcap, s.layout,
+                                              query, pages, tables, lens, starts, out});
+        scf::YieldOp::create(b);
+      });
+    }
     rewriter.replaceOp(op, L.toTensor(resultType, out));
     return success();
   }

@@ -49,8 +49,11 @@ int64_t kvcc::prefillKeyTile(int64_t headDim) { return headDim <= 64 ? 64 : 32; 
 bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
   // MLIR 22's nvgpu-to-nvvm cannot type bf16 mma.sync operands ("failed to
   // deduce operand PTX types"): bf16 stays on the flash-decoding kernel.
-  return elem.isF16() && (headDim == 64 || headDim == 128) &&
-         groupSize <= kRows && kRows % groupSize == 0;
+  // Rows are (token, head) pairs numbered token * G + head, each masked and
+  // stored on its own, so a tile may split a token's group (SmolLM2's G = 3
+  // puts 21⅓ tokens in a tile); the tile's key range comes from its first
+  // and last token.
+  return elem.isF16() && (headDim == 64 || headDim == 128) && groupSize <= kRows;
 }
 
 void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,

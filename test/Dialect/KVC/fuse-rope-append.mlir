@@ -47,3 +47,26 @@ func.func @not_fused(%q: tensor<?x8x64xf32>, %k: tensor<?x2x64xf32>, %v: tensor<
   kvc.append %k3, %v into %cache[%slots] : tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f32>
   return %q1, %k1, %q2, %q3, %early : tensor<?x8x64xf32>, tensor<?x2x64xf32>, tensor<?x8x64xf32>, tensor<?x8x64xf32>, tensor<?x8x64xf32>
 }
+
+// -----
+
+// An f32 model over an f16 cache fuses (the rotation is f32 either way and
+// the key is rounded once, into the cache); a bf16 key into an f16 cache does
+// not: the pair rounds the rotated key to bf16 first, the fused op would not.
+// CHECK-LABEL: func.func @mixed_precision(
+// CHECK: kvc.rope_append neox {{.*}} : tensor<?x8x64xf32>, tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f16> -> tensor<?x8x64xf32>
+// CHECK: kvc.rope neox
+// CHECK: kvc.rope neox
+// CHECK: kvc.append
+// CHECK-NOT: kvc.rope_append
+func.func @mixed_precision(%q: tensor<?x8x64xf32>, %k: tensor<?x2x64xf32>, %v: tensor<?x2x64xf32>, %slots: tensor<?xi64>, %pos: tensor<?xi64>,
+                           %cache: !kvc.paged_cache<16, 2, 64, f16>,
+                           %qb: tensor<?x8x64xbf16>, %kb: tensor<?x2x64xbf16>, %vb: tensor<?x2x64xbf16>) -> (tensor<?x8x64xf32>, tensor<?x8x64xbf16>) {
+  %q1 = kvc.rope neox %q, %pos {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x8x64xf32>, tensor<?xi64> -> tensor<?x8x64xf32>
+  %k1 = kvc.rope neox %k, %pos {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x2x64xf32>, tensor<?xi64> -> tensor<?x2x64xf32>
+  kvc.append %k1, %v into %cache[%slots] : tensor<?x2x64xf32>, tensor<?x2x64xf32>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f16>
+  %q2 = kvc.rope neox %qb, %pos {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x8x64xbf16>, tensor<?xi64> -> tensor<?x8x64xbf16>
+  %k2 = kvc.rope neox %kb, %pos {rotary_dim = 64, theta = 1.0e+04 : f64} : tensor<?x2x64xbf16>, tensor<?xi64> -> tensor<?x2x64xbf16>
+  kvc.append %k2, %vb into %cache[%slots] : tensor<?x2x64xbf16>, tensor<?x2x64xbf16>, tensor<?xi64> into !kvc.paged_cache<16, 2, 64, f16>
+  return %q1, %q2 : tensor<?x8x64xf32>, tensor<?x8x64xbf16>
+}

@@ -121,7 +121,7 @@ TEST_F(ManifestTest, EveryMalformedFieldIsNamed) {
       {{"cache", "layers"}, Value::number(3), "field 'cache.layers' is 3 but model.numLayers is 2"},
       {{"cache", "kv_heads"}, Value::number(4), "field 'cache.kv_heads' is 4 but model.numKVHeads is 2"},
       {{"cache", "head_dim"}, Value::number(8), "field 'cache.head_dim' is 8 but model.headDim is 16"},
-      {{"cache", "dtype"}, Value::string("f16"), "field 'cache.dtype' is 'f16'"},
+      {{"cache", "dtype"}, Value::string("f8"), "field 'cache.dtype' is 'f8': not a cache element type of this runtime (expected 'f32', 'f16', 'bf16')"},
       {{"cache", "layout"}, Value::string("head_major"), "field 'cache.layout' is 'head_major'"},
       {{"weights_size"}, Value::number(0), "field 'weights_size' is 0"},
       {{"weights_size"}, std::nullopt, "missing field 'weights_size'"},

@@ -21,7 +21,8 @@ bool sameRotation(RopeOp a, RopeOp b) {
 
 /// The query rope to fuse with `append`, whose key is rotated by `keyRope`:
 /// same rotation, same block, before the append, every use after it, and a
-/// query the cache's verifier accepts (head_dim, element type, whole groups).
+/// query rope_append's verifier accepts (head_dim, an f16/bf16/f32 element
+/// type, whole groups).
 RopeOp findQueryRope(AppendOp append, RopeOp keyRope, DominanceInfo &dom) {
   PagedCacheType cache = append.getCache().getType();
   for (Operation *user : keyRope.getPositions().getUsers()) {
@@ -30,7 +31,8 @@ RopeOp findQueryRope(AppendOp append, RopeOp keyRope, DominanceInfo &dom) {
         rope->getBlock() != append->getBlock() || !rope->isBeforeInBlock(append))
       continue;
     RankedTensorType q = rope.getResult().getType();
-    if (q.getElementType() != cache.getElementType() ||
+    Type qElem = q.getElementType();
+    if (!(qElem.isF16() || qElem.isBF16() || qElem.isF32()) ||
         q.getDimSize(2) != cache.getHeadDim() || q.isDynamicDim(1) ||
         q.getDimSize(1) % cache.getNumKVHeads() != 0 ||
         q.getDimSize(0) != keyRope.getResult().getType().getDimSize(0))
@@ -53,6 +55,12 @@ struct FuseRopeAppendPass
     for (AppendOp append : appends) {
       auto keyRope = append.getKey().getDefiningOp<RopeOp>();
       if (!keyRope || !keyRope->hasOneUse())
+        continue;
+      // rope_append rounds the rotated key once, to the cache's type; the
+      // pair rounds it to the key's type first. They agree when the key is
+      // f32 (the rotation's own precision) or already of the cache's type.
+      Type keyElem = keyRope.getResult().getType().getElementType();
+      if (!keyElem.isF32() && keyElem != append.getCache().getType().getElementType())
         continue;
       RopeOp queryRope = findQueryRope(append, keyRope, dom);
       if (!queryRope)

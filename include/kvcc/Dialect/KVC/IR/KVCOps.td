@@ -67,8 +67,8 @@ def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
     (f16, bf16 or f32) may have another element type than the cache; scores,
     softmax and the weighted sum are computed in f32 and the result has the
     query's type. The sequences cover the rows (`query_start[0] = 0`,
-    `query_start[B] = tokens`, as ModelABI.h guarantees); a row outside every
-    sequence has an unspecified result.
+    `query_start[B] = tokens`) and each has at least one (ModelABI.h
+    guarantees both); otherwise the result is unspecified.
 
     ```mlir
     %o = kvc.paged_attention %q, %cache[%tables] context_lens(%lens) query_start(%starts)
