@@ -337,7 +337,9 @@ def dry_run(args, index, kdir):
         len(corr), seqs, sum(n for _, n in seqs)))
     for m in corr:
         print("    %-38s q%d kv%d d%d page %d %s splits %d window %d cap %g %s %s %s" % (
-            m["id"], m["q_heads"], m["kv_heads"], m["head_dim"], m["block_size"], m["dtype"],
+            m["id"], m["q_heads"], m["kv_heads"], m["head_dim"], m["block_size"],
+            m["dtype"] + ("" if m.get("cache_dtype", m["dtype"]) == m["dtype"] else
+                          " (%s cache)" % m["cache_dtype"]),
             m["splits"], m["window"], m["softcap"], "causal" if m["causal"] else "full",
             m["kind"], m["layout"]))
     main_bytes = 2 * MAIN["batch"] * MAIN["context"] * MAIN["kv_heads"] * 128 * 2
