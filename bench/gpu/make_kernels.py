@@ -62,12 +62,13 @@ CORRECTNESS_SEQS = [(37, 37), (50, 1), (70, 13), (1, 1), (300, 1), (9, 4),
 
 def cfg(ident, purpose, qh, kvh, d, bs, dtype="f16", window=0, splits=1,
         softcap=0.0, causal=True, kind="append_attn", layout="token_major",
-        rope=None, cache_dtype=None):
+        rope=None, cache_dtype=None, flags=()):
     """dtype: q, k, v and the output; cache_dtype (default: dtype) the pool's,
-    as an f32 model compiled with --kv-cache-dtype=f16 has them."""
+    as an f32 model compiled with --kv-cache-dtype=f16 has them; flags: extra
+    `kvcc build` options."""
     return dict(id=ident, purpose=purpose, q_heads=qh, kv_heads=kvh,
                 head_dim=d, block_size=bs, dtype=dtype,
-                cache_dtype=cache_dtype or dtype, window=window,
+                cache_dtype=cache_dtype or dtype, flags=list(flags), window=window,
                 splits=splits, softcap=softcap, causal=causal, kind=kind,
                 layout=layout, rope=rope, scale=1.0 / math.sqrt(d))
 
@@ -127,6 +128,10 @@ def bench_modules():
                      splits=s, kind="attn"))
     g.append(cfg("d_q32kv8_d128_b16_bf16_s1", "decode", 32, 8, 128, 16,
                  dtype="bf16", splits=1, kind="attn"))
+    # The prefill kernel without its shared-memory swizzle: what it buys,
+    # measured next to d_q32kv8_d128_b16_f16_s1 in the prefill phase.
+    g.append(cfg("d_q32kv8_d128_b16_f16_s1_noswizzle", "prefill_ab", 32, 8, 128, 16,
+                 splits=1, kind="attn", flags=["--gpu-swizzle-shared-memory=false"]))
     # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16.
     for bs in (1, 64, 256):
         for s in (1, 16):
@@ -331,7 +336,7 @@ def main():
             f.write(module_text(m))
         t0 = time.time()
         p = subprocess.run([KVCC, "build", mlir, "--target=cuda", "--gpu-arch=" + a.arch,
-                            "-o", so], capture_output=True, text=True)
+                            "-o", so] + m.get("flags", []), capture_output=True, text=True)
         dt = time.time() - t0
         entry = dict(m, file=os.path.basename(so), mlir=os.path.basename(mlir),
                      function=m["id"], symbol="kvcc_" + m["id"], args=arg_list(m),

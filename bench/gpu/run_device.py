@@ -1017,16 +1017,18 @@ def gpu_run(args, index, kdir):
                 except Exception as e:
                     peers["flex_causal"] = dict(error=repr(e)[:200])
             del k, v, kr, vr
-            for s in PREFILL_SPLITS:
-                mid = decode_module(splits=s)
+            # Every split count, then the unswizzled kernel at one split (A/B).
+            variants = [(s, decode_module(splits=s), "") for s in PREFILL_SPLITS]
+            variants.append((1, decode_module(splits=1) + "_noswizzle", " noswizzle"))
+            for s, mid, tag in variants:
                 if mid not in kernels:
                     continue
                 # Predict from the smaller prefill of the same batch and splits
                 # (same CTA count; work grows with tokens^2). A 1 x 16384 with
                 # one split would run ~10 s or more a call: never unpredicted.
                 pred = None
-                if (B, s) in measured:
-                    n0, t0 = measured[(B, s)]
+                if (B, s, tag) in measured:
+                    n0, t0 = measured[(B, s, tag)]
                     pred = t0 * (n / n0) ** 2
                 if pred is None and n > 4096:
                     res.data["skipped"].append("%s splits %d: no smaller run to predict from" % (p["name"], s))
@@ -1036,7 +1038,7 @@ def gpu_run(args, index, kdir):
                         p["name"], s, pred, left("prefill")))
                     log("prefill %s splits %d: skipped, predicted %.2f s a call" % (p["name"], s, pred))
                     continue
-                rec = dict(config="%s s%d" % (p["name"], s), module=mid, seqs=B, tokens=n,
+                rec = dict(config="%s s%d%s" % (p["name"], s, tag), module=mid, seqs=B, tokens=n,
                            splits=s, flops=flops, seed=case["seed"], peers=peers)
                 try:
                     t = time_kvcc(mid, case, 0.5, 1)
@@ -1048,9 +1050,9 @@ def gpu_run(args, index, kdir):
                     rec["rate"] = flops / (used / 1e3) / 1e12
                     rec["ceiling"] = ceiling
                     rec["fraction"] = rec["rate"] / ceiling if ceiling else None
-                    measured[(B, s)] = (n, t["call_ms"] / 1e3)
-                    log("prefill %-18s s%-2d kernel %s ms call %.1f ms %.1f TFLOP/s err %.1e %s | %s" % (
-                        p["name"], s, fmt(t["kernel_ms"]), t["call_ms"], rec["rate"],
+                    measured[(B, s, tag)] = (n, t["call_ms"] / 1e3)
+                    log("prefill %-18s s%-2d%s kernel %s ms call %.1f ms %.1f TFLOP/s err %.1e %s | %s" % (
+                        p["name"], s, tag, fmt(t["kernel_ms"]), t["call_ms"], rec["rate"],
                         chk["max_rel_err"], "PASS" if rec["pass"] else "FAIL",
                         ", ".join("%s %s" % (k2, fmt(v2.get("ms"))) for k2, v2 in peers.items())))
                 except Exception as e:

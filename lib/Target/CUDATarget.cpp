@@ -48,7 +48,7 @@ std::string kvcc::checkGPUArch(const std::string &gpuArch) {
   return "";
 }
 
-std::string kvcc::cudaGPUDialectPipelineText() {
+std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
   // kvc kernels are outlined before bufferization: ownership-based
   // deallocation cannot see through gpu.launch, and host buffers are freed at
   // function exit by kvc-host-buffers-to-gpu instead. The rest of a model
@@ -58,7 +58,8 @@ std::string kvcc::cudaGPUDialectPipelineText() {
   // key ropes and the cache append become one kernel first.
   return "builtin.module("
          "func.func(kvc-fuse-rope-append),"
-         "kvc-lower-to-gpu,"
+         + std::string(o.swizzleSharedMemory ? "kvc-lower-to-gpu,"
+                                             : "kvc-lower-to-gpu{swizzle-shared-memory=0},") +
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"
@@ -79,7 +80,7 @@ std::string kvcc::cudaPipelineText(const CUDATargetOptions &o,
                                    const std::string &format) {
   // PTX 8.0 is the oldest ISA that covers sm_90; drivers JIT it for newer
   // chips.
-  std::string gpuDialect = cudaGPUDialectPipelineText();
+  std::string gpuDialect = cudaGPUDialectPipelineText(o);
   gpuDialect.pop_back(); // the closing parenthesis of builtin.module(
   return gpuDialect +
          ",gpu-lower-to-nvvm-pipeline{cubin-chip=" + o.gpuArch +
@@ -90,8 +91,8 @@ LogicalResult kvcc::lowerToGPUDialect(ModuleOp module,
                                       const CUDATargetOptions &options) {
   return runLoweringPipeline(
       module,
-      [](OpPassManager &pm) {
-        return parseModulePipeline(cudaGPUDialectPipelineText(), pm);
+      [&](OpPassManager &pm) {
+        return parseModulePipeline(cudaGPUDialectPipelineText(options), pm);
       },
       options.irDumpDir);
 }

@@ -77,6 +77,11 @@ cl::opt<std::string> cpuName("cpu",
                                       "x86-64-v3, portable; native: this host)"),
                              cl::init(""));
 
+cl::opt<bool> gpuSwizzle("gpu-swizzle-shared-memory",
+                         cl::desc("XOR-swizzle the prefill kernel's shared-memory "
+                                  "tiles (=false only to measure what it buys)"),
+                         cl::init(true), cl::Hidden);
+
 int fail(const Twine &message) {
   errs() << "kvcc: " << message << "\n";
   return 1;
@@ -124,6 +129,7 @@ kvcc::CUDATargetOptions cudaOptions() {
   kvcc::CUDATargetOptions cuda;
   cuda.gpuArch = gpuArch;
   cuda.irDumpDir = dumpIRDir;
+  cuda.swizzleSharedMemory = gpuSwizzle;
   return cuda;
 }
 

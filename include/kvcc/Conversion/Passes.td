@@ -103,7 +103,16 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
 
     Buffers stay host-side `memref.alloc`s here; `kvc-host-buffers-to-gpu`
     turns them into device allocations after bufferization.
+
+    The tensor-core prefill kernel's shared-memory tiles are XOR-swizzled in
+    16-byte chunks (upstream's nvgpu shared-memory optimization) so that
+    ldmatrix and cp.async are free of bank conflicts; `swizzle-shared-memory=0`
+    keeps the plain row-major tiles (for A/B benchmarks).
   }];
+  let options = [
+    Option<"swizzleSharedMemory", "swizzle-shared-memory", "bool", "true",
+           "XOR-swizzle the prefill kernel's shared-memory tiles">
+  ];
   let dependentDialects = [
     "mlir::arith::ArithDialect",
     "mlir::bufferization::BufferizationDialect",

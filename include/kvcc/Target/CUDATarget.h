@@ -21,6 +21,9 @@ namespace kvcc {
 struct CUDATargetOptions {
   std::string gpuArch = "sm_90"; ///< sm_80 or sm_90 (any sm_XX ptxas knows)
   std::string irDumpDir;
+  /// XOR-swizzled shared-memory tiles in the prefill kernel (kvc-lower-to-gpu
+  /// swizzle-shared-memory); off only to measure what the swizzle buys.
+  bool swizzleSharedMemory = true;
 };
 
 /// Checks `gpuArch` ("sm_80", "sm_90", ...): an error message or "".
@@ -28,7 +31,7 @@ std::string checkGPUArch(const std::string &gpuArch);
 
 /// The CUDA pipeline up to host code on gpu.alloc / gpu.launch_func and
 /// outlined kernels in the GPU dialect (what `--emit=gpu` prints).
-std::string cudaGPUDialectPipelineText();
+std::string cudaGPUDialectPipelineText(const CUDATargetOptions &options = {});
 
 /// The CUDA pipeline as text; `format` is gpu-module-to-binary's: isa (PTX),
 /// bin (cubin) or fatbin.

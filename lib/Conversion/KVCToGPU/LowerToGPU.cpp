@@ -1,4 +1,5 @@
 //===- LowerToGPU.cpp - the kvc-lower-to-gpu pass --------------------------===//
+#include "PrefillAttention.h"
 #include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 #include "kvcc/Conversion/Utils/KVCConversion.h"
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
@@ -22,7 +23,8 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);
-        })))
+        })) ||
+        failed(swizzlePrefillSharedMemory(getOperation(), swizzleSharedMemory)))
       signalPassFailure();
   }
 };

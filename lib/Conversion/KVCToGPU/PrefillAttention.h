@@ -31,6 +31,15 @@ bool prefillKernelApplies(mlir::Type elem, int64_t headDim, int64_t groupSize);
 /// token (decode tokens are left to the flash-decoding kernel).
 void emitPrefillAttention(mlir::ImplicitLocOpBuilder &b, const PrefillParams &p);
 
+/// XOR-swizzles the shared-memory tiles of every prefill kernel under `root`
+/// (upstream's nvgpu shared-memory optimization: the 16-byte chunk of column
+/// c in row r moves to chunk c ^ (r mod 8 or 16)), so the 8 row addresses of
+/// an ldmatrix, and the cp.async stores, hit 8 different bank groups instead
+/// of one. Run after the conversion, outside the rewriter (the transform
+/// edits indices in place); fails if a tile is accessed in a way it cannot
+/// permute. With `enabled` false the kernels only lose their marker.
+mlir::LogicalResult swizzlePrefillSharedMemory(mlir::Operation *root, bool enabled);
+
 } // namespace kvcc
 
 #endif // KVCC_LIB_CONVERSION_KVCTOGPU_PREFILLATTENTION_H

@@ -28,6 +28,7 @@
 #include "PrefillAttention.h"
 
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/NVGPU/Transforms/Transforms.h"
 
 #include <limits>
 
@@ -38,6 +39,8 @@ using namespace kvcc::lowering;
 namespace {
 
 constexpr int64_t kRows = 64; // query rows per CTA (4 warps x 16)
+/// Marks the prefill launches whose tiles swizzlePrefillSharedMemory permutes.
+constexpr llvm::StringLiteral kSwizzleAttr = "kvcc.swizzle_shared_memory";
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
 }
@@ -78,6 +81,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       b, rowTiles, L.idx(p.kvHeads), numSeqs, L.idx(kGPUBlockThreads), L.idx(1),
       L.idx(1), nullptr, nullptr, {}, TypeRange{sQType, sKVType, sKVType}, {},
       nullptr, nullptr, nullptr, name, name);
+  launch->setAttr(kSwizzleAttr, b.getUnitAttr());
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Loops K{b};
@@ -351,4 +355,18 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     scf::YieldOp::create(b);
   });
   gpu::TerminatorOp::create(b);
+}
+
+LogicalResult kvcc::swizzlePrefillSharedMemory(Operation *root, bool enabled) {
+  SmallVector<gpu::LaunchOp> launches;
+  root->walk([&](gpu::LaunchOp launch) {
+    if (launch->removeAttr(kSwizzleAttr) && enabled)
+      launches.push_back(launch);
+  });
+  for (gpu::LaunchOp launch : launches)
+    for (Value tile : launch.getWorkgroupAttributions())
+      if (failed(nvgpu::optimizeSharedMemoryReadsAndWrites(launch, tile)))
+        return launch.emitOpError()
+               << "cannot swizzle the prefill kernel's shared-memory tile " << tile.getType();
+  return success();
 }
