@@ -98,12 +98,11 @@ Status readCache(const FieldReader &r, const Value &root, const ModelSpec &spec,
       return v.status();
     *d.dst = *v;
   }
-  if (Expected<std::string> s = r.oneOf(**cache, "cache", "dtype", {"f32", "f16", "bf16"},
-                                        "not a cache element type of this runtime");
-      !s)
-    return s.status();
-  else
-    abi::parseCacheDType(*s, c.dtype);
+  Expected<std::string> dtype =
+      r.oneOf(**cache, "cache", "dtype", {"f32", "f16", "bf16"}, "not a cache element type of this runtime");
+  if (!dtype)
+    return dtype.status();
+  abi::parseCacheDType(*dtype, c.dtype);
   if (Expected<std::string> s = r.oneOf(**cache, "cache", "layout", {"token_major"},
                                         "ModelABI.h passes token-major pages");
       !s)

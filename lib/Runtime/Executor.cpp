@@ -88,6 +88,10 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, W
       return Status::error("executor: " + std::to_string(pages) + " pages for a context of " + std::to_string(ctx) +
                            " x batch " + std::to_string(o.maxBatch) + " exceed 2^31-1; pass --kv-pages");
   }
+  // Bytes of every layer's pool must stay within int64 (and size_t).
+  if (pages > std::numeric_limits<int64_t>::max() / c.layers / c.pageBytes())
+    return Status::error("executor: " + std::to_string(pages) + " pages of " + std::to_string(c.pageBytes()) +
+                         " bytes in each of " + std::to_string(c.layers) + " layers overflow a 64-bit size");
   Expected<BlockManager> bm = BlockManager::create(pages, c.blockSize);
   if (!bm)
     return bm.status();
@@ -104,9 +108,10 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, W
   if (artifact.manifest().target == "cuda")
     return createOnDevice(std::move(e));
   for (int64_t l = 0; l < c.layers; ++l) {
-    // Pages hold an even number of elements: whole 4-byte words of any dtype.
+    // Pages hold an even number of elements: whole 4-byte words of any dtype
+    // (at most pageElements() words a page, so no int64 overflow).
     Expected<FloatBuffer> pool =
-        allocateFloats(pages * c.pageBytes() / 4, "KV cache of layer " + std::to_string(l) + " (" +
+        allocateFloats(pages * (c.pageBytes() / 4), "KV cache of layer " + std::to_string(l) + " (" +
                                                       std::to_string(pages) + " pages)");
     if (!pool)
       return pool.status();
