@@ -651,7 +651,7 @@ def gpu_run(args, index, kdir):
         that of the narrower of the model's and the cache's types: with a
         16-bit cache the tensor-core prefill kernel rounds Q and P to it."""
         dtype = m["dtype"]
-        narrow = m.get("cache_dtype", dtype) if DTYPE_BYTES[m.get("cache_dtype", dtype)] < DTYPE_BYTES[dtype] else dtype
+        narrow = min(dtype, m.get("cache_dtype", dtype), key=DTYPE_BYTES.get)
         got = out[rows].double()
         nan = int(torch.isnan(got).sum())
         err = (got - ref).abs()

@@ -83,9 +83,7 @@ public:
   /// Tokens one sequence can hold: pages * block_size, capped by the model.
   int64_t tokenCapacity() const;
   /// 2 * layers * kv_heads * head_dim * bytes per element.
-  int64_t kvBytesPerToken() const {
-    return 2 * cache_.layers * cache_.kvHeads * cache_.headDim * cache_.elementBytes();
-  }
+  int64_t kvBytesPerToken() const { return cache_.pageBytes() / cache_.blockSize * cache_.layers; }
   int64_t poolBytes() const { return pages_ * cache_.pageBytes() * cache_.layers; }
   bool noKVCache() const { return options_.noKVCache; }
   /// Tokens sent through kvcc_step so far (recomputation counts again).

@@ -141,18 +141,27 @@ LogicalResult checkAttentionAttrs(Operation *op, APFloat scale,
 // AppendOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult AppendOp::verify() {
-  auto cache = getCache().getType();
-  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true,
+/// The rows an append writes (kvc.append, kvc.rope_append): keys and values
+/// of one type, [tokens, kv_heads, head_dim] of the cache, in an element type
+/// the store converts from, and one slot per token.
+static LogicalResult checkAppendedRows(Operation *op, Value key, Value value,
+                                       TypedValue<RankedTensorType> slots,
+                                       PagedCacheType cache) {
+  if (failed(checkAgainstCache(op, "key", key, cache, true,
                                CacheElement::Convertible)) ||
-      failed(checkAgainstCache(*this, "value", getValue(), cache, true,
+      failed(checkAgainstCache(op, "value", value, cache, true,
                                CacheElement::Convertible)) ||
-      failed(checkSameType(*this, "value", getValue().getType(), "key",
-                           getKey().getType())) ||
-      failed(checkRank(*this, "slots", getSlots(), 1)))
+      failed(checkSameType(op, "value", value.getType(), "key", key.getType())) ||
+      failed(checkRank(op, "slots", slots, 1)))
     return failure();
-  return checkDim(*this, "slots", getSlots().getType().getDimSize(0), "length",
-                  getKey().getType().getDimSize(0), "the key token count");
+  return checkDim(op, "slots", slots.getType().getDimSize(0), "length",
+                  cast<RankedTensorType>(key.getType()).getDimSize(0),
+                  "the key token count");
+}
+
+LogicalResult AppendOp::verify() {
+  return checkAppendedRows(*this, getKey(), getValue(), getSlots(),
+                           getCache().getType());
 }
 
 //===----------------------------------------------------------------------===//
@@ -266,25 +275,17 @@ LogicalResult RopeOp::verify() {
 LogicalResult RopeAppendOp::verify() {
   auto cache = getCache().getType();
   auto query = getQuery().getType();
-  if (failed(checkAgainstCache(*this, "key", getKey(), cache, true,
-                               CacheElement::Convertible)) ||
-      failed(checkAgainstCache(*this, "value", getValue(), cache, true,
-                               CacheElement::Convertible)) ||
-      failed(checkSameType(*this, "value", getValue().getType(), "key",
-                           getKey().getType())) ||
+  if (failed(checkAppendedRows(*this, getKey(), getValue(), getSlots(), cache)) ||
       failed(checkAgainstCache(*this, "query", getQuery(), cache, false,
                                CacheElement::Convertible)) ||
       failed(checkGrouping(*this, query.getDimSize(1), cache.getNumKVHeads())) ||
       failed(checkExactType(*this, "rotated_query", getRotatedQuery().getType(),
                             "query", query)) ||
-      failed(checkRank(*this, "slots", getSlots(), 1)) ||
       failed(checkRank(*this, "positions", getPositions(), 1)))
     return failure();
   int64_t tokens = getKey().getType().getDimSize(0);
   if (failed(checkDim(*this, "query", query.getDimSize(0), "token count", tokens,
                       "the key token count")) ||
-      failed(checkDim(*this, "slots", getSlots().getType().getDimSize(0), "length",
-                      tokens, "the key token count")) ||
       failed(checkDim(*this, "positions", getPositions().getType().getDimSize(0),
                       "length", tokens, "the key token count")))
     return failure();
