@@ -16,7 +16,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <set>
 #include <unordered_set>
+#include <utility>
 
 namespace kvcc::runtime {
 
@@ -34,12 +37,28 @@ struct Executor::DeviceState {
   cuda::DeviceBuffer bufs[NumBufs];
   std::vector<unsigned char> staging; // the packed arguments of the step
   std::vector<unsigned char> picked;  // a greedy step's ids and logits, as copied back
+  // CUDA graphs of decode steps by (batch, block-table width): what a step
+  // launches depends on nothing else (model.so's host code reads shapes
+  // only; the data its kernels read is on the device, at the addresses of
+  // bufs[] and of the weights and pools, which do not move while a graph
+  // lives). `warmed`: keys that ran once launch by launch.
+  using GraphKey = std::pair<int64_t, int64_t>;
+  std::map<GraphKey, void *> graphs;
+  std::set<GraphKey> warmed;
+
+  void dropGraphs() {
+    for (auto &entry : graphs)
+      kvcc_cuda_destroy_graph(entry.second);
+    graphs.clear();
+  }
+  ~DeviceState() { dropGraphs(); }
 
   /// `bytes` of room in bufs[b] (contents not kept when it grows).
   Status reserve(Buf b, size_t bytes, const char *what) {
     cuda::DeviceBuffer &buf = bufs[b];
     if (buf.size() >= bytes)
       return Status::success();
+    dropGraphs(); // they would read and write the old buffer
     const size_t size = std::max(bytes, 2 * buf.size()); // doubling: few regrowths
     buf = cuda::DeviceBuffer(); // freed first: the old contents are not kept
     Expected<cuda::DeviceBuffer> grown = cuda::DeviceBuffer::allocate(*device, size);
@@ -148,7 +167,27 @@ Expected<std::unique_ptr<Executor>> Executor::createOnDevice(std::unique_ptr<Exe
     d->pools.push_back(pool.take());
   }
   e->device_ = std::move(d);
+  e->graphStats_.enabled = e->options_.cudaGraphs;
+  if (e->options_.cudaGraphs)
+    if (Status s = e->reserveForGraphs(); !s.ok())
+      return s;
   return e;
+}
+
+Status Executor::reserveForGraphs() {
+  // The step buffers sized for the largest decode step up front: a buffer
+  // that grows later drops the graphs that hold its old address.
+  DeviceState &d = *device_;
+  const size_t B = static_cast<size_t>(options_.maxBatch);
+  const size_t width = static_cast<size_t>(ceilDiv(tokenCapacity(), cache_.blockSize));
+  // The seven argument arrays of stage(), each at a 256-byte boundary.
+  const size_t args = 7 * 256 + B * (4 + 8 + 8 + 4 + 4 + 8) + 4 + B * width * 4;
+  const size_t greedy = (B * 4 + 255) / 256 * 256 + B * 4;
+  if (Status s = d.reserve(DeviceState::Args, args, "the step's arguments"); !s.ok())
+    return s;
+  if (Status s = d.reserve(DeviceState::Logits, B * static_cast<size_t>(vocab_) * sizeof(float), "logits"); !s.ok())
+    return s;
+  return d.reserve(DeviceState::Greedy, greedy, "the greedy picks");
 }
 
 Executor::~Executor() = default;
@@ -279,12 +318,21 @@ Status Executor::schedule(const std::vector<StepSequence> &batch) {
   tableWidth_ = 0;
   for (const auto &t : tables)
     tableWidth_ = std::max<int64_t>(tableWidth_, static_cast<int64_t>(t.size()));
+  // A graph bakes the table's shape into its launches: one width for all.
+  if (graphStep(batch))
+    tableWidth_ = std::max(tableWidth_, ceilDiv(tokenCapacity(), cache_.blockSize));
   // Rows are padded with page 0: a valid page, never read past context_lens.
   blockTables_.assign(B * static_cast<size_t>(tableWidth_), 0);
   for (size_t b = 0; b < B; ++b)
     for (size_t p = 0; p < tables[b].size(); ++p)
       blockTables_[b * static_cast<size_t>(tableWidth_) + p] = static_cast<int32_t>(tables[b][p]);
   return Status::success();
+}
+
+bool Executor::graphStep(const std::vector<StepSequence> &batch) const {
+  if (!device_ || !graphStats_.enabled || options_.noKVCache)
+    return false;
+  return std::all_of(batch.begin(), batch.end(), [](const StepSequence &s) { return s.tokens.size() == 1; });
 }
 
 Status Executor::checkGuarantees() const {
@@ -364,7 +412,7 @@ Status Executor::run(const std::vector<StepSequence> &batch, Output want, std::v
   if (device_) {
     if (want == Output::Logits)
       logits.assign(static_cast<size_t>(B * vocab_), nan);
-    if (Status s = runOnDevice(B, N, want, logits, greedy); !s.ok())
+    if (Status s = runOnDevice(B, N, graphStep(batch), want, logits, greedy); !s.ok())
       return s;
   } else {
     logits.assign(static_cast<size_t>(B * vocab_), nan); // written either way
@@ -409,7 +457,49 @@ void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
   artifact_->step()(args.data());
 }
 
-Status Executor::runOnDevice(int64_t B, int64_t N, Output want, std::vector<float> &logits,
+void Executor::launchStep(const StepBuffers &dev, int64_t B, int64_t N, bool graph) {
+  DeviceState &d = *device_;
+  if (!graph) {
+    ++graphStats_.eagerSteps;
+    callStep(dev, B, N);
+    return;
+  }
+  const DeviceState::GraphKey key{B, tableWidth_};
+  if (auto it = d.graphs.find(key); it != d.graphs.end()) {
+    if (kvcc_cuda_launch_graph(it->second) == 0) // else recorded: the step fails
+      ++graphStats_.replayed;
+    return;
+  }
+  // The first step of a shape runs launch by launch: it loads the kernels
+  // (lazily, on CUDA 12.2+), lets cuBLAS pick its kernels, and fills the
+  // block cache, none of which may happen while recording.
+  if (d.warmed.insert(key).second) {
+    ++graphStats_.eagerSteps;
+    callStep(dev, B, N);
+    return;
+  }
+  if (kvcc_cuda_begin_capture() == 0) {
+    callStep(dev, B, N);
+    void *exec = nullptr;
+    if (kvcc_cuda_end_capture(&exec) == 0) {
+      d.graphs[key] = exec;
+      ++graphStats_.captured;
+      if (kvcc_cuda_launch_graph(exec) == 0)
+        ++graphStats_.replayed;
+      return;
+    }
+  }
+  // Nothing ran while recording: say why, and run this step and the next
+  // ones launch by launch.
+  graphStats_.enabled = false;
+  graphStats_.disabledBecause = cuda::mgpuStatus().message();
+  cuda::mgpuClearError();
+  d.dropGraphs();
+  ++graphStats_.eagerSteps;
+  callStep(dev, B, N);
+}
+
+Status Executor::runOnDevice(int64_t B, int64_t N, bool graph, Output want, std::vector<float> &logits,
                              std::vector<int32_t> &greedy) {
   using D = DeviceState;
   DeviceState &d = *device_;
@@ -447,7 +537,7 @@ Status Executor::runOnDevice(int64_t B, int64_t N, Output want, std::vector<floa
                     reinterpret_cast<float *>(greedyBase + greedyLogitAt)};
     for (cuda::DeviceBuffer &pool : d.pools)
       dev.caches.push_back(pool.data());
-    callStep(dev, B, N);
+    launchStep(dev, B, N, graph);
     // model.so's mgpu calls cannot return errors: the first one is recorded.
     if (cuda::mgpuStatus().ok()) {
       if (want == Output::Logits) {

@@ -53,6 +53,7 @@ const char *kUsage =
     "  --stats-json FILE     write the run's statistics as JSON\n"
     "  --quiet               do not print the generated text (statistics still go to stderr)\n"
     "  --device=cpu|cuda     where to run (must match the artifact's target; default cpu)\n"
+    "  --cuda-graphs         (cuda) replay each decode step from a CUDA graph, one per batch size\n"
     "\n"
     "The KV-cache page size is compiled into the artifact (manifest.json cache.block_size);\n"
     "it is not a run-time option.\n";
@@ -60,7 +61,7 @@ const char *kUsage =
 struct Options {
   std::string dir, weights, statsJson, device = "cpu";
   std::optional<std::string> prompt;
-  bool chat = false, noKVCache = false, printTokens = false, quiet = false;
+  bool chat = false, noKVCache = false, printTokens = false, quiet = false, cudaGraphs = false;
   int64_t kvPages = 0, maxContext = 0;
   GenerateOptions gen;
 };
@@ -116,11 +117,12 @@ int parseArgs(int argc, char **argv, Options &o) {
     }
     auto isFlag = [&](const char *f) { return name == f; };
     if (isFlag("--chat") || isFlag("--no-kv-cache") || isFlag("--print-tokens") || isFlag("--ignore-eos") ||
-        isFlag("--quiet")) {
+        isFlag("--quiet") || isFlag("--cuda-graphs")) {
       if (inlineValue)
         return usage(name + " takes no value");
       bool &b = isFlag("--chat") ? o.chat : isFlag("--no-kv-cache") ? o.noKVCache
-              : isFlag("--print-tokens") ? o.printTokens : isFlag("--quiet") ? o.quiet : o.gen.ignoreEos;
+              : isFlag("--print-tokens") ? o.printTokens : isFlag("--quiet") ? o.quiet
+              : isFlag("--cuda-graphs") ? o.cudaGraphs : o.gen.ignoreEos;
       b = true;
       continue;
     }
@@ -275,6 +277,7 @@ int main(int argc, char **argv) {
   eo.kvPages = o.kvPages;
   eo.noKVCache = o.noKVCache;
   eo.maxContext = o.maxContext;
+  eo.cudaGraphs = o.cudaGraphs;
   if (eo.kvPages == 0 && eo.maxContext == 0)
     // Exactly what this run can use: the last sampled token is never fed.
     eo.maxContext = std::min<int64_t>(man.spec.maxContext, std::max<int64_t>(p, p + o.gen.maxTokens - 1));
@@ -300,12 +303,29 @@ int main(int argc, char **argv) {
   const char *cacheDType = abi::cacheDTypeName((*ex)->cache().dtype);
   std::fprintf(stderr, "weights: %lld bytes; kv pool: %lld bytes (%s)\n", (long long)weights->bytes(),
                (long long)(*ex)->poolBytes(), cacheDType);
+  const CudaGraphStats &graphs = (*ex)->cudaGraphStats();
+  if (o.cudaGraphs && (*ex)->onDevice()) {
+    if (graphs.disabledBecause.empty())
+      std::fprintf(stderr, "cuda graphs: %lld captured, %lld decode steps replayed, %lld steps launch by launch\n",
+                   (long long)graphs.captured, (long long)graphs.replayed, (long long)graphs.eagerSteps);
+    else
+      std::fprintf(stderr, "cuda graphs: given up (%s); every step ran launch by launch\n",
+                   graphs.disabledBecause.c_str());
+  }
   if (!o.statsJson.empty()) {
     json::Value doc = st.toJson();
     std::vector<std::pair<std::string, json::Value>> members = doc.asObject();
     members.emplace_back("weights_bytes", json::Value::number(static_cast<double>(weights->bytes())));
     members.emplace_back("kv_pool_bytes", json::Value::number(static_cast<double>((*ex)->poolBytes())));
     members.emplace_back("kv_cache_dtype", json::Value::string(cacheDType));
+    if ((*ex)->onDevice())
+      members.emplace_back(
+          "cuda_graphs",
+          json::Value::object({{"enabled", json::Value::boolean(graphs.enabled)},
+                               {"captured", json::Value::number(static_cast<double>(graphs.captured))},
+                               {"replayed", json::Value::number(static_cast<double>(graphs.replayed))},
+                               {"eager_steps", json::Value::number(static_cast<double>(graphs.eagerSteps))},
+                               {"disabled_because", json::Value::string(graphs.disabledBecause)}}));
     std::string text = json::write(json::Value::object(std::move(members))) + "\n";
     std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
     if (!f)

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -47,6 +48,22 @@ struct ExecutorOptions {
   /// Fill pages with NaN when a sequence takes them, so a kernel that reads
   /// a slot nobody wrote shows up as NaN logits (tests turn it on).
   bool poisonNewPages = false;
+  /// CUDA artifacts: replay decode steps (one new token per sequence) from a
+  /// CUDA graph, one per batch size, captured the second time that batch
+  /// size runs (the first run warms the kernels and the caches up). Block
+  /// tables of those steps are padded to the widest a sequence can need, so
+  /// one graph serves every context length. If a capture fails the executor
+  /// says why (cudaGraphStatus) and goes on without graphs.
+  bool cudaGraphs = false;
+};
+
+/// What the CUDA graphs of an executor did (ExecutorOptions::cudaGraphs).
+struct CudaGraphStats {
+  bool enabled = false;   ///< asked for, on a CUDA artifact, and not given up
+  int64_t captured = 0;   ///< graphs made (one per decode batch size, again after a buffer grew)
+  int64_t replayed = 0;   ///< decode steps run as a graph launch
+  int64_t eagerSteps = 0; ///< steps run launch by launch
+  std::string disabledBecause; ///< why graphs were given up, if they were
 };
 
 class Executor {
@@ -89,6 +106,7 @@ public:
   /// Tokens sent through kvcc_step so far (recomputation counts again).
   int64_t tokensComputed() const { return tokensComputed_; }
   int64_t stepsRun() const { return stepsRun_; }
+  const CudaGraphStats &cudaGraphStats() const { return graphStats_; }
 
   /// Layer `l`'s pages, elements of cache().dtype (tests inspect them); null
   /// for a CUDA artifact, whose pools are device memory.
@@ -122,12 +140,19 @@ private:
              std::vector<int32_t> &greedy);
   /// Calls kvcc_step with the descriptors of ModelABI.h over `m`.
   void callStep(const StepBuffers &m, int64_t B, int64_t N) const;
-  /// Uploads the step's arguments, runs it on the GPU, downloads what `want`
-  /// asks for.
-  Status runOnDevice(int64_t B, int64_t N, Output want, std::vector<float> &logits,
+  /// Uploads the step's arguments, runs it on the GPU (from a CUDA graph
+  /// when `graph`), downloads what `want` asks for.
+  Status runOnDevice(int64_t B, int64_t N, bool graph, Output want, std::vector<float> &logits,
                      std::vector<int32_t> &greedy);
   /// Admission and input checks shared by both modes; nothing changes.
   Status checkBatch(const std::vector<StepSequence> &batch) const;
+  /// Sizes the device step buffers for the largest decode step.
+  Status reserveForGraphs();
+  /// True when this step runs from a CUDA graph (a decode step, graphs on).
+  bool graphStep(const std::vector<StepSequence> &batch) const;
+  /// Runs the step on the device: from its graph, by capturing one, or
+  /// launch by launch (`dev` holds the step's arguments).
+  void launchStep(const StepBuffers &dev, int64_t B, int64_t N, bool graph);
   /// Appends the batch's tokens (or, without a cache, whole histories) and
   /// fills the argument arrays below.
   Status schedule(const std::vector<StepSequence> &batch);
@@ -151,6 +176,7 @@ private:
   std::vector<int32_t> tokens_, queryStart_, contextLens_, blockTables_;
   std::vector<int64_t> positions_, slots_, logitRows_;
   int64_t tableWidth_ = 0;
+  CudaGraphStats graphStats_;
   // The outputs a caller did not ask for still need room on the host path.
   std::vector<float> logitsScratch_, greedyLogit_;
   std::vector<int32_t> greedyScratch_;

@@ -9,6 +9,8 @@
 //                                                 (C is never read)
 //
 // on device buffers (strided 2-D f32 memref descriptors, unit inner stride).
+// Inside a captured step (kvcc_cuda_begin_capture) a GEMM becomes graph nodes
+// like any launch; its workspace is the handle's own fixed buffer.
 // cuBLAS is column-major: the row-major C is the column-major Cᵀ with the
 // same leading dimension, so Cᵀ += op(B)·Aᵀ is one Sgemm with B first.
 //
@@ -47,6 +49,7 @@ namespace {
 using CublasStatus = int;
 using CublasHandle = struct CublasContext *;
 enum : int { kOpN = 0, kOpT = 1 };
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 
 const char *statusName(CublasStatus s) {
   switch (s) {
@@ -67,6 +70,10 @@ const char *statusName(CublasStatus s) {
 struct Cublas {
   CublasStatus (*create)(CublasHandle *) = nullptr;  // cublasCreate_v2
   CublasStatus (*setStream)(CublasHandle, CUstream) = nullptr; // cublasSetStream_v2
+  // Optional (cuBLAS >= 11): a workspace of our own, so a captured GEMM
+  // (kvcc_cuda_begin_capture) uses one fixed buffer rather than one cuBLAS
+  // allocates per graph.
+  CublasStatus (*setWorkspace)(CublasHandle, void *, size_t) = nullptr; // cublasSetWorkspace_v2
   CublasStatus (*sgemm)(CublasHandle, int transa, int transb, int m, int n, int k, const float *alpha,
                         const float *a, int lda, const float *b, int ldb, const float *beta, float *c,
                         int ldc) = nullptr; // cublasSgemm_v2
@@ -124,6 +131,7 @@ Cublas *loadCublas(const char *who) {
   if (!resolve(c->create, "cublasCreate_v2") || !resolve(c->setStream, "cublasSetStream_v2") ||
       !resolve(c->sgemm, "cublasSgemm_v2"))
     return nullptr;
+  c->setWorkspace = reinterpret_cast<decltype(c->setWorkspace)>(::dlsym(lib, "cublasSetWorkspace_v2"));
   return loaded[key] = c.release();
 }
 
@@ -147,6 +155,21 @@ Cublas *cublas(const char *who, CudaDevice &dev) {
   if (CublasStatus s = c->setStream(c->handle, c->stream); s != 0) {
     mgpuRecordFailure(std::string(who) + ": cublasSetStream failed: " + statusName(s));
     return nullptr;
+  }
+  if (c->setWorkspace) {
+    // 32 MiB: what NVIDIA recommends for Hopper (4 MiB before it). Kept for
+    // the life of the handle, which is the process's.
+    CUdeviceptr ws = 0;
+    if (Status s = drv.check(drv.cuMemAlloc(&ws, kCublasWorkspaceBytes), "cuMemAlloc"); !s) {
+      mgpuRecordFailure(std::string(who) + ": the cuBLAS workspace: " + s.message());
+      return nullptr;
+    }
+    if (CublasStatus s = c->setWorkspace(c->handle, reinterpret_cast<void *>(static_cast<uintptr_t>(ws)),
+                                         kCublasWorkspaceBytes);
+        s != 0) {
+      mgpuRecordFailure(std::string(who) + ": cublasSetWorkspace failed: " + statusName(s));
+      return nullptr;
+    }
   }
   c->owner = &dev;
   c->bound = c->stream;

@@ -114,6 +114,12 @@ Expected<CudaDriver *> CudaDriver::load(const std::string &path) {
       {slotOf(d->cuEventSynchronize), {"cuEventSynchronize"}, true},
       // _v2 since CUDA 12.8; the original before (CUDA 13 drops it).
       {slotOf(d->cuEventElapsedTime), {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, true},
+      {slotOf(d->cuStreamBeginCapture), {"cuStreamBeginCapture_v2"}, false},
+      {slotOf(d->cuStreamEndCapture), {"cuStreamEndCapture"}, false},
+      {slotOf(d->cuGraphInstantiateWithFlags), {"cuGraphInstantiateWithFlags"}, false},
+      {slotOf(d->cuGraphLaunch), {"cuGraphLaunch"}, false},
+      {slotOf(d->cuGraphExecDestroy), {"cuGraphExecDestroy"}, false},
+      {slotOf(d->cuGraphDestroy), {"cuGraphDestroy"}, false},
       {slotOf(d->cuGetErrorName), {"cuGetErrorName"}, true},
       {slotOf(d->cuGetErrorString), {"cuGetErrorString"}, true},
   };

@@ -23,6 +23,13 @@ using namespace kvcc::cuda;
 
 namespace {
 
+/// Cached device blocks: idle ones by size class, live ones with their class.
+struct BlockPool {
+  std::unordered_map<size_t, std::vector<CUdeviceptr>> idle; // by size class
+  std::unordered_map<CUdeviceptr, size_t> live;              // handed out, with their class
+  size_t idleBytes = 0;
+};
+
 struct Runtime {
   std::mutex mu;
   std::atomic<bool> failed{false};
@@ -38,9 +45,14 @@ struct Runtime {
   std::mutex cacheMu;
   std::atomic<bool> caching{false};
   std::vector<CUstream> idleStreams;
-  std::unordered_map<size_t, std::vector<CUdeviceptr>> idleBlocks; // by size class
-  std::unordered_map<CUdeviceptr, size_t> blockClass;             // live cached-mode blocks
-  size_t idleBytes = 0;
+  BlockPool eager;
+  // What a captured step allocates (kvcc_cuda_begin_capture). Its graph
+  // keeps the addresses for good, so these blocks are never given back to the
+  // driver while a graph lives; graphs share them (every replay runs on the
+  // one step stream, so no two steps use a block at the same time).
+  BlockPool captured;
+  int liveGraphs = 0;
+  std::atomic<bool> capturing{false};
   // kvcc_cuda_begin_step(): while a step is open, every mgpu stream is
   // `stepStream` and the synchronizations of model.so are deferred to
   // kvcc_cuda_end_step(), so a step's launches queue up back to back instead
@@ -270,10 +282,15 @@ extern "C" int kvcc_cuda_trim(void) {
   {
     std::lock_guard<std::mutex> lock(r.cacheMu);
     streams.swap(r.idleStreams);
-    for (auto &[cls, ptrs] : r.idleBlocks)
-      blocks.insert(blocks.end(), ptrs.begin(), ptrs.end());
-    r.idleBlocks.clear();
-    r.idleBytes = 0;
+    auto drain = [&](BlockPool &pool) {
+      for (auto &[cls, ptrs] : pool.idle)
+        blocks.insert(blocks.end(), ptrs.begin(), ptrs.end());
+      pool.idle.clear();
+      pool.idleBytes = 0;
+    };
+    drain(r.eager);
+    if (r.liveGraphs == 0 && !r.capturing.load(std::memory_order_acquire))
+      drain(r.captured);
   }
   CudaDriver *d = releaseDriver();
   if (!d)
@@ -297,7 +314,7 @@ extern "C" int kvcc_cuda_trim(void) {
 extern "C" uint64_t kvcc_cuda_cached_bytes(void) {
   Runtime &r = rt();
   std::lock_guard<std::mutex> lock(r.cacheMu);
-  return r.idleBytes;
+  return r.eager.idleBytes + r.captured.idleBytes;
 }
 
 extern "C" void *kvcc_cuda_begin_step(void) {
@@ -345,6 +362,119 @@ extern "C" int kvcc_cuda_end_step(void) {
   return r.failed.load(std::memory_order_acquire) ? -1 : 0;
 }
 
+extern "C" int kvcc_cuda_begin_capture(void) {
+  Call c("kvcc_cuda_begin_capture");
+  if (!c)
+    return -1;
+  Runtime &r = rt();
+  CUstream st = openStep();
+  if (!st) {
+    c.fail("no step is open");
+    return -1;
+  }
+  if (!r.caching.load(std::memory_order_acquire)) {
+    // Without the cache every intermediate is a cuMemAlloc the graph would
+    // keep and nobody would free.
+    c.fail("capturing a step needs the block cache (kvcc_cuda_set_caching(1))");
+    return -1;
+  }
+  if (r.capturing.load(std::memory_order_acquire)) {
+    c.fail("a capture is already open");
+    return -1;
+  }
+  if (!c->cuStreamBeginCapture || !c->cuStreamEndCapture || !c->cuGraphInstantiateWithFlags || !c->cuGraphLaunch ||
+      !c->cuGraphExecDestroy || !c->cuGraphDestroy) {
+    c.fail("this CUDA driver has no CUDA graphs (cuStreamBeginCapture_v2 ... cuGraphInstantiateWithFlags need 11.4)");
+    return -1;
+  }
+  // Relaxed: the block cache may call cuMemAlloc while the step records (a
+  // first capture, or a larger batch); the blocks stay with the graphs.
+  if (!c.check(c->cuStreamBeginCapture(st, CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture"))
+    return -1;
+  std::lock_guard<std::mutex> lock(r.cacheMu);
+  r.capturing.store(true, std::memory_order_release);
+  return 0;
+}
+
+extern "C" int kvcc_cuda_end_capture(void **exec) {
+  Runtime &r = rt();
+  if (exec)
+    *exec = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(r.cacheMu);
+    if (!r.capturing.exchange(false, std::memory_order_acq_rel)) {
+      record("kvcc_cuda_end_capture: no capture is open");
+      return -1;
+    }
+  }
+  // Ended even after a failure, so the stream stops recording.
+  CudaDriver *d = releaseDriver();
+  CUstream st = openStep();
+  if (!d || !st) {
+    record("kvcc_cuda_end_capture: the step closed while capturing");
+    return -1;
+  }
+  CUgraph graph = nullptr;
+  CUresult res = d->cuStreamEndCapture(st, &graph);
+  if (r.failed.load(std::memory_order_acquire)) { // a call of the captured step failed
+    if (graph)
+      (void)d->cuGraphDestroy(graph);
+    return -1;
+  }
+  if (res != CUDA_SUCCESS) {
+    record("kvcc_cuda_end_capture: " + d->check(res, "cuStreamEndCapture").message());
+    return -1;
+  }
+  if (!exec) {
+    (void)d->cuGraphDestroy(graph);
+    record("kvcc_cuda_end_capture: null result pointer");
+    return -1;
+  }
+  CUgraphExec e = nullptr;
+  res = d->cuGraphInstantiateWithFlags(&e, graph, 0);
+  (void)d->cuGraphDestroy(graph); // the executable graph is a copy
+  if (res != CUDA_SUCCESS) {
+    record("kvcc_cuda_end_capture: " + d->check(res, "cuGraphInstantiateWithFlags").message());
+    return -1;
+  }
+  std::lock_guard<std::mutex> lock(r.cacheMu);
+  ++r.liveGraphs;
+  *exec = e;
+  return 0;
+}
+
+extern "C" int kvcc_cuda_launch_graph(void *exec) {
+  Call c("kvcc_cuda_launch_graph");
+  if (!c)
+    return -1;
+  CUstream st = openStep();
+  if (!st || !exec) {
+    c.fail(!st ? "no step is open" : "null graph");
+    return -1;
+  }
+  return c.check(c->cuGraphLaunch(static_cast<CUgraphExec>(exec), st), "cuGraphLaunch") ? 0 : -1;
+}
+
+extern "C" void kvcc_cuda_destroy_graph(void *exec) {
+  if (!exec)
+    return;
+  Runtime &r = rt();
+  if (CudaDriver *d = releaseDriver()) {
+    CUresult res = d->cuGraphExecDestroy(static_cast<CUgraphExec>(exec));
+    if (res != CUDA_SUCCESS && !r.failed.load(std::memory_order_acquire))
+      record("kvcc_cuda_destroy_graph: " + d->check(res, "cuGraphExecDestroy").message());
+  }
+  std::lock_guard<std::mutex> lock(r.cacheMu);
+  if (r.liveGraphs > 0)
+    --r.liveGraphs;
+}
+
+extern "C" int kvcc_cuda_live_graphs(void) {
+  Runtime &r = rt();
+  std::lock_guard<std::mutex> lock(r.cacheMu);
+  return r.liveGraphs;
+}
+
 void *kvcc::cuda::mgpuOpenStepStream() { return openStep(); }
 
 Status kvcc::cuda::mgpuStatus() {
@@ -366,6 +496,12 @@ Expected<CudaDevice *> kvcc::cuda::mgpuDevice(int ordinal) {
 
 void kvcc::cuda::mgpuResetForTesting() {
   rt().openStep.store(nullptr, std::memory_order_release);
+  {
+    // Graphs of the test are dangling now: their blocks go back with the rest.
+    std::lock_guard<std::mutex> lock(rt().cacheMu);
+    rt().liveGraphs = 0;
+    rt().capturing.store(false, std::memory_order_release);
+  }
   if (CudaDriver *d = releaseDriver()) {
     if (CUstream st = std::exchange(rt().stepStream, nullptr))
       (void)d->cuStreamDestroy(st);
@@ -376,7 +512,8 @@ void kvcc::cuda::mgpuResetForTesting() {
   rt().caching.store(false, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(rt().cacheMu);
-    rt().blockClass.clear();
+    rt().eager.live.clear();
+    rt().captured.live.clear();
   }
   Runtime &r = rt();
   std::lock_guard<std::mutex> lock(r.mu);
@@ -635,14 +772,19 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHost
   Runtime &r = rt();
   if (r.caching.load(std::memory_order_acquire)) {
     const size_t cls = sizeClass(sizeBytes);
+    // Read under the lock: a capture opens and closes on the step's thread.
+    auto pool = [&r]() -> BlockPool & {
+      return r.capturing.load(std::memory_order_acquire) ? r.captured : r.eager;
+    };
     {
       std::lock_guard<std::mutex> lock(r.cacheMu);
-      auto it = r.idleBlocks.find(cls);
-      if (it != r.idleBlocks.end() && !it->second.empty()) {
+      BlockPool &from = pool();
+      auto it = from.idle.find(cls);
+      if (it != from.idle.end() && !it->second.empty()) {
         CUdeviceptr p = it->second.back();
         it->second.pop_back();
-        r.idleBytes -= cls;
-        r.blockClass[p] = cls;
+        from.idleBytes -= cls;
+        from.live[p] = cls;
         return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
       }
     }
@@ -655,7 +797,7 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHost
     if (!c.check(res, "cuMemAlloc", " (" + std::to_string(cls) + " bytes)"))
       return nullptr;
     std::lock_guard<std::mutex> lock(r.cacheMu);
-    r.blockClass[p] = cls;
+    pool().live[p] = cls;
     return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
   }
   CUdeviceptr p = 0;
@@ -670,14 +812,17 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHost
 bool returnToCache(CUdeviceptr p) {
   Runtime &r = rt();
   std::lock_guard<std::mutex> lock(r.cacheMu);
-  auto it = r.blockClass.find(p);
-  if (it == r.blockClass.end())
-    return false;
-  size_t cls = it->second;
-  r.blockClass.erase(it);
-  r.idleBlocks[cls].push_back(p);
-  r.idleBytes += cls;
-  return true;
+  for (BlockPool *pool : {&r.captured, &r.eager}) {
+    auto it = pool->live.find(p);
+    if (it == pool->live.end())
+      continue;
+    size_t cls = it->second;
+    pool->live.erase(it);
+    pool->idle[cls].push_back(p);
+    pool->idleBytes += cls;
+    return true;
+  }
+  return false;
 }
 
 extern "C" void mgpuMemFree(void *ptr, void *s) {

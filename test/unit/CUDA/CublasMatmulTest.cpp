@@ -150,6 +150,10 @@ TEST_F(CublasMockTest, InAStepJoinsTheStepStreamWithoutWaiting) {
   EXPECT_EQ(lastStream(), own);
   EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 3);
   EXPECT_EQ(lastError(), "");
+  // The handle works in a workspace of its own (fixed for captured GEMMs).
+  auto workspace = reinterpret_cast<size_t (*)()>(dlsym(lib, "kvcc_mock_cublas_workspace_bytes"));
+  ASSERT_NE(workspace, nullptr);
+  EXPECT_EQ(workspace(), size_t(32) << 20);
   dlclose(lib);
   for (View *v : {&a, &b, &c})
     mgpuMemFree(v->d.allocated, nullptr);

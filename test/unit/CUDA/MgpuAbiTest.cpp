@@ -3,7 +3,7 @@
 // The mgpu* entry points (MgpuABI.h) against the mock driver: vadd round
 // trips, launch geometry and parameters, module errors, sticky first failures,
 // asynchronous kernel faults, memory edges, device selection, no driver or
-// device, and many threads.
+// device, many threads, the block cache, steps and their CUDA graphs.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaTestSupport.h"
@@ -535,6 +535,126 @@ TEST_F(MockTest, StepFaultSurfacesAtEndStep) {
   EXPECT_EQ(lastError().rfind("kvcc_cuda_end_step: cuStreamSynchronize failed: CUDA_ERROR_ILLEGAL_ADDRESS", 0), 0u)
       << lastError();
   hooks().reset(); // the mock's sticky error
+  mgpuResetForTesting();
+  expectNoLeaks();
+}
+
+//===----------------------------------------------------------------------===//
+// CUDA graphs of a step (kvcc_cuda_begin_capture / kvcc_cuda_end_capture)
+//===----------------------------------------------------------------------===//
+
+/// Launches the mock's emulated vadd (c = a + b over n floats) on `s`.
+void vadd(void *fn, float *a, float *b, float *c, uint32_t n, void *s) {
+  void *params[] = {&a, &b, &c, &n};
+  mgpuLaunchKernel(fn, 1, 1, 1, n, 1, 1, 0, s, params, nullptr, 4);
+}
+
+TEST_F(MockTest, GraphsRecordAStepAndReplayItOnTheCurrentData) {
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  kvcc_cuda_set_caching(1); // as the executor runs
+  static const char image[] = "KVCCMOCK\nvadd 8 8 8 4\n";
+  void *module = mgpuModuleLoad(const_cast<char *>(image), sizeof(image));
+  void *fn = mgpuModuleGetFunction(module, "vadd");
+  const uint32_t n = 64;
+  void *step = kvcc_cuda_begin_step();
+  ASSERT_NE(step, nullptr) << lastError();
+  auto *a = static_cast<float *>(mgpuMemAlloc(n * 4, step, false));
+  auto *b = static_cast<float *>(mgpuMemAlloc(n * 4, step, false));
+  auto *c = static_cast<float *>(mgpuMemAlloc(n * 4, step, false));
+  ASSERT_TRUE(a && b && c);
+  for (uint32_t i = 0; i < n; ++i)
+    b[i] = 1.0f; // the mock's device memory is host memory
+
+  hooks().reset();
+  ASSERT_EQ(kvcc_cuda_begin_capture(), 0) << lastError();
+  // What gpu-to-llvm emits: a temporary, two synchronous launches.
+  void *s = mgpuStreamCreate();
+  EXPECT_EQ(s, step);
+  auto *tmp = static_cast<float *>(mgpuMemAlloc(n * 4, s, false)); // relaxed mode: may reach the driver
+  vadd(fn, a, b, tmp, n, s);
+  vadd(fn, tmp, b, c, n, s);
+  mgpuStreamSynchronize(s);
+  mgpuMemFree(tmp, s);
+  mgpuStreamDestroy(s);
+  EXPECT_EQ(hooks().launchCount(), 0); // recorded, not run
+  void *exec = nullptr;
+  ASSERT_EQ(kvcc_cuda_end_capture(&exec), 0) << lastError();
+  ASSERT_NE(exec, nullptr);
+  EXPECT_EQ(kvcc_cuda_live_graphs(), 1);
+  EXPECT_EQ(hooks().callCount("cuStreamBeginCapture"), 1);
+  EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 0);
+
+  // The graph keeps its temporary's address: trimming leaves that block.
+  EXPECT_EQ(kvcc_cuda_trim(), 0);
+  EXPECT_EQ(hooks().callCount("cuMemFree"), 0);
+  // Each replay computes on what the buffers hold at the time.
+  for (int round = 0; round < 3; ++round) {
+    for (uint32_t i = 0; i < n; ++i)
+      a[i] = float(100 * round + int(i));
+    ASSERT_EQ(kvcc_cuda_launch_graph(exec), 0) << lastError();
+    for (uint32_t i = 0; i < n; ++i)
+      ASSERT_EQ(c[i], a[i] + 2.0f) << "round " << round << ", element " << i;
+  }
+  EXPECT_EQ(hooks().launchCount(), 6);
+  EXPECT_EQ(hooks().callCount("cuGraphLaunch"), 3);
+  EXPECT_EQ(kvcc_cuda_end_step(), 0);
+
+  // Without graphs the block goes back to the driver with the others.
+  kvcc_cuda_destroy_graph(exec);
+  EXPECT_EQ(kvcc_cuda_live_graphs(), 0);
+  for (float *p : {a, b, c})
+    mgpuMemFree(p, nullptr);
+  mgpuModuleUnload(module);
+  EXPECT_EQ(kvcc_cuda_trim(), 0);
+  EXPECT_EQ(hooks().callCount("cuMemFree"), 4);
+  EXPECT_EQ(lastError(), "");
+  mgpuResetForTesting(); // the step's stream and event
+  expectNoLeaks();
+}
+
+TEST_F(MockTest, GraphCaptureRefusesWhatItCannotRecord) {
+  ASSERT_EQ(kvcc_cuda_init(0), 0);
+  void *exec = &exec;
+  EXPECT_EQ(kvcc_cuda_begin_capture(), -1);
+  EXPECT_EQ(lastError(), "kvcc_cuda_begin_capture: no step is open");
+  kvcc_cuda_clear_error();
+  EXPECT_EQ(kvcc_cuda_end_capture(&exec), -1);
+  EXPECT_EQ(exec, nullptr);
+  EXPECT_EQ(lastError(), "kvcc_cuda_end_capture: no capture is open");
+  kvcc_cuda_clear_error();
+
+  void *step = kvcc_cuda_begin_step();
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(kvcc_cuda_begin_capture(), -1); // every temporary would be a leak
+  EXPECT_EQ(lastError(), "kvcc_cuda_begin_capture: capturing a step needs the block cache "
+                         "(kvcc_cuda_set_caching(1))");
+  kvcc_cuda_clear_error();
+  EXPECT_EQ(kvcc_cuda_launch_graph(nullptr), -1);
+  EXPECT_EQ(lastError(), "kvcc_cuda_launch_graph: null graph");
+  kvcc_cuda_clear_error();
+
+  // A copy from host memory cannot be replayed: the capture fails, says
+  // why, and the stream runs work again afterwards.
+  kvcc_cuda_set_caching(1);
+  auto *dst = static_cast<float *>(mgpuMemAlloc(64, step, false));
+  float host[16] = {};
+  ASSERT_EQ(kvcc_cuda_begin_capture(), 0);
+  EXPECT_EQ(kvcc_cuda_begin_capture(), -1);
+  EXPECT_EQ(lastError(), "kvcc_cuda_begin_capture: a capture is already open");
+  kvcc_cuda_clear_error();
+  mgpuMemcpy(dst, host, sizeof(host), step);
+  EXPECT_EQ(kvcc_cuda_end_capture(&exec), -1);
+  EXPECT_EQ(exec, nullptr);
+  EXPECT_EQ(lastError().rfind("mgpuMemcpy: cuMemcpyAsync failed: CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", 0), 0u)
+      << lastError();
+  EXPECT_EQ(kvcc_cuda_live_graphs(), 0);
+  kvcc_cuda_clear_error();
+  host[3] = 7.0f;
+  mgpuMemcpy(dst, host, sizeof(host), step); // runs now
+  EXPECT_EQ(dst[3], 7.0f);
+  EXPECT_EQ(kvcc_cuda_end_step(), 0);
+  mgpuMemFree(dst, nullptr);
+  EXPECT_EQ(lastError(), "");
   mgpuResetForTesting();
   expectNoLeaks();
 }

@@ -1,6 +1,6 @@
 //===- MockCublas.cpp - A cuBLAS double over host memory --------------------===//
 //
-// libmock_cublas.so exports the three cuBLAS entry points CublasMatmul.cpp
+// libmock_cublas.so exports the cuBLAS entry points CublasMatmul.cpp
 // resolves. With the mock driver a device pointer is a host pointer, so
 // cublasSgemm_v2 computes the column-major product itself: the test checks
 // the runtime's row-major -> column-major mapping numerically.
@@ -35,6 +35,17 @@ __attribute__((visibility("default"))) int cublasSetStream_v2(void *, void *stre
   gStream = stream;
   return 0;
 }
+
+size_t gWorkspaceBytes = 0;
+__attribute__((visibility("default"))) int cublasSetWorkspace_v2(void *, void *workspace, size_t bytes) {
+  if (!workspace || bytes == 0)
+    return 7; // CUBLAS_STATUS_INVALID_VALUE
+  gWorkspaceBytes = bytes;
+  return 0;
+}
+
+/// Test hook: the bytes of the workspace the runtime gave the handle.
+__attribute__((visibility("default"))) size_t kvcc_mock_cublas_workspace_bytes(void) { return gWorkspaceBytes; }
 
 /// Test hook: the stream the last cublasSgemm_v2 was issued on.
 __attribute__((visibility("default"))) void *kvcc_mock_cublas_last_stream(void) { return gSgemmStream; }

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace kvcc::cuda;
@@ -38,11 +39,36 @@ struct kvcc::cuda::CUmod_st {
 };
 struct kvcc::cuda::CUstream_st {
   unsigned flags;
+  CUgraph_st *capture = nullptr; // while cuStreamBeginCapture records
+  int captureMode = 0;
 };
 struct kvcc::cuda::CUevent_st {
   unsigned flags;
   bool recorded = false;
   double ms = 0;
+};
+
+namespace {
+/// What a captured stream operation does when its graph is launched.
+struct GraphNode {
+  enum Kind { Launch, Fill, Copy } kind;
+  // Launch: the function, geometry and each parameter's bytes, as captured.
+  CUfunction fn = nullptr;
+  unsigned grid[3] = {}, block[3] = {}, cluster[3] = {}, smem = 0;
+  std::vector<std::vector<unsigned char>> params;
+  // Fill: `count` elements of `elementBytes` (value in the low bytes); Copy.
+  uintptr_t dst = 0, src = 0;
+  size_t count = 0, elementBytes = 0;
+  uint32_t value = 0;
+};
+} // namespace
+
+struct kvcc::cuda::CUgraph_st {
+  std::vector<GraphNode> nodes;
+  bool invalidated = false; // an operation the capture cannot record
+};
+struct kvcc::cuda::CUgraphExec_st {
+  std::vector<GraphNode> nodes;
 };
 
 namespace {
@@ -63,6 +89,7 @@ struct State {
   int lastJitOptLevel = -1;
   int lastSmemAttribute = 0;
   CUresult asyncError = CUDA_SUCCESS;
+  std::set<CUstream> capturing; // streams between Begin/EndCapture
 };
 
 State &st() {
@@ -94,6 +121,11 @@ const ErrorName kErrors[] = {
     {CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch"},
     {CUDA_ERROR_LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
+    {CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+     "operation not permitted when stream is capturing"},
+    {CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED",
+     "operation failed due to a previous error during capture"},
+    {401, "CUDA_ERROR_ILLEGAL_STATE", "the operation cannot be performed in the present state"},
     {CUDA_ERROR_UNKNOWN, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
 
@@ -168,6 +200,27 @@ bool inAllocation(State &s, uintptr_t p, size_t n) {
 
 /// A pointer that is either host memory or inside an allocation.
 bool deviceRange(State &s, uintptr_t p, size_t n) { return p && inAllocation(s, p, n); }
+
+/// A call the real driver refuses while a capture in a strict mode (global
+/// or thread-local) is open, as it is not a stream operation a graph could
+/// replay (cuMemAlloc, cuMemFree): true (and those captures invalidated) when
+/// one is open. The caller holds the lock.
+bool unsafeDuringCapture(State &s) {
+  bool refused = false;
+  for (CUstream c : s.capturing)
+    if (c->captureMode != 2 /*CU_STREAM_CAPTURE_MODE_RELAXED*/) {
+      c->capture->invalidated = true;
+      refused = true;
+    }
+  return refused;
+}
+
+/// Refuses an operation a capture on `stream` cannot record (a host
+/// synchronization, a copy to or from pageable host memory), invalidating it.
+CUresult refuseInCapture(CUstream stream) {
+  stream->capture->invalidated = true;
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
 
 size_t ptxTypeSize(const std::string &t) {
   if (t.size() < 3)
@@ -305,6 +358,9 @@ CUresult runVaddMemref(State &s, const KvccMockLaunch &l, void **params) {
   return CUDA_SUCCESS;
 }
 
+CUresult execute(State &s, CUfunction f, const unsigned (&grid)[3], const unsigned (&block)[3],
+                 const unsigned (&cluster)[3], unsigned smem, CUstream stream, void **params);
+
 CUresult launch(const char *api, CUfunction f, const unsigned (&grid)[3], const unsigned (&block)[3],
                 const unsigned (&cluster)[3], unsigned smem, CUstream stream, void **params, void **extra) {
   ENTER(api, Context);
@@ -322,6 +378,29 @@ CUresult launch(const char *api, CUfunction f, const unsigned (&grid)[3], const 
     return CUDA_ERROR_INVALID_VALUE;
   if (stream && !s.objects.count(stream))
     return CUDA_ERROR_INVALID_HANDLE;
+  if (stream && stream->capture) { // recorded with its parameters' bytes, run by cuGraphLaunch
+    GraphNode n{GraphNode::Launch};
+    n.fn = f;
+    for (int i = 0; i < 3; ++i) {
+      n.grid[i] = grid[i];
+      n.block[i] = block[i];
+      n.cluster[i] = cluster[i];
+    }
+    n.smem = smem;
+    for (size_t i = 0; params && i < f->paramSizes.size(); ++i) {
+      const auto *p = static_cast<const unsigned char *>(params[i]);
+      n.params.emplace_back(p, p + f->paramSizes[i]);
+    }
+    stream->capture->nodes.push_back(std::move(n));
+    return CUDA_SUCCESS;
+  }
+  return execute(s, f, grid, block, cluster, smem, stream, params);
+}
+
+/// Runs (records, and emulates where it can) a launch the checks accepted;
+/// the caller holds the lock.
+CUresult execute(State &s, CUfunction f, const unsigned (&grid)[3], const unsigned (&block)[3],
+                 const unsigned (&cluster)[3], unsigned smem, CUstream stream, void **params) {
   KvccMockLaunch l = {};
   std::strncpy(l.name, f->name.c_str(), sizeof(l.name) - 1);
   for (int i = 0; i < 3; ++i) {
@@ -340,6 +419,8 @@ CUresult launch(const char *api, CUfunction f, const unsigned (&grid)[3], const 
     fault = runVadd(s, l);
   else if (f->name == "vadd_memref" && f->paramSizes.size() == 16)
     fault = runVaddMemref(s, l, params);
+  else if (f->name == "kvcc_mock_call" && f->paramSizes.size() == 2 && l.params[0])
+    reinterpret_cast<void (*)(void *)>(l.params[0])(reinterpret_cast<void *>(l.params[1]));
   if (fault != CUDA_SUCCESS && s.asyncError == CUDA_SUCCESS)
     s.asyncError = fault; // a kernel fault surfaces at the next synchronization
   return CUDA_SUCCESS;
@@ -483,6 +564,14 @@ MOCK_EXPORT CUresult cuCtxGetCurrent(CUcontext *ctx) {
 
 MOCK_EXPORT CUresult cuCtxSynchronize() {
   ENTER("cuCtxSynchronize", Context);
+  {
+    std::lock_guard<std::mutex> lock(st().mu);
+    if (!st().capturing.empty()) {
+      for (CUstream c : st().capturing)
+        refuseInCapture(c);
+      return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+  }
   return syncResult();
 }
 
@@ -622,12 +711,14 @@ MOCK_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
     return CUDA_ERROR_INVALID_VALUE;
   if (bytes > (size_t(1) << 36))
     return CUDA_ERROR_OUT_OF_MEMORY;
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (unsafeDuringCapture(st()))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   size_t rounded = (bytes + 255) / 256 * 256;
   void *mem = std::aligned_alloc(256, rounded);
   if (!mem)
     return CUDA_ERROR_OUT_OF_MEMORY;
   std::memset(mem, 0xCD, rounded); // never hand out zeros
-  std::lock_guard<std::mutex> lock(st().mu);
   st().allocations[reinterpret_cast<uintptr_t>(mem)] = bytes;
   *p = reinterpret_cast<uintptr_t>(mem);
   return CUDA_SUCCESS;
@@ -637,6 +728,8 @@ MOCK_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   ENTER("cuMemFree", Context);
   State &s = st();
   std::lock_guard<std::mutex> lock(s.mu);
+  if (unsafeDuringCapture(s))
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   auto it = s.allocations.find(static_cast<uintptr_t>(p));
   if (it == s.allocations.end())
     return CUDA_ERROR_INVALID_VALUE;
@@ -655,6 +748,18 @@ CUresult copy(const char *api, uintptr_t dst, bool dstDevice, uintptr_t src, boo
     return CUDA_ERROR_INVALID_HANDLE;
   if (!dst || !src || (dstDevice && !deviceRange(s, dst, n)) || (srcDevice && !deviceRange(s, src, n)))
     return CUDA_ERROR_INVALID_VALUE;
+  if (stream && stream->capture) {
+    // Host memory here is pageable: stricter than the driver, which could
+    // capture a pinned buffer; kvcc keeps host copies out of its graphs.
+    if (!dstDevice || !srcDevice)
+      return refuseInCapture(stream);
+    GraphNode node{GraphNode::Copy};
+    node.dst = dst;
+    node.src = src;
+    node.count = n;
+    stream->capture->nodes.push_back(node);
+    return CUDA_SUCCESS;
+  }
   std::memmove(reinterpret_cast<void *>(dst), reinterpret_cast<const void *>(src), n);
   s.bytesCopied[api] += n;
   return CUDA_SUCCESS;
@@ -680,6 +785,15 @@ template <typename T> CUresult fill(const char *api, CUdeviceptr dst, T value, s
     return CUDA_ERROR_INVALID_HANDLE;
   if (dst % sizeof(T) || !deviceRange(s, static_cast<uintptr_t>(dst), count * sizeof(T)))
     return CUDA_ERROR_INVALID_VALUE;
+  if (stream && stream->capture) {
+    GraphNode node{GraphNode::Fill};
+    node.dst = static_cast<uintptr_t>(dst);
+    node.count = count;
+    node.elementBytes = sizeof(T);
+    node.value = value;
+    stream->capture->nodes.push_back(node);
+    return CUDA_SUCCESS;
+  }
   T *p = reinterpret_cast<T *>(static_cast<uintptr_t>(dst));
   for (size_t i = 0; i < count; ++i)
     p[i] = value;
@@ -709,6 +823,16 @@ MOCK_EXPORT CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, C
     return CUDA_ERROR_INVALID_HANDLE;
   if (!dst || !src || !unifiedOk(s, static_cast<uintptr_t>(dst), n) || !unifiedOk(s, static_cast<uintptr_t>(src), n))
     return CUDA_ERROR_INVALID_VALUE;
+  if (stream && stream->capture) {
+    if (!inAllocation(s, static_cast<uintptr_t>(dst), n) || !inAllocation(s, static_cast<uintptr_t>(src), n))
+      return refuseInCapture(stream);
+    GraphNode node{GraphNode::Copy};
+    node.dst = static_cast<uintptr_t>(dst);
+    node.src = static_cast<uintptr_t>(src);
+    node.count = n;
+    stream->capture->nodes.push_back(node);
+    return CUDA_SUCCESS;
+  }
   std::memmove(reinterpret_cast<void *>(static_cast<uintptr_t>(dst)),
                reinterpret_cast<const void *>(static_cast<uintptr_t>(src)), n);
   return CUDA_SUCCESS;
@@ -761,6 +885,8 @@ MOCK_EXPORT CUresult cuStreamSynchronize(CUstream stream) {
     std::lock_guard<std::mutex> lock(st().mu);
     if (stream && !st().objects.count(stream))
       return CUDA_ERROR_INVALID_HANDLE;
+    if (stream && stream->capture)
+      return refuseInCapture(stream);
   }
   return syncResult();
 }
@@ -822,6 +948,113 @@ MOCK_EXPORT CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end
   if (!start->recorded || !end->recorded)
     return CUDA_ERROR_INVALID_HANDLE;
   *ms = static_cast<float>(end->ms - start->ms);
+  return CUDA_SUCCESS;
+}
+
+//===----------------------------------------------------------------------===//
+// Graphs (stream capture)
+//===----------------------------------------------------------------------===//
+
+MOCK_EXPORT CUresult cuStreamBeginCapture_v2(CUstream stream, int mode) {
+  ENTER("cuStreamBeginCapture", Context);
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (!stream) // the legacy stream cannot be captured
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  if (!st().objects.count(stream))
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (mode < 0 || mode > 2)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (stream->capture)
+    return 401; // CUDA_ERROR_ILLEGAL_STATE
+  stream->capture = new CUgraph_st();
+  stream->captureMode = mode;
+  st().capturing.insert(stream);
+  return CUDA_SUCCESS;
+}
+
+MOCK_EXPORT CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
+  ENTER("cuStreamEndCapture", Context);
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (!graph || !stream || !st().objects.count(stream))
+    return CUDA_ERROR_INVALID_VALUE;
+  if (!stream->capture)
+    return 401; // CUDA_ERROR_ILLEGAL_STATE
+  CUgraph g = std::exchange(stream->capture, nullptr);
+  st().capturing.erase(stream);
+  if (g->invalidated) {
+    delete g;
+    *graph = nullptr;
+    return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+  }
+  st().objects.insert(g);
+  *graph = g;
+  return CUDA_SUCCESS;
+}
+
+MOCK_EXPORT CUresult cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph, unsigned long long flags) {
+  ENTER("cuGraphInstantiateWithFlags", Context);
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (!exec || !graph || !st().objects.count(graph) || flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  *exec = new CUgraphExec_st{graph->nodes};
+  st().objects.insert(*exec);
+  return CUDA_SUCCESS;
+}
+
+MOCK_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  ENTER("cuGraphLaunch", Context);
+  State &s = st();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!exec || !s.objects.count(exec) || (stream && !s.objects.count(stream)))
+    return CUDA_ERROR_INVALID_HANDLE;
+  if (stream && stream->capture)
+    return refuseInCapture(stream); // graphs are not nested here
+  for (GraphNode &n : exec->nodes) {
+    switch (n.kind) {
+    case GraphNode::Launch: {
+      std::vector<void *> params;
+      for (std::vector<unsigned char> &p : n.params)
+        params.push_back(p.data());
+      if (CUresult r = execute(s, n.fn, n.grid, n.block, n.cluster, n.smem, stream, params.data()))
+        return r;
+      break;
+    }
+    case GraphNode::Fill:
+      // The range was checked at capture; it must still be allocated.
+      if (!inAllocation(s, n.dst, n.count * n.elementBytes)) {
+        s.asyncError = CUDA_ERROR_ILLEGAL_ADDRESS;
+        break;
+      }
+      for (size_t i = 0; i < n.count; ++i)
+        std::memcpy(reinterpret_cast<unsigned char *>(n.dst) + i * n.elementBytes, &n.value, n.elementBytes);
+      break;
+    case GraphNode::Copy:
+      if (!inAllocation(s, n.dst, n.count) || !inAllocation(s, n.src, n.count)) {
+        s.asyncError = CUDA_ERROR_ILLEGAL_ADDRESS;
+        break;
+      }
+      std::memmove(reinterpret_cast<void *>(n.dst), reinterpret_cast<const void *>(n.src), n.count);
+      break;
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+MOCK_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
+  ENTER("cuGraphExecDestroy", Context);
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (!exec || !st().objects.erase(exec))
+    return CUDA_ERROR_INVALID_HANDLE;
+  delete exec;
+  return CUDA_SUCCESS;
+}
+
+MOCK_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
+  ENTER("cuGraphDestroy", Context);
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (!graph || !st().objects.erase(graph))
+    return CUDA_ERROR_INVALID_HANDLE;
+  delete graph;
   return CUDA_SUCCESS;
 }
 

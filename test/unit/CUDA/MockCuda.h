@@ -18,8 +18,17 @@
 //
 // Launches run nothing, they are recorded; except a kernel named `vadd`
 // (f32* a, f32* b, f32* c, u32 n: c[i] = a[i] + b[i] for i < n, over
-// grid.x * block.x threads) and `vadd_memref` (the same over expanded 1-D
-// memrefs, MgpuHostVadd.mlir), which are emulated so round trips can be checked.
+// grid.x * block.x threads), `vadd_memref` (the same over expanded 1-D
+// memrefs, MgpuHostVadd.mlir), which are emulated so round trips can be
+// checked, and `kvcc_mock_call` (u64 fn, u64 arg: calls fn(arg) on the host),
+// which lets a test double of model.so queue its work as a launch.
+//
+// Graphs: cuStreamBeginCapture_v2 makes a stream record its launches, fills
+// and device-to-device copies (with each launch parameter's bytes) instead of
+// running them; cuGraphLaunch runs them again, in order. As the driver, a
+// capture is invalidated by a synchronization of the stream or context, and
+// in the strict modes (global, thread-local) by cuMemAlloc / cuMemFree;
+// stricter than the driver, also by a copy to or from host memory.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KVCC_TEST_UNIT_CUDA_MOCKCUDA_H

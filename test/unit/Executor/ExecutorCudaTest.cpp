@@ -182,12 +182,124 @@ TEST_F(ExecutorCuda, DriverFailuresBecomeStepErrors) {
   EXPECT_TRUE(contains(s.message(), "executor: copying the step's buffers: ")) << s.message();
   EXPECT_TRUE(contains(s.message(), "cuMemcpyHtoDAsync failed: CUDA_ERROR_INVALID_VALUE")) << s.message();
 
-  // A failure recorded by the mgpu functions during the step (here, by hand:
-  // the mock model launches nothing) is the step's error.
+  // A failure recorded by the mgpu functions before the step's launches
+  // (here, by hand) is the step's error.
   cuda::mgpuRecordFailure("mgpuLaunchKernel: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
   s = ex->step({{1, somePrompt(3)}}, logits);
   EXPECT_EQ(s.message(),
             "executor: the CUDA step failed: mgpuLaunchKernel: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
+}
+
+/// Runs `steps` on a host executor and a CUDA one (graphs on) side by side;
+/// every step must give the same logits, bit for bit. Each step lists
+/// (sequence, new tokens); a sequence with no tokens is released.
+void expectGraphsMatchTheHost(Executor &host, Executor &device,
+                              const std::vector<std::vector<StepSequence>> &steps) {
+  std::vector<float> lh, ld;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    SCOPED_TRACE("step " + std::to_string(i));
+    std::vector<StepSequence> run;
+    for (const StepSequence &s : steps[i]) {
+      if (!s.tokens.empty()) {
+        run.push_back(s);
+        continue;
+      }
+      ASSERT_TRUE(host.release(s.seq).ok());
+      ASSERT_TRUE(device.release(s.seq).ok());
+    }
+    ASSERT_TRUE(host.step(run, lh).ok());
+    Status st = device.step(run, ld);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(lh.size(), ld.size());
+    for (size_t j = 0; j < lh.size(); ++j)
+      ASSERT_EQ(lh[j], ld[j]) << "logit " << j;
+  }
+}
+
+/// Decode steps of `seqs` (one token each, different every step).
+std::vector<std::vector<StepSequence>> decodeSteps(const std::vector<int64_t> &seqs, int n, int32_t first) {
+  std::vector<std::vector<StepSequence>> steps;
+  for (int t = 0; t < n; ++t) {
+    std::vector<StepSequence> step;
+    for (int64_t s : seqs)
+      step.push_back({s, {static_cast<int32_t>((first + 7 * t + 3 * s) % kVocab)}});
+    steps.push_back(step);
+  }
+  return steps;
+}
+
+TEST_F(ExecutorCuda, DecodeStepsReplayFromCudaGraphs) {
+  std::unique_ptr<Rig> host = Rig::make(withKV(2), 4, "cpu"), device = Rig::make(withKV(2), 4, "cuda");
+  ASSERT_TRUE(host && device);
+  ExecutorOptions eo;
+  eo.maxContext = 64;
+  eo.maxBatch = 3;
+  eo.poisonNewPages = true; // a replay reading a stale page table shows as NaN
+  std::unique_ptr<Executor> eh = host->executor(eo);
+  eo.cudaGraphs = true;
+  std::unique_ptr<Executor> ed = device->executor(eo);
+  ASSERT_TRUE(eh && ed);
+  EXPECT_TRUE(ed->cudaGraphStats().enabled);
+
+  // Two sequences decode across page boundaries (4 tokens a page), a third
+  // joins with a prefill chunk (not a graph step), all three decode, one
+  // leaves, two decode again: graphs for batch 2 and batch 3, each replayed
+  // on the current tokens, positions and pages.
+  std::vector<std::vector<StepSequence>> steps = {{{1, somePrompt(5, 1)}, {2, somePrompt(2, 2)}}};
+  for (const auto &s : decodeSteps({1, 2}, 12, 11))
+    steps.push_back(s);
+  steps.push_back({{3, somePrompt(6, 3)}});
+  for (const auto &s : decodeSteps({1, 2, 3}, 9, 5))
+    steps.push_back(s);
+  std::vector<std::vector<StepSequence>> lastTwo = decodeSteps({3, 2}, 9, 17);
+  lastTwo[0].insert(lastTwo[0].begin(), {1, {}}); // released before the step
+  for (const auto &s : lastTwo)
+    steps.push_back(s);
+  resetMockCalls();
+  expectGraphsMatchTheHost(*eh, *ed, steps);
+
+  const CudaGraphStats &g = ed->cudaGraphStats();
+  EXPECT_TRUE(g.enabled);
+  EXPECT_EQ(g.disabledBecause, "");
+  EXPECT_EQ(g.captured, 2); // no buffer grew under a graph
+  EXPECT_EQ(g.captured, mockCalls("cuStreamBeginCapture"));
+  EXPECT_EQ(kvcc_cuda_live_graphs(), 2);
+  // Every decode step is a replay but the first of each batch size (batch
+  // 2 comes back after batch 3: its graph is still there).
+  EXPECT_EQ(g.replayed, 12 + 9 + 9 - 2);
+  EXPECT_EQ(g.replayed, mockCalls("cuGraphLaunch"));
+  EXPECT_EQ(g.eagerSteps, 2 + 2);
+  EXPECT_EQ(g.replayed + g.eagerSteps, ed->stepsRun());
+  EXPECT_EQ(device->mockError(), "");
+  ed.reset();
+  EXPECT_EQ(kvcc_cuda_live_graphs(), 0);
+}
+
+TEST_F(ExecutorCuda, AFailedCaptureFallsBackToLaunches) {
+  std::unique_ptr<Rig> host = Rig::make(TinyConfig(), 4, "cpu"), device = Rig::make(TinyConfig(), 4, "cuda");
+  ASSERT_TRUE(host && device);
+  ExecutorOptions eo;
+  eo.maxContext = 32;
+  std::unique_ptr<Executor> eh = host->executor(eo);
+  eo.cudaGraphs = true;
+  std::unique_ptr<Executor> ed = device->executor(eo);
+  ASSERT_TRUE(eh && ed);
+  std::vector<std::vector<StepSequence>> steps = {{{0, somePrompt(3)}}};
+  for (const auto &s : decodeSteps({0}, 6, 2))
+    steps.push_back(s);
+  setenv("KVCC_MOCK_CUDA_FAIL", "cuStreamBeginCapture=CUDA_ERROR_NOT_SUPPORTED", 1);
+  expectGraphsMatchTheHost(*eh, *ed, steps);
+  unsetenv("KVCC_MOCK_CUDA_FAIL");
+  const CudaGraphStats &g = ed->cudaGraphStats();
+  EXPECT_FALSE(g.enabled);
+  EXPECT_TRUE(contains(g.disabledBecause,
+                       "kvcc_cuda_begin_capture: cuStreamBeginCapture failed: CUDA_ERROR_NOT_SUPPORTED"))
+      << g.disabledBecause;
+  EXPECT_EQ(g.captured, 0);
+  EXPECT_EQ(g.replayed, 0);
+  EXPECT_EQ(g.eagerSteps, 7);
+  EXPECT_EQ(kvcc_cuda_live_graphs(), 0);
+  EXPECT_EQ(device->mockError(), "");
 }
 
 TEST_F(ExecutorCuda, MissingDriverIsReportedAtOpen) {

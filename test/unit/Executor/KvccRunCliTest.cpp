@@ -109,6 +109,8 @@ TEST(KvccRunTest, UsageAndRuntimeErrors) {
       {good + " --kv-pages 0", 2, "--kv-pages '0'"},
       {good + " --page-size 16", 2, "compiled into the artifact"},
       {good + " --chat=yes", 2, "--chat takes no value"},
+      {good + " --cuda-graphs=yes", 2, "--cuda-graphs takes no value"},
+      {good + " --cuda-graphs --max-tokens 2", 0, ""}, // nothing to replay on the CPU
       {good + " extra", 2, "unexpected argument 'extra'"},
       {quote(r->artifactDir) + " --prompt hi", 2, "missing --weights"},
       {good + " --device=tpu", 2, "--device 'tpu'"},

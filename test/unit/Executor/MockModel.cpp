@@ -12,8 +12,16 @@
 //
 // Built with -DKVCC_MOCK_NO_STEP into a second library that lacks kvcc_step.
 //
+// For a CUDA manifest ("target": "cuda") the forward pass is queued the way
+// a compiled model.so queues its kernels: as one launch (on mgpuStreamCreate's
+// stream) of the mock driver's `kvcc_mock_call` kernel, whose arguments are a
+// copy of the step's descriptors. The mock driver runs it at once, or records
+// it into a CUDA graph and runs it at each replay, so graph replays compute
+// on whatever the device buffers hold then, as real kernels would.
+//
 //===----------------------------------------------------------------------===//
 #include "kvcc/Frontend/ModelSpec.h"
+#include "kvcc/Runtime/CUDA/MgpuABI.h"
 #include "kvcc/Runtime/ModelABI.h"
 #include "kvcc/Support/Json.h"
 
@@ -21,6 +29,8 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <limits>
+#include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,6 +48,7 @@ struct Config {
   ModelSpec spec;
   int64_t blockSize = 0, weightsSize = 0;
   std::unordered_map<std::string, int64_t> offsets;
+  bool cuda = false; // the manifest's target
 };
 
 std::string g_error;
@@ -77,6 +88,8 @@ Config loadConfig() {
   }
   c.blockSize = *bs;
   c.weightsSize = *ws;
+  if (kvcc::Expected<std::string> target = doc->getString("target"))
+    c.cuda = *target == "cuda";
   for (const kvcc::json::Value &w : weights->asArray()) {
     kvcc::Expected<std::string> name = w.getString("name");
     kvcc::Expected<int64_t> off = w.getInt("offset");
@@ -353,12 +366,67 @@ void step(void **args) {
   g_tokens += static_cast<MemRefDescriptor<int32_t, 1> *>(args[0])->sizes[0];
   forward(args, c);
 }
+
+/// A step's descriptors, copied so that a launch recorded into a graph
+/// still finds them at every replay. Identical steps share one copy.
+struct RecordedArgs {
+  std::vector<std::string> descriptors;
+  std::vector<void *> args;
+};
+
+void runRecorded(void *recorded) { step(static_cast<RecordedArgs *>(recorded)->args.data()); }
+
+/// Queues the step as one `kvcc_mock_call` launch (see the file comment).
+void launchStep(void **args) {
+  const Config &c = config();
+  if (!c.ok) {
+    step(args); // reports the configuration error
+    return;
+  }
+  // The descriptor sizes of ModelABI.h: rank-1 memrefs take 5 words, rank 2
+  // take 7, the rank-5 caches 13.
+  const int64_t L = c.spec.numLayers;
+  std::vector<size_t> words = {5, 5, 5, 5, 5, 7, 5, 5};
+  for (int64_t l = 0; l < L; ++l)
+    words.push_back(13);
+  for (size_t w : {7, 5, 5})
+    words.push_back(w);
+  std::string key;
+  auto rec = std::make_unique<RecordedArgs>();
+  for (size_t i = 0; i < words.size(); ++i) {
+    rec->descriptors.emplace_back(static_cast<const char *>(args[i]), words[i] * 8);
+    key += rec->descriptors.back();
+  }
+  static std::map<std::string, std::unique_ptr<RecordedArgs>> recorded;
+  std::unique_ptr<RecordedArgs> &slot = recorded[key];
+  if (!slot) {
+    for (std::string &d : rec->descriptors)
+      rec->args.push_back(d.data());
+    slot = std::move(rec);
+  }
+  static const char kImage[] = "KVCCMOCK\nkvcc_mock_call 8 8\n";
+  static void *function = mgpuModuleGetFunction(mgpuModuleLoad(const_cast<char *>(kImage), sizeof(kImage)),
+                                                "kvcc_mock_call");
+  void *fn = reinterpret_cast<void *>(&runRecorded), *arg = slot.get();
+  void *params[] = {&fn, &arg};
+  void *stream = mgpuStreamCreate();
+  mgpuLaunchKernel(function, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr, 2);
+  mgpuStreamSynchronize(stream);
+  mgpuStreamDestroy(stream);
+}
+
+void entry(void **args) {
+  if (config().ok && config().cuda)
+    launchStep(args);
+  else
+    step(args);
+}
 } // namespace
 
 #ifdef KVCC_MOCK_NO_STEP
-MOCK_EXPORT void kvcc_step_is_missing(void **args) { step(args); }
+MOCK_EXPORT void kvcc_step_is_missing(void **args) { entry(args); }
 #else
-MOCK_EXPORT void kvcc_step(void **args) { step(args); }
+MOCK_EXPORT void kvcc_step(void **args) { entry(args); }
 #endif
 
 /// Test hooks: the first ABI violation seen ("" when none), calls, tokens.

@@ -68,6 +68,24 @@ KVCC_CUDA_EXPORT uint64_t kvcc_cuda_cached_bytes(void);
 /// the step shows here).
 KVCC_CUDA_EXPORT void *kvcc_cuda_begin_step(void);
 KVCC_CUDA_EXPORT int kvcc_cuda_end_step(void);
+/// CUDA graphs of a step. In an open step, kvcc_cuda_begin_capture() makes
+/// the step's stream record instead of run (relaxed capture mode): every
+/// launch, GEMM and device copy model.so issues becomes a node, with its
+/// arguments as they are now. Blocks allocated while capturing come from a
+/// pool of their own that is not given back to the driver while a graph
+/// lives: a graph reads and writes the addresses it was captured with. Graphs
+/// share that pool safely because each replay runs on the one step stream.
+/// kvcc_cuda_end_capture() stops recording (also after a failure) and
+/// instantiates the graph into *exec: 0, or -1 with the failure recorded
+/// (a call that cannot be captured, such as a synchronization, or a driver
+/// without graphs). kvcc_cuda_launch_graph() queues a replay on the open
+/// step's stream (0, or -1 with the failure recorded);
+/// kvcc_cuda_destroy_graph() releases one; kvcc_cuda_live_graphs() counts them.
+KVCC_CUDA_EXPORT int kvcc_cuda_begin_capture(void);
+KVCC_CUDA_EXPORT int kvcc_cuda_end_capture(void **exec);
+KVCC_CUDA_EXPORT int kvcc_cuda_launch_graph(void *exec);
+KVCC_CUDA_EXPORT void kvcc_cuda_destroy_graph(void *exec);
+KVCC_CUDA_EXPORT int kvcc_cuda_live_graphs(void);
 
 KVCC_CUDA_EXPORT void *mgpuModuleLoad(void *data, size_t gpuBlobSize);
 KVCC_CUDA_EXPORT void *mgpuModuleLoadJIT(void *data, int optLevel);
