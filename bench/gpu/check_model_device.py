@@ -19,7 +19,13 @@ with its own paged KV cache (NaN-poisoned, pages shuffled):
   timing  decode steps (batch 1 and 16 at a 512-token context), ms per step
           and tokens/s, next to transformers' own f32 decode step (its
           default attention, DynamicCache cropped back after each step)
-          measured in the same run.
+          measured in the same run;
+  graphs  the same decode steps as the executor runs them (inside
+          kvcc_cuda_begin_step / end_step, arguments in fixed device buffers,
+          block tables padded to a fixed width), launch by launch and replayed
+          from one CUDA graph (kvcc_cuda_begin_capture, as kvcc-run
+          --cuda-graphs): the logits of the two over 24 steps on two copies of
+          one cache (max |diff|, expected 0), and ms per step of each.
 
     python3 bench/gpu/check_model_device.py [--models .device/models] [--out DIR]
 
@@ -252,8 +258,116 @@ def check_model(name, art_dir, runtime, args, report):
                   "%.2f ms/step" % (name, batch, ctx, kv_ms, batch / kv_ms * 1e3, hf_ms),
                   flush=True)
             del art2
+    if args.graphs:
+        out["graphs"] = []
+        for batch in (1, 16):
+            row = graph_check(art_dir, runtime, model, batch, 512, args.seed)
+            out["graphs"].append(row)
+            print("%s: decode batch %d at context 512 in a step: launch by launch %.3f ms/step, CUDA graph "
+                  "%.3f ms/step (%.2fx); logits max |diff| %.3g over %d steps %s"
+                  % (name, batch, row["eager_ms_per_step"], row["graph_ms_per_step"],
+                     row["eager_ms_per_step"] / row["graph_ms_per_step"], row["max_abs_diff"], row["steps"],
+                     "OK" if row["ok"] else "FAIL"), flush=True)
+            out["logits_ok"] &= row["ok"]
     report.append(out)
     return out["logits_ok"]
+
+
+class DecodeBuffers:
+    """The arguments of decode steps at fixed device addresses (what the
+    executor's graphs need): batch `batch`, block tables `width` pages wide."""
+
+    def __init__(self, art, batch, width):
+        cuda = lambda n, dt: torch.zeros(n, dtype=dt, device="cuda")  # noqa: E731
+        self.art = art
+        self.tokens, self.positions, self.slots = cuda(batch, torch.int32), cuda(batch, torch.int64), \
+            cuda(batch, torch.int64)
+        self.starts, self.lens = cuda(batch + 1, torch.int32), cuda(batch, torch.int32)
+        self.tables, self.rows = torch.zeros(batch, width, dtype=torch.int32, device="cuda"), \
+            cuda(batch, torch.int64)
+        self.logits = torch.zeros(batch, art.vocab, device="cuda")
+        self.greedy, self.greedy_logit = cuda(batch, torch.int32), cuda(batch, torch.float32)
+        arrays = [self.tokens, self.positions, self.slots, self.starts, self.lens, self.tables, self.rows,
+                  art.weights] + art.caches + [self.logits, self.greedy, self.greedy_logit]
+        self.descs = [descriptor(a) for a in arrays]
+        self.args = (ctypes.c_void_p * len(self.descs))(*[ctypes.addressof(d) for d in self.descs])
+        self.width = width
+
+    def fill(self, seqs):
+        """Schedules one decode token per sequence into the buffers (queued on
+        torch's stream, which kvcc_cuda_begin_step orders the step after)."""
+        tokens, positions, slots, starts, lens, rows, tables = schedule_step(seqs, self.art.block,
+                                                                              self.art.free.pop)
+        tables = [t + [0] * (self.width - len(t)) for t in tables]
+        for buf, v in ((self.tokens, tokens), (self.positions, positions), (self.slots, slots),
+                       (self.starts, starts), (self.lens, lens), (self.rows, rows), (self.tables, tables)):
+            buf.copy_(torch.tensor(v, dtype=buf.dtype), non_blocking=False)
+
+
+def graph_check(art_dir, runtime, model, batch, ctx, seed, steps=24):
+    """Decode steps launch by launch and from a CUDA graph, on two copies of
+    one cache: equal logits, and the time of each."""
+    rt = runtime
+    rt.kvcc_cuda_begin_step.restype = ctypes.c_void_p
+    g = torch.Generator().manual_seed(seed + batch)
+    with open(os.path.join(art_dir, "manifest.json")) as f:
+        block = json.load(f)["cache"]["block_size"]
+    width = (ctx + steps + block - 1) // block + 1  # pages a sequence can need, padded as the executor does
+    arts, bufs, seqss = [], [], []
+    for _ in range(2):  # identical caches: same pages, same prefill
+        a = CudaArtifact(art_dir, rt, model, num_pages=batch * (width + 2), seed=seed)
+        ss = [new_seq() for _ in range(batch)]
+        gp = torch.Generator().manual_seed(seed)
+        for q in ss:
+            q["new"] = torch.randint(0, a.vocab, (ctx,), generator=gp).tolist()
+        a.step(ss)
+        arts.append(a)
+        seqss.append(ss)
+        bufs.append(DecodeBuffers(a, batch, width))
+    exec_ = ctypes.c_void_p()
+
+    def run(i, graph):
+        torch.cuda.synchronize()
+        if not rt.kvcc_cuda_begin_step():
+            raise RuntimeError("kvcc_cuda_begin_step: " + rt.kvcc_cuda_last_error().decode())
+        if graph and not exec_.value:
+            if rt.kvcc_cuda_begin_capture() != 0:
+                raise RuntimeError(rt.kvcc_cuda_last_error().decode())
+            arts[i].step_fn(bufs[i].args)
+            if rt.kvcc_cuda_end_capture(ctypes.byref(exec_)) != 0:
+                raise RuntimeError(rt.kvcc_cuda_last_error().decode())
+        if graph:
+            rt.kvcc_cuda_launch_graph(exec_)
+        else:
+            arts[i].step_fn(bufs[i].args)
+        if rt.kvcc_cuda_end_step() != 0:
+            raise RuntimeError("the step: " + rt.kvcc_cuda_last_error().decode())
+
+    worst = 0.0
+    for t in range(steps):
+        new = torch.randint(0, arts[0].vocab, (batch,), generator=g).tolist()
+        for i, graph in ((0, False), (1, True)):
+            for q, tok in zip(seqss[i], new):
+                q["new"] = [tok]
+            bufs[i].fill(seqss[i])
+            run(i, graph)
+        worst = max(worst, float((bufs[0].logits - bufs[1].logits).abs().max()))
+    # Timing: the same step again and again (positions do not move: the cache
+    # row of the last token is rewritten), on the host as the executor does.
+    times = {}
+    for i, graph in ((0, False), (1, True)):
+        for _ in range(3):
+            run(i, graph)
+        torch.cuda.synchronize()
+        n = 50
+        t0 = time.perf_counter()
+        for _ in range(n):
+            run(i, graph)
+        times[graph] = (time.perf_counter() - t0) / n * 1e3
+    rt.kvcc_cuda_destroy_graph(exec_)
+    ok = worst == worst and worst <= 1e-5
+    return dict(batch=batch, context=ctx, steps=steps, max_abs_diff=worst, ok=ok,
+                eager_ms_per_step=times[False], graph_ms_per_step=times[True])
 
 
 def main():
@@ -266,6 +380,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-3)
     ap.add_argument("--greedy", type=int, default=24)
     ap.add_argument("--no-timing", dest="timing", action="store_false")
+    ap.add_argument("--no-graphs", dest="graphs", action="store_false")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.cuda.init()

@@ -8,11 +8,15 @@
 #    build/bin/kvcc-cuda-tests, at most 60 s), the runtime loads and opens the
 #    device from Python;
 # 2. whole models (when .device/models exists): bench/gpu/check_model_device.py
-#    against transformers, at most 180 s;
+#    against transformers (and CUDA-graph replays against launches), at most
+#    180 s; then bench/gpu/executor_graphs_device.py: kvcc-run on the same
+#    models with and without --cuda-graphs (same tokens, decode rates), at
+#    most 150 s;
 # 3. bench/gpu/run_device.py (correctness grid, decode, prefill, sweep) with
 #    the time left of a 540 s budget.
 # Everything is logged into $OUT (./device-out when OUT is unset): log.txt,
-# model_check.json, results.json, results.md, decode_bandwidth.png.
+# model_check.json, executor_graphs.json, results.json, results.md,
+# decode_bandwidth.png.
 set -u
 start=$(date +%s)
 export PYTHONUNBUFFERED=1
@@ -45,6 +49,11 @@ if [ -d .device/models ]; then
   echo "== whole models: check_model_device.py ($(date -u +%H:%M:%S))"
   timeout 180 python3 bench/gpu/check_model_device.py --out "$OUT" \
     && echo "model check: PASS" || echo "model check: FAIL (continuing)"
+  if [ -x build/bin/kvcc-run ]; then
+    echo "== whole models through kvcc-run, with and without --cuda-graphs ($(date -u +%H:%M:%S))"
+    timeout 150 python3 bench/gpu/executor_graphs_device.py --out "$OUT" \
+      && echo "executor graphs: PASS" || echo "executor graphs: FAIL (continuing)"
+  fi
 else
   echo "no .device/models (python3 bench/gpu/make_kernels.py --models): skipping the model check"
 fi
