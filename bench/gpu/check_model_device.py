@@ -312,7 +312,7 @@ def graph_check(art_dir, runtime, model, batch, ctx, seed, steps=24):
     g = torch.Generator().manual_seed(seed + batch)
     with open(os.path.join(art_dir, "manifest.json")) as f:
         block = json.load(f)["cache"]["block_size"]
-    width = (ctx + steps + block - 1) // block + 1  # pages a sequence can need, padded as the executor does
+    width = (ctx + steps + block - 1) // block + 1  # fixed, one page more than a sequence needs
     arts, bufs, seqss = [], [], []
     for _ in range(2):  # identical caches: same pages, same prefill
         a = CudaArtifact(art_dir, rt, model, num_pages=batch * (width + 2), seed=seed)
@@ -330,18 +330,23 @@ def graph_check(art_dir, runtime, model, batch, ctx, seed, steps=24):
         torch.cuda.synchronize()
         if not rt.kvcc_cuda_begin_step():
             raise RuntimeError("kvcc_cuda_begin_step: " + rt.kvcc_cuda_last_error().decode())
-        if graph and not exec_.value:
-            if rt.kvcc_cuda_begin_capture() != 0:
-                raise RuntimeError(rt.kvcc_cuda_last_error().decode())
-            arts[i].step_fn(bufs[i].args)
-            if rt.kvcc_cuda_end_capture(ctypes.byref(exec_)) != 0:
-                raise RuntimeError(rt.kvcc_cuda_last_error().decode())
-        if graph:
-            rt.kvcc_cuda_launch_graph(exec_)
-        else:
-            arts[i].step_fn(bufs[i].args)
-        if rt.kvcc_cuda_end_step() != 0:
-            raise RuntimeError("the step: " + rt.kvcc_cuda_last_error().decode())
+        try:
+            if graph and not exec_.value:
+                if rt.kvcc_cuda_begin_capture() == 0:
+                    arts[i].step_fn(bufs[i].args)
+                    rt.kvcc_cuda_end_capture(ctypes.byref(exec_))
+            if graph:
+                if exec_.value:
+                    rt.kvcc_cuda_launch_graph(exec_)
+            else:
+                arts[i].step_fn(bufs[i].args)
+        finally:
+            # Closes the step (abandoning a capture left open) whatever failed.
+            ended = rt.kvcc_cuda_end_step() == 0
+        if not ended:
+            err = rt.kvcc_cuda_last_error().decode()
+            rt.kvcc_cuda_clear_error()  # the next model starts clean
+            raise RuntimeError(("capturing or replaying the step: " if graph else "the step: ") + err)
 
     worst = 0.0
     for t in range(steps):

@@ -18,7 +18,6 @@ not given up.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,12 +29,27 @@ sys.path.insert(0, HERE)
 from make_kernels import MODELS  # noqa: E402
 
 
+def torch_cublas():
+    """The libcublas torch loaded (a pip wheel's, off the loader's path), for
+    model.so's GEMMs, as check_model_device.py finds it; None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    torch.ones(8, 8, device="cuda") @ torch.ones(8, 8, device="cuda")
+    with open("/proc/self/maps") as maps:
+        libs = sorted({line.split()[-1] for line in maps if "/libcublas.so" in line})
+    return libs[0] if libs else None
+
+
 def run(kvcc_run, art, hf, tokens, graphs, stats, device):
     cmd = [kvcc_run, art, "--weights", hf, "--device=" + device, "--prompt", "The history of the printing press",
            "--max-tokens", str(tokens), "--ignore-eos", "--temperature", "0", "--print-tokens", "--quiet",
            "--stats-json", stats] + (["--cuda-graphs"] if graphs else [])
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
     if p.returncode != 0:
         raise RuntimeError("kvcc-run%s failed (%d): %s" % (" --cuda-graphs" if graphs else "", p.returncode,
                                                           (p.stderr or p.stdout).strip()[-1500:]))
@@ -54,22 +68,33 @@ def main():
     ap.add_argument("--device", default="cuda", help="cpu: a smoke test of this script on CPU artifacts")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.device == "cuda" and not os.environ.get("KVCC_LIBCUBLAS"):
+        lib = torch_cublas()
+        if lib:
+            os.environ["KVCC_LIBCUBLAS"] = lib
+        print("cuBLAS for model.so:", os.environ.get("KVCC_LIBCUBLAS", "(runtime search)"), flush=True)
     report, ok = [], True
+    # Small models first: a timeout must not cost the quick answers.
+    order = sorted(MODELS.items(), key=lambda kv: "--layers" in kv[1][0] and int(kv[1][0][kv[1][0].index("--layers") + 1]))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (args, _block, *_flags) in MODELS.items():
+        written = {}  # generator arguments -> the directory already written
+        for name, (args, _block, *_flags) in order:
             art = os.path.join(a.models, name)
             if not os.path.isfile(os.path.join(art, "model.so")):
                 continue
-            hf = os.path.join(tmp, name)
             try:
-                subprocess.run([sys.executable, os.path.join(ROOT, "python", "make_tiny_model.py"), "--out", hf]
-                               + args, check=True, stdout=subprocess.DEVNULL)
+                hf = written.get(tuple(args))
+                if hf is None:
+                    hf = written[tuple(args)] = os.path.join(tmp, name)
+                    subprocess.run([sys.executable, os.path.join(ROOT, "python", "make_tiny_model.py"), "--out", hf]
+                                   + args, check=True, stdout=subprocess.DEVNULL)
                 eager, st_e, _ = run(a.kvcc_run, art, hf, a.tokens, False, os.path.join(tmp, "e.json"), a.device)
                 graph, st_g, _ = run(a.kvcc_run, art, hf, a.tokens, True, os.path.join(tmp, "g.json"), a.device)
             except Exception as e:  # keep going: one model must not hide the others
                 print("%s: FAIL: %s" % (name, e), flush=True)
                 report.append({"model": name, "error": str(e)})
                 ok = False
+                save(a.out, report)
                 continue
             g = st_g.get("cuda_graphs", {})
             same = eager == graph
@@ -89,10 +114,14 @@ def main():
                      g.get("replayed"), "identical" if same else "DIFFER at %d" % row["first_difference"],
                      "" if g.get("enabled") else " (graphs given up: %s)" % g.get("disabled_because")),
                   flush=True)
-            shutil.rmtree(hf, ignore_errors=True)
-    with open(os.path.join(a.out, "executor_graphs.json"), "w") as f:
-        json.dump(report, f, indent=1)
+            save(a.out, report)  # after each model: run_device.sh may stop this script
+    save(a.out, report)
     return 0 if ok else 1
+
+
+def save(out, report):
+    with open(os.path.join(out, "executor_graphs.json"), "w") as f:
+        json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -465,6 +465,10 @@ void Executor::launchStep(const StepBuffers &dev, int64_t B, int64_t N, bool gra
     return;
   }
   const DeviceState::GraphKey key{B, tableWidth_};
+  if (!cuda::mgpuStatus().ok()) { // an earlier failure: the step reports it, graphs are not to blame
+    callStep(dev, B, N);
+    return;
+  }
   if (auto it = d.graphs.find(key); it != d.graphs.end()) {
     if (kvcc_cuda_launch_graph(it->second) == 0) // else recorded: the step fails
       ++graphStats_.replayed;

@@ -82,7 +82,27 @@ struct Cublas {
   CublasHandle handle = nullptr;
   CUstream stream = nullptr; // its own, for calls outside a step
   CUstream bound = nullptr;  // the stream the handle is set to
+  CUdeviceptr workspace = 0; // ours, when setWorkspace exists
 };
+
+/// Points the handle at `stream`, and at our workspace again: cublasSetStream
+/// resets the workspace to cuBLAS's own pool. False with the failure recorded.
+bool bindStream(const char *who, Cublas &c, CUstream stream) {
+  if (CublasStatus s = c.setStream(c.handle, stream); s != 0) {
+    mgpuRecordFailure(std::string(who) + ": cublasSetStream failed: " + statusName(s));
+    return false;
+  }
+  if (c.workspace) {
+    if (CublasStatus s = c.setWorkspace(c.handle, reinterpret_cast<void *>(static_cast<uintptr_t>(c.workspace)),
+                                        kCublasWorkspaceBytes);
+        s != 0) {
+      mgpuRecordFailure(std::string(who) + ": cublasSetWorkspace failed: " + statusName(s));
+      return false;
+    }
+  }
+  c.bound = stream;
+  return true;
+}
 
 std::vector<std::string> candidatePaths() {
   if (const char *env = std::getenv("KVCC_LIBCUBLAS"); env && *env)
@@ -152,27 +172,17 @@ Cublas *cublas(const char *who, CudaDevice &dev) {
     mgpuRecordFailure(std::string(who) + ": cublasCreate failed: " + statusName(s));
     return nullptr;
   }
-  if (CublasStatus s = c->setStream(c->handle, c->stream); s != 0) {
-    mgpuRecordFailure(std::string(who) + ": cublasSetStream failed: " + statusName(s));
-    return nullptr;
-  }
   if (c->setWorkspace) {
     // 32 MiB: what NVIDIA recommends for Hopper (4 MiB before it). Kept for
     // the life of the handle, which is the process's.
-    CUdeviceptr ws = 0;
-    if (Status s = drv.check(drv.cuMemAlloc(&ws, kCublasWorkspaceBytes), "cuMemAlloc"); !s) {
+    if (Status s = drv.check(drv.cuMemAlloc(&c->workspace, kCublasWorkspaceBytes), "cuMemAlloc"); !s) {
       mgpuRecordFailure(std::string(who) + ": the cuBLAS workspace: " + s.message());
-      return nullptr;
-    }
-    if (CublasStatus s = c->setWorkspace(c->handle, reinterpret_cast<void *>(static_cast<uintptr_t>(ws)),
-                                         kCublasWorkspaceBytes);
-        s != 0) {
-      mgpuRecordFailure(std::string(who) + ": cublasSetWorkspace failed: " + statusName(s));
       return nullptr;
     }
   }
   c->owner = &dev;
-  c->bound = c->stream;
+  if (!bindStream(who, *c, c->stream))
+    return nullptr;
   return c;
 }
 
@@ -219,13 +229,8 @@ void matmul(const char *who, bool transposedB, bool overwrite, const Memref2D *a
   // here; outside one it runs on cuBLAS's own stream and is waited for.
   CUstream step = static_cast<CUstream>(mgpuOpenStepStream());
   CUstream target = step ? step : cb->stream;
-  if (cb->bound != target) {
-    if (CublasStatus s = cb->setStream(cb->handle, target); s != 0) {
-      mgpuRecordFailure(std::string(who) + ": cublasSetStream failed: " + statusName(s));
-      return;
-    }
-    cb->bound = target;
-  }
+  if (cb->bound != target && !bindStream(who, *cb, target))
+    return;
   const float one = 1.0f, beta = overwrite ? 0.0f : 1.0f;
   CublasStatus s = cb->sgemm(cb->handle, transposedB ? kOpT : kOpN, kOpN, int(n), int(m), int(k), &one,
                              b->aligned + b->offset, int(ldb), a->aligned + a->offset, int(lda), &beta,

@@ -343,6 +343,20 @@ extern "C" void *kvcc_cuda_begin_step(void) {
   return r.stepStream;
 }
 
+/// Ends an open capture on `st` and drops what it recorded; true if one was open.
+static bool abandonCapture(CudaDriver &d, CUstream st) {
+  Runtime &r = rt();
+  {
+    std::lock_guard<std::mutex> lock(r.cacheMu);
+    if (!r.capturing.exchange(false, std::memory_order_acq_rel))
+      return false;
+  }
+  CUgraph graph = nullptr;
+  if (d.cuStreamEndCapture && d.cuStreamEndCapture(st, &graph) == CUDA_SUCCESS && graph)
+    (void)d.cuGraphDestroy(graph);
+  return true;
+}
+
 extern "C" int kvcc_cuda_end_step(void) {
   Runtime &r = rt();
   CUstream st = r.openStep.exchange(nullptr, std::memory_order_acq_rel);
@@ -355,6 +369,9 @@ extern "C" int kvcc_cuda_end_step(void) {
   CudaDriver *d = releaseDriver();
   if (!d)
     return -1;
+  // A capture left open is abandoned first: the stream must run work again.
+  if (abandonCapture(*d, st))
+    record("kvcc_cuda_end_step: a capture was still open (abandoned)");
   if (CUresult res = d->cuStreamSynchronize(st); res != CUDA_SUCCESS) {
     record("kvcc_cuda_end_step: " + d->check(res, "cuStreamSynchronize").message());
     return -1;
@@ -407,11 +424,12 @@ extern "C" int kvcc_cuda_end_capture(void **exec) {
       return -1;
     }
   }
-  // Ended even after a failure, so the stream stops recording.
+  // Ended even after a failure, so the stream stops recording
+  // (kvcc_cuda_end_step abandons a capture left open).
   CudaDriver *d = releaseDriver();
-  CUstream st = openStep();
+  CUstream st = r.stepStream;
   if (!d || !st) {
-    record("kvcc_cuda_end_capture: the step closed while capturing");
+    record("kvcc_cuda_end_capture: no step stream");
     return -1;
   }
   CUgraph graph = nullptr;
@@ -790,7 +808,9 @@ extern "C" void *mgpuMemAlloc(uint64_t sizeBytes, void * /*stream*/, bool isHost
     }
     CUdeviceptr p = 0;
     CUresult res = c->cuMemAlloc(&p, cls);
-    if (res == CUDA_ERROR_OUT_OF_MEMORY && kvcc_cuda_cached_bytes() > 0) {
+    // Not while recording: cuMemFree may synchronize, which a capture refuses.
+    if (res == CUDA_ERROR_OUT_OF_MEMORY && kvcc_cuda_cached_bytes() > 0 &&
+        !r.capturing.load(std::memory_order_acquire)) {
       (void)kvcc_cuda_trim(); // give the idle blocks back, then try once more
       res = c->cuMemAlloc(&p, cls);
     }

@@ -142,17 +142,19 @@ TEST_F(CublasMockTest, InAStepJoinsTheStepStreamWithoutWaiting) {
   void *step = kvcc_cuda_begin_step();
   ASSERT_NE(step, nullptr) << lastError();
   EXPECT_NE(own, step);
+  auto workspace = reinterpret_cast<size_t (*)()>(dlsym(lib, "kvcc_mock_cublas_workspace_bytes"));
+  ASSERT_NE(workspace, nullptr);
   _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
   EXPECT_EQ(lastStream(), step);
+  // Moving the handle to the step's stream kept it in our workspace (which
+  // cublasSetStream resets): a captured GEMM uses that fixed buffer.
+  EXPECT_EQ(workspace(), size_t(32) << 20);
   EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 1);
   EXPECT_EQ(kvcc_cuda_end_step(), 0);
   _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
   EXPECT_EQ(lastStream(), own);
   EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), 3);
   EXPECT_EQ(lastError(), "");
-  // The handle works in a workspace of its own (fixed for captured GEMMs).
-  auto workspace = reinterpret_cast<size_t (*)()>(dlsym(lib, "kvcc_mock_cublas_workspace_bytes"));
-  ASSERT_NE(workspace, nullptr);
   EXPECT_EQ(workspace(), size_t(32) << 20);
   dlclose(lib);
   for (View *v : {&a, &b, &c})

@@ -653,6 +653,19 @@ TEST_F(MockTest, GraphCaptureRefusesWhatItCannotRecord) {
   mgpuMemcpy(dst, host, sizeof(host), step); // runs now
   EXPECT_EQ(dst[3], 7.0f);
   EXPECT_EQ(kvcc_cuda_end_step(), 0);
+
+  // A step closed while recording abandons the capture (an error), and the
+  // next step's stream runs work again.
+  ASSERT_EQ(kvcc_cuda_begin_step(), step);
+  ASSERT_EQ(kvcc_cuda_begin_capture(), 0);
+  EXPECT_EQ(kvcc_cuda_end_step(), -1);
+  EXPECT_EQ(lastError(), "kvcc_cuda_end_step: a capture was still open (abandoned)");
+  kvcc_cuda_clear_error();
+  ASSERT_EQ(kvcc_cuda_begin_step(), step);
+  host[3] = 9.0f;
+  mgpuMemcpy(dst, host, sizeof(host), step);
+  EXPECT_EQ(dst[3], 9.0f);
+  EXPECT_EQ(kvcc_cuda_end_step(), 0);
   mgpuMemFree(dst, nullptr);
   EXPECT_EQ(lastError(), "");
   mgpuResetForTesting();

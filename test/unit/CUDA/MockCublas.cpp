@@ -31,12 +31,14 @@ __attribute__((visibility("default"))) int cublasCreate_v2(void **handle) {
   return 0;
 }
 
+size_t gWorkspaceBytes = 0;
+
 __attribute__((visibility("default"))) int cublasSetStream_v2(void *, void *stream) {
   gStream = stream;
+  gWorkspaceBytes = 0; // as cuBLAS: back to its own workspace pool
   return 0;
 }
 
-size_t gWorkspaceBytes = 0;
 __attribute__((visibility("default"))) int cublasSetWorkspace_v2(void *, void *workspace, size_t bytes) {
   if (!workspace || bytes == 0)
     return 7; // CUBLAS_STATUS_INVALID_VALUE

@@ -203,7 +203,7 @@ bool deviceRange(State &s, uintptr_t p, size_t n) { return p && inAllocation(s, 
 
 /// A call the real driver refuses while a capture in a strict mode (global
 /// or thread-local) is open, as it is not a stream operation a graph could
-/// replay (cuMemAlloc, cuMemFree): true (and those captures invalidated) when
+/// replay (cuMemAlloc): true (and those captures invalidated) when
 /// one is open. The caller holds the lock.
 bool unsafeDuringCapture(State &s) {
   bool refused = false;
@@ -728,8 +728,13 @@ MOCK_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   ENTER("cuMemFree", Context);
   State &s = st();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (unsafeDuringCapture(s))
+  // Stricter than the driver in relaxed mode: cuMemFree may synchronize,
+  // and kvcc never frees while recording.
+  if (!s.capturing.empty()) {
+    for (CUstream c : s.capturing)
+      refuseInCapture(c);
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  }
   auto it = s.allocations.find(static_cast<uintptr_t>(p));
   if (it == s.allocations.end())
     return CUDA_ERROR_INVALID_VALUE;

@@ -27,8 +27,8 @@
 // and device-to-device copies (with each launch parameter's bytes) instead of
 // running them; cuGraphLaunch runs them again, in order. As the driver, a
 // capture is invalidated by a synchronization of the stream or context, and
-// in the strict modes (global, thread-local) by cuMemAlloc / cuMemFree;
-// stricter than the driver, also by a copy to or from host memory.
+// in the strict modes (global, thread-local) by cuMemAlloc; stricter than the
+// driver, also by cuMemFree in any mode and by a copy to or from host memory.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KVCC_TEST_UNIT_CUDA_MOCKCUDA_H

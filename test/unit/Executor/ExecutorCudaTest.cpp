@@ -276,30 +276,53 @@ TEST_F(ExecutorCuda, DecodeStepsReplayFromCudaGraphs) {
 }
 
 TEST_F(ExecutorCuda, AFailedCaptureFallsBackToLaunches) {
-  std::unique_ptr<Rig> host = Rig::make(TinyConfig(), 4, "cpu"), device = Rig::make(TinyConfig(), 4, "cuda");
-  ASSERT_TRUE(host && device);
+  // Refused at the start, or after the whole step was recorded.
+  for (const char *fail : {"cuStreamBeginCapture=CUDA_ERROR_NOT_SUPPORTED",
+                           "cuGraphInstantiateWithFlags=CUDA_ERROR_OUT_OF_MEMORY"}) {
+    SCOPED_TRACE(fail);
+    std::unique_ptr<Rig> host = Rig::make(TinyConfig(), 4, "cpu"), device = Rig::make(TinyConfig(), 4, "cuda");
+    ASSERT_TRUE(host && device);
+    ExecutorOptions eo;
+    eo.maxContext = 32;
+    std::unique_ptr<Executor> eh = host->executor(eo);
+    eo.cudaGraphs = true;
+    std::unique_ptr<Executor> ed = device->executor(eo);
+    ASSERT_TRUE(eh && ed);
+    std::vector<std::vector<StepSequence>> steps = {{{0, somePrompt(3)}}};
+    for (const auto &s : decodeSteps({0}, 6, 2))
+      steps.push_back(s);
+    setenv("KVCC_MOCK_CUDA_FAIL", fail, 1);
+    expectGraphsMatchTheHost(*eh, *ed, steps);
+    unsetenv("KVCC_MOCK_CUDA_FAIL");
+    const CudaGraphStats &g = ed->cudaGraphStats();
+    EXPECT_FALSE(g.enabled);
+    const std::string call = std::string(fail).substr(0, std::string(fail).find('='));
+    EXPECT_TRUE(contains(g.disabledBecause, call + " failed: CUDA_ERROR_")) << g.disabledBecause;
+    EXPECT_EQ(g.captured, 0);
+    EXPECT_EQ(g.replayed, 0);
+    EXPECT_EQ(g.eagerSteps, 7);
+    EXPECT_EQ(kvcc_cuda_live_graphs(), 0);
+    EXPECT_EQ(device->mockError(), "");
+  }
+}
+
+TEST_F(ExecutorCuda, AnEarlierFailureIsTheStepsErrorNotAGraphFailure) {
+  std::unique_ptr<Rig> device = Rig::make(TinyConfig(), 4, "cuda");
+  ASSERT_TRUE(device);
   ExecutorOptions eo;
   eo.maxContext = 32;
-  std::unique_ptr<Executor> eh = host->executor(eo);
   eo.cudaGraphs = true;
   std::unique_ptr<Executor> ed = device->executor(eo);
-  ASSERT_TRUE(eh && ed);
-  std::vector<std::vector<StepSequence>> steps = {{{0, somePrompt(3)}}};
-  for (const auto &s : decodeSteps({0}, 6, 2))
-    steps.push_back(s);
-  setenv("KVCC_MOCK_CUDA_FAIL", "cuStreamBeginCapture=CUDA_ERROR_NOT_SUPPORTED", 1);
-  expectGraphsMatchTheHost(*eh, *ed, steps);
-  unsetenv("KVCC_MOCK_CUDA_FAIL");
-  const CudaGraphStats &g = ed->cudaGraphStats();
-  EXPECT_FALSE(g.enabled);
-  EXPECT_TRUE(contains(g.disabledBecause,
-                       "kvcc_cuda_begin_capture: cuStreamBeginCapture failed: CUDA_ERROR_NOT_SUPPORTED"))
-      << g.disabledBecause;
-  EXPECT_EQ(g.captured, 0);
-  EXPECT_EQ(g.replayed, 0);
-  EXPECT_EQ(g.eagerSteps, 7);
-  EXPECT_EQ(kvcc_cuda_live_graphs(), 0);
-  EXPECT_EQ(device->mockError(), "");
+  ASSERT_TRUE(ed);
+  std::vector<float> logits;
+  ASSERT_TRUE(ed->step({{0, somePrompt(3)}}, logits).ok());
+  ASSERT_TRUE(ed->step({{0, {4}}}, logits).ok()); // warms batch 1 up
+  cuda::mgpuRecordFailure("mgpuLaunchKernel: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
+  Status s = ed->step({{0, {5}}}, logits); // would be captured
+  EXPECT_EQ(s.message(),
+            "executor: the CUDA step failed: mgpuLaunchKernel: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED");
+  EXPECT_TRUE(ed->cudaGraphStats().enabled);
+  EXPECT_EQ(ed->cudaGraphStats().disabledBecause, "");
 }
 
 TEST_F(ExecutorCuda, MissingDriverIsReportedAtOpen) {
