@@ -1,9 +1,16 @@
 //===- Executor.h - Runs the steps of a compiled model ----------*- C++ -*-===//
 //
-// Owns the paged KV cache (one f32 pool per layer, token-major pages
-// [pages, 2, block_size, kv_heads, head_dim]; device memory for a CUDA
-// artifact, with the weights) and the BlockManager that hands its pages out, and turns a ragged batch of (sequence, new tokens) into one
-// kvcc_step call with the argument descriptors of ModelABI.h.
+// Owns the paged KV cache (one pool per layer in the cache's dtype, token-major
+// pages [pages, 2, block_size, kv_heads, head_dim]; device memory for a CUDA
+// artifact, with the weights) and the BlockManager that hands its pages out,
+// and turns a ragged batch of (sequence, new tokens) into one kvcc_step call
+// with the argument descriptors of ModelABI.h.
+//
+// On a CUDA artifact with ExecutorOptions::cudaGraphs, decode steps replay a
+// CUDA graph of kvcc_step per batch size (see launchStep): what a step
+// launches depends only on its shapes and on the addresses of its buffers,
+// which the executor keeps fixed (padded block tables, buffers sized up
+// front).
 //
 // The compiled code checks nothing (ModelABI.h), so everything it relies on is
 // checked here, before the call: a bug in the scheduling above must surface as
