@@ -268,7 +268,7 @@ Status Executor::poison(int64_t page) {
   return Status::success();
 }
 
-Status Executor::schedule(const std::vector<StepSequence> &batch) {
+Status Executor::schedule(const std::vector<StepSequence> &batch, bool graph) {
   const size_t B = batch.size();
   tokens_.clear();
   positions_.clear();
@@ -319,7 +319,7 @@ Status Executor::schedule(const std::vector<StepSequence> &batch) {
   for (const auto &t : tables)
     tableWidth_ = std::max<int64_t>(tableWidth_, static_cast<int64_t>(t.size()));
   // A graph bakes the table's shape into its launches: one width for all.
-  if (graphStep(batch))
+  if (graph)
     tableWidth_ = std::max(tableWidth_, ceilDiv(tokenCapacity(), cache_.blockSize));
   // Rows are padded with page 0: a valid page, never read past context_lens.
   blockTables_.assign(B * static_cast<size_t>(tableWidth_), 0);
@@ -397,7 +397,8 @@ Status Executor::run(const std::vector<StepSequence> &batch, Output want, std::v
                      std::vector<int32_t> &greedy) {
   if (Status s = checkBatch(batch); !s.ok())
     return s;
-  if (Status s = schedule(batch); !s.ok())
+  const bool graph = graphStep(batch);
+  if (Status s = schedule(batch, graph); !s.ok())
     return s;
   if (Status s = checkGuarantees(); !s.ok())
     return s;
@@ -412,7 +413,7 @@ Status Executor::run(const std::vector<StepSequence> &batch, Output want, std::v
   if (device_) {
     if (want == Output::Logits)
       logits.assign(static_cast<size_t>(B * vocab_), nan);
-    if (Status s = runOnDevice(B, N, graphStep(batch), want, logits, greedy); !s.ok())
+    if (Status s = runOnDevice(B, N, graph, want, logits, greedy); !s.ok())
       return s;
   } else {
     logits.assign(static_cast<size_t>(B * vocab_), nan); // written either way

@@ -161,8 +161,8 @@ private:
   /// launch by launch (`dev` holds the step's arguments).
   void launchStep(const StepBuffers &dev, int64_t B, int64_t N, bool graph);
   /// Appends the batch's tokens (or, without a cache, whole histories) and
-  /// fills the argument arrays below.
-  Status schedule(const std::vector<StepSequence> &batch);
+  /// fills the argument arrays below (block tables padded when `graph`).
+  Status schedule(const std::vector<StepSequence> &batch, bool graph);
   /// The guarantees of ModelABI.h, checked on the arrays about to be passed.
   Status checkGuarantees() const;
   Status poison(int64_t page);

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -201,18 +202,34 @@ bool inAllocation(State &s, uintptr_t p, size_t n) {
 /// A pointer that is either host memory or inside an allocation.
 bool deviceRange(State &s, uintptr_t p, size_t n) { return p && inAllocation(s, p, n); }
 
-/// A call the real driver refuses while a capture in a strict mode (global
-/// or thread-local) is open, as it is not a stream operation a graph could
-/// replay (cuMemAlloc): true (and those captures invalidated) when
-/// one is open. The caller holds the lock.
-bool unsafeDuringCapture(State &s) {
+/// A call that is not a stream operation a graph could replay, refused while
+/// a capture is open: by the driver in the strict modes (global,
+/// thread-local) for cuMemAlloc; in every mode when `evenRelaxed` (a context
+/// synchronization; cuMemFree, stricter than the driver: it may synchronize,
+/// and kvcc never frees while recording). True, and those captures
+/// invalidated, when refused. The caller holds the lock.
+bool refusedDuringCapture(State &s, bool evenRelaxed) {
   bool refused = false;
   for (CUstream c : s.capturing)
-    if (c->captureMode != 2 /*CU_STREAM_CAPTURE_MODE_RELAXED*/) {
+    if (evenRelaxed || c->captureMode != 2 /*CU_STREAM_CAPTURE_MODE_RELAXED*/) {
       c->capture->invalidated = true;
       refused = true;
     }
   return refused;
+}
+
+/// Destroys a stream, event, graph or executable graph the mock made.
+template <typename T> CUresult destroyObject(const char *api, T *object) {
+  ENTER(api, Context);
+  std::lock_guard<std::mutex> lock(st().mu);
+  if (!object || !st().objects.count(object))
+    return CUDA_ERROR_INVALID_HANDLE;
+  if constexpr (std::is_same_v<T, CUstream_st>)
+    if (object->capture)
+      return 401; // CUDA_ERROR_ILLEGAL_STATE: end the capture first
+  st().objects.erase(object);
+  delete object;
+  return CUDA_SUCCESS;
 }
 
 /// Refuses an operation a capture on `stream` cannot record (a host
@@ -566,11 +583,8 @@ MOCK_EXPORT CUresult cuCtxSynchronize() {
   ENTER("cuCtxSynchronize", Context);
   {
     std::lock_guard<std::mutex> lock(st().mu);
-    if (!st().capturing.empty()) {
-      for (CUstream c : st().capturing)
-        refuseInCapture(c);
+    if (refusedDuringCapture(st(), /*evenRelaxed=*/true))
       return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-    }
   }
   return syncResult();
 }
@@ -712,7 +726,7 @@ MOCK_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
   if (bytes > (size_t(1) << 36))
     return CUDA_ERROR_OUT_OF_MEMORY;
   std::lock_guard<std::mutex> lock(st().mu);
-  if (unsafeDuringCapture(st()))
+  if (refusedDuringCapture(st(), /*evenRelaxed=*/false))
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   size_t rounded = (bytes + 255) / 256 * 256;
   void *mem = std::aligned_alloc(256, rounded);
@@ -728,13 +742,8 @@ MOCK_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   ENTER("cuMemFree", Context);
   State &s = st();
   std::lock_guard<std::mutex> lock(s.mu);
-  // Stricter than the driver in relaxed mode: cuMemFree may synchronize,
-  // and kvcc never frees while recording.
-  if (!s.capturing.empty()) {
-    for (CUstream c : s.capturing)
-      refuseInCapture(c);
+  if (refusedDuringCapture(s, /*evenRelaxed=*/true))
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-  }
   auto it = s.allocations.find(static_cast<uintptr_t>(p));
   if (it == s.allocations.end())
     return CUDA_ERROR_INVALID_VALUE;
@@ -876,12 +885,7 @@ MOCK_EXPORT CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
 }
 
 MOCK_EXPORT CUresult cuStreamDestroy_v2(CUstream stream) {
-  ENTER("cuStreamDestroy", Context);
-  std::lock_guard<std::mutex> lock(st().mu);
-  if (!stream || !st().objects.erase(stream))
-    return CUDA_ERROR_INVALID_HANDLE;
-  delete stream;
-  return CUDA_SUCCESS;
+  return destroyObject("cuStreamDestroy", stream);
 }
 
 MOCK_EXPORT CUresult cuStreamSynchronize(CUstream stream) {
@@ -915,12 +919,7 @@ MOCK_EXPORT CUresult cuEventCreate(CUevent *event, unsigned flags) {
 }
 
 MOCK_EXPORT CUresult cuEventDestroy_v2(CUevent event) {
-  ENTER("cuEventDestroy", Context);
-  std::lock_guard<std::mutex> lock(st().mu);
-  if (!event || !st().objects.erase(event))
-    return CUDA_ERROR_INVALID_HANDLE;
-  delete event;
-  return CUDA_SUCCESS;
+  return destroyObject("cuEventDestroy", event);
 }
 
 MOCK_EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
@@ -1046,21 +1045,11 @@ MOCK_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
 }
 
 MOCK_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
-  ENTER("cuGraphExecDestroy", Context);
-  std::lock_guard<std::mutex> lock(st().mu);
-  if (!exec || !st().objects.erase(exec))
-    return CUDA_ERROR_INVALID_HANDLE;
-  delete exec;
-  return CUDA_SUCCESS;
+  return destroyObject("cuGraphExecDestroy", exec);
 }
 
 MOCK_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
-  ENTER("cuGraphDestroy", Context);
-  std::lock_guard<std::mutex> lock(st().mu);
-  if (!graph || !st().objects.erase(graph))
-    return CUDA_ERROR_INVALID_HANDLE;
-  delete graph;
-  return CUDA_SUCCESS;
+  return destroyObject("cuGraphDestroy", graph);
 }
 
 MOCK_EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
