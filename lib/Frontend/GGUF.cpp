@@ -43,6 +43,35 @@ float halfToFloat(uint16_t h) {
   return f;
 }
 
+uint16_t floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof(x));
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  const uint32_t ax = x & 0x7FFFFFFFu;
+  if (ax > 0x7F800000u) // nan: keep the payload's top bits, force quiet
+    return static_cast<uint16_t>(sign | 0x7E00u | ((ax >> 13) & 0x3FFu));
+  if (ax >= 0x477FF000u) // >= 65520 rounds past 65504: inf
+    return static_cast<uint16_t>(sign | 0x7C00u);
+  if (ax < 0x38800000u) {
+    // Below 2^-14, a subnormal: round(|f| * 2^24) units of 2^-24 (exact
+    // scaling, rounded to nearest even; 1024 is the smallest normal's code).
+    float units = std::fabs(f) * 16777216.0f;
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::lrintf(units)));
+  }
+  // Normal: round the 13 dropped mantissa bits to nearest even (a carry
+  // moves into the exponent correctly), then rebias 127 -> 15.
+  uint32_t rounded = ax + 0xFFFu + ((ax >> 13) & 1u) - (uint32_t(127 - 15) << 23);
+  return static_cast<uint16_t>(sign | (rounded >> 13));
+}
+
+uint16_t floatToBFloat16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof(x));
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>((x >> 16) | 0x40u);
+  return static_cast<uint16_t>((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+}
+
 float bfloat16ToFloat(uint16_t b) {
   uint32_t bits = static_cast<uint32_t>(b) << 16;
   float f;

@@ -5,7 +5,9 @@
 //   append k,v; o = paged_attention(q); x += o·Woᵀ
 //   h = rmsnorm(x); [g|u] = h·[Wg|Wu]ᵀ; x += (silu(g) * u)·Wdᵀ
 // then rmsnorm of the rows whose logits are wanted, the LM head, and each
-// row's argmax (the greedy token and its logit). Stacked weights (weightLayout)
+// row's argmax (the greedy token and its logit). Weights and activations have
+// the element type of ModelIROptions::dtype (f32, f16 or bf16); the logits
+// are f32 whatever it is (the LM head accumulates into f32 and writes f32). Stacked weights (weightLayout)
 // make q/k/v one GEMM and gate/up another: 4 GEMMs a layer instead of 7. Every
 // `x += ...; h = rmsnorm(x)` pair is one kvc.rms_norm with a residual.
 //
@@ -64,7 +66,8 @@ class Builder {
 public:
   Builder(ImplicitLocOpBuilder &b, const ModelSpec &spec,
           const std::vector<WeightSlot> &layout, Value weights)
-      : b(b), spec(spec), weights(weights) {
+      : b(b), spec(spec), weights(weights),
+        act(cast<RankedTensorType>(weights.getType()).getElementType()) {
     for (const WeightSlot &w : layout)
       slots[w.name] = &w;
   }
@@ -88,14 +91,14 @@ public:
       end = w.offset + numElements(w);
     }
     int64_t n = end - first.offset;
-    auto flatType = RankedTensorType::get({n}, b.getF32Type());
+    auto flatType = RankedTensorType::get({n}, act);
     Value flat = tensor::ExtractSliceOp::create(
         b, flatType, weights, ValueRange{}, ValueRange{}, ValueRange{},
         b.getDenseI64ArrayAttr({first.offset}), b.getDenseI64ArrayAttr({n}),
         b.getDenseI64ArrayAttr({1}));
     if (shape.size() == 1)
       return flat;
-    auto type = RankedTensorType::get(shape, b.getF32Type());
+    auto type = RankedTensorType::get(shape, act);
     return tensor::ExpandShapeOp::create(b, type, flat,
                                          ArrayRef<ReassociationIndices>{{0, 1}});
   }
@@ -111,29 +114,27 @@ public:
   /// fused projection's parts are read in place.
   Value columns(Value x, int64_t start, int64_t width) {
     Value rows = tensor::DimOp::create(b, x, 0);
-    auto type = RankedTensorType::get({kDyn, width}, b.getF32Type());
+    auto type = RankedTensorType::get(
+        {kDyn, width}, cast<RankedTensorType>(x.getType()).getElementType());
     return tensor::ExtractSliceOp::create(
         b, type, x, ValueRange{}, ValueRange{rows}, ValueRange{},
         b.getDenseI64ArrayAttr({0, start}), b.getDenseI64ArrayAttr({kDyn, width}),
         b.getDenseI64ArrayAttr({1, 1}));
   }
 
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));
-  }
-
-  /// An empty [rows, cols] tensor whose row count is that of `like`.
-  Value empty(Value like, ArrayRef<int64_t> trailing) {
+  /// An empty [rows, cols] tensor of `elem` (default: the activation type)
+  /// whose row count is that of `like`.
+  Value empty(Value like, ArrayRef<int64_t> trailing, Type elem = {}) {
     Value rows = tensor::DimOp::create(b, like, 0);
     SmallVector<int64_t> shape = {kDyn};
     shape.append(trailing.begin(), trailing.end());
-    return tensor::EmptyOp::create(b, shape, b.getF32Type(), ValueRange{rows});
+    return tensor::EmptyOp::create(b, shape, elem ? elem : act, ValueRange{rows});
   }
 
-  Value zeros(Value like, ArrayRef<int64_t> trailing) {
-    Value e = empty(like, trailing);
-    return linalg::FillOp::create(b, ValueRange{f32(0.0)}, ValueRange{e})
-        .getResult(0);
+  Value zeros(Value like, ArrayRef<int64_t> trailing, Type elem) {
+    Value e = empty(like, trailing, elem);
+    Value zero = arith::ConstantOp::create(b, b.getFloatAttr(elem, 0.0));
+    return linalg::FillOp::create(b, ValueRange{zero}, ValueRange{e}).getResult(0);
   }
 
   /// x · wᵀ for x [rows, in] and w [out, in] (+ bias [out]).
@@ -141,10 +142,12 @@ public:
     return linear(x, weight(w), bias.empty() ? Value() : weight(bias));
   }
 
-  /// x · wtᵀ (+ bias), w a weight tensor (one weight or a stacked group).
-  Value linear(Value x, Value wt, Value bias) {
-    int64_t out = cast<RankedTensorType>(wt.getType()).getDimSize(0);
-    Value acc = zeros(x, {out});
+  /// x · wtᵀ (+ bias), w a weight tensor (one weight or a stacked group),
+  /// with an `out` result (default: the activation type; the products are
+  /// accumulated in f32 either way, kvc-matmul-to-blas).
+  Value linear(Value x, Value wt, Value bias, Type out = {}) {
+    int64_t cols = cast<RankedTensorType>(wt.getType()).getDimSize(0);
+    Value acc = zeros(x, {cols}, out ? out : act);
     MLIRContext *ctx = b.getContext();
     AffineExpr m, n, k;
     bindDims(ctx, m, n, k);
@@ -232,9 +235,10 @@ public:
     MLIRContext *ctx = b.getContext();
     auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
     auto row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+    Type elem = tableType.getElementType();
     return linalg::GenericOp::create(
-               b, TypeRange{RankedTensorType::get({kDyn, cols}, b.getF32Type())},
-               ValueRange{rowIds}, ValueRange{empty(rowIds, {cols})},
+               b, TypeRange{RankedTensorType::get({kDyn, cols}, elem)},
+               ValueRange{rowIds}, ValueRange{empty(rowIds, {cols}, elem)},
                ArrayRef<AffineMap>{row, id},
                ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                              utils::IteratorType::parallel},
@@ -249,21 +253,28 @@ public:
         .getResult(0);
   }
 
-  /// silu(g) * u.
+  /// silu(g) * u, computed in f32 (one rounding to a 16-bit activation type
+  /// at the end, as the fused kernels of inference engines do).
   Value swiglu(Value g, Value u) {
     return elementwise(g, u, [&](OpBuilder &nb, Location loc, Value a, Value c) {
+      Type f32 = nb.getF32Type();
+      if (act != f32) {
+        a = arith::ExtFOp::create(nb, loc, f32, a);
+        c = arith::ExtFOp::create(nb, loc, f32, c);
+      }
       Value one = arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(1.0f));
       Value neg = arith::NegFOp::create(nb, loc, a);
       Value e = math::ExpOp::create(nb, loc, neg);
       Value den = arith::AddFOp::create(nb, loc, one, e);
       Value sig = arith::DivFOp::create(nb, loc, one, den);
       Value silu = arith::MulFOp::create(nb, loc, a, sig);
-      return Value(arith::MulFOp::create(nb, loc, silu, c));
+      Value y = arith::MulFOp::create(nb, loc, silu, c);
+      return act == f32 ? y : Value(arith::TruncFOp::create(nb, loc, act, y));
     });
   }
 
   Value reshapeHeads(Value x, int64_t heads) {
-    auto type = RankedTensorType::get({kDyn, heads, spec.headDim}, b.getF32Type());
+    auto type = RankedTensorType::get({kDyn, heads, spec.headDim}, act);
     Value rows = tensor::DimOp::create(b, x, 0);
     return tensor::ExpandShapeOp::create(
         b, type, x, ArrayRef<ReassociationIndices>{{0}, {1, 2}},
@@ -289,6 +300,7 @@ public:
   ImplicitLocOpBuilder &b;
   const ModelSpec &spec;
   Value weights;
+  Type act; ///< weights and activations (ModelIROptions::dtype)
   std::map<std::string, const WeightSlot *> slots;
 };
 
@@ -309,9 +321,10 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
 
   Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
   auto vec = [&](Type t) { return RankedTensorType::get({kDyn}, t); };
-  Type cacheElement = options.cacheDType == abi::CacheDType::F16    ? b.getF16Type()
-                      : options.cacheDType == abi::CacheDType::BF16 ? b.getBF16Type()
-                                                                    : f32;
+  auto elementType = [&](abi::DType t) -> Type {
+    return t == abi::DType::F16 ? b.getF16Type() : t == abi::DType::BF16 ? b.getBF16Type() : f32;
+  };
+  Type cacheElement = elementType(options.cacheDType);
   auto cacheType = kvc::PagedCacheType::get(&context, options.blockSize,
                                             spec.numKVHeads, spec.headDim, cacheElement,
                                             kvc::CacheLayout::TokenMajor);
@@ -322,7 +335,7 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
                               vec(i32),  // context_lens
                               RankedTensorType::get({kDyn, kDyn}, i32),
                               vec(i64),  // logit_rows
-                              RankedTensorType::get({totalWeights}, f32)};
+                              RankedTensorType::get({totalWeights}, elementType(options.dtype))};
   for (int64_t l = 0; l < spec.numLayers; ++l)
     inputs.push_back(cacheType);
   auto logitsType = RankedTensorType::get({kDyn, spec.vocabSize}, f32);
@@ -379,8 +392,8 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
   }
   Value last = m.gatherRows(x, logitRows);
   Value normed = m.rmsNorm(last, "final_norm");
-  Value logits =
-      m.linear(normed, m.hasWeight("lm_head") ? "lm_head" : "embed");
+  Value logits = m.linear(normed, m.weight(m.hasWeight("lm_head") ? "lm_head" : "embed"),
+                          /*bias=*/Value(), f32);
   // The greedy pick of each row, so that greedy decoding on the GPU copies
   // 8 bytes per sequence back instead of the vocabulary's logits.
   auto greedy = kvc::ArgmaxOp::create(b, TypeRange{vec(i32), vec(f32)}, logits);
@@ -393,7 +406,8 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
        {std::pair<const char *, int64_t>{abi::kWeightsSizeSymbol, totalWeights},
         {abi::kBlockSizeSymbol, options.blockSize},
         {abi::kNumLayersSymbol, spec.numLayers},
-        {abi::kCacheElementBytesSymbol, abi::cacheElementBytes(options.cacheDType)}})
+        {abi::kCacheElementBytesSymbol, abi::dtypeBytes(options.cacheDType)},
+        {abi::kWeightElementBytesSymbol, abi::dtypeBytes(options.dtype)}})
     LLVM::GlobalOp::create(b, b.getI64Type(), /*isConstant=*/true,
                            LLVM::Linkage::External, name,
                            b.getI64IntegerAttr(value));

@@ -102,7 +102,7 @@ Status readCache(const FieldReader &r, const Value &root, const ModelSpec &spec,
       r.oneOf(**cache, "cache", "dtype", {"f32", "f16", "bf16"}, "not a cache element type of this runtime");
   if (!dtype)
     return dtype.status();
-  abi::parseCacheDType(*dtype, c.dtype);
+  abi::parseDType(*dtype, c.dtype);
   if (Expected<std::string> s = r.oneOf(**cache, "cache", "layout", {"token_major"},
                                         "ModelABI.h passes token-major pages");
       !s)
@@ -132,6 +132,11 @@ Status readWeights(const FieldReader &r, const Value &root, const ModelSpec &spe
   if (!size)
     return size.status();
   m.weightsSize = *size;
+  Expected<std::string> dtype = r.oneOf(root, "", "weights_dtype", {"f32", "f16", "bf16"},
+                                        "not a weight element type of this runtime");
+  if (!dtype)
+    return dtype.status();
+  abi::parseDType(*dtype, m.weightsDType);
   Expected<const Value *> list = r.member(root, "", "weights", Value::Kind::Array);
   if (!list)
     return list.status();
@@ -346,11 +351,16 @@ Expected<std::unique_ptr<Artifact>> Artifact::open(const std::string &dir) {
                            std::to_string(b.expected) + " but " + libPath +
                            " was compiled for " + std::to_string(*value));
   }
-  // A cache of the wrong element size would be indexed past its end.
+  // A cache or an arena of the wrong element size would be indexed past its
+  // end.
+  if (auto *bytes = static_cast<const int64_t *>(::dlsym(a->handle_, abi::kWeightElementBytesSymbol));
+      bytes && *bytes != abi::dtypeBytes(a->manifest_.weightsDType))
+    return Status::error(manifestPath + ": field 'weights_dtype' is '" + abi::dtypeName(a->manifest_.weightsDType) +
+                         "' but " + libPath + " was compiled for " + std::to_string(*bytes) + "-byte weights");
   const CacheGeometry &c = a->manifest_.cache;
   if (auto *bytes = static_cast<const int64_t *>(::dlsym(a->handle_, abi::kCacheElementBytesSymbol));
       bytes && *bytes != c.elementBytes())
-    return Status::error(manifestPath + ": field 'cache.dtype' is '" + abi::cacheDTypeName(c.dtype) + "' (" +
+    return Status::error(manifestPath + ": field 'cache.dtype' is '" + abi::dtypeName(c.dtype) + "' (" +
                          std::to_string(c.elementBytes()) + "-byte elements) but " + libPath +
                          " was compiled for " + std::to_string(*bytes) + "-byte cache elements");
   return a;

@@ -89,9 +89,11 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Artifact &artifact, W
                                                      const ExecutorOptions &o) {
   const ModelSpec &spec = artifact.spec();
   const CacheGeometry &c = artifact.cache();
-  if (weights.size() != artifact.manifest().weightsSize)
-    return Status::error("executor: the weight arena holds " + std::to_string(weights.size()) +
-                         " elements but the artifact expects " + std::to_string(artifact.manifest().weightsSize));
+  if (weights.size() != artifact.manifest().weightsSize || weights.dtype() != artifact.manifest().weightsDType)
+    return Status::error("executor: the weight arena holds " + std::to_string(weights.size()) + " " +
+                         abi::dtypeName(weights.dtype()) + " elements but the artifact expects " +
+                         std::to_string(artifact.manifest().weightsSize) + " " +
+                         abi::dtypeName(artifact.manifest().weightsDType));
   if (o.maxBatch < 1 || o.maxBatch > (int64_t(1) << 20))
     return Status::error("executor: batch size " + std::to_string(o.maxBatch) + " must be in 1..1048576");
   if (o.maxContext < 0 || o.maxContext > spec.maxContext)
@@ -147,7 +149,7 @@ Expected<std::unique_ptr<Executor>> Executor::createOnDevice(std::unique_ptr<Exe
     return Status::error("executor: " + dev.message());
   auto d = std::make_unique<DeviceState>();
   d->device = *dev;
-  const size_t weightBytes = static_cast<size_t>(e->weights_->size()) * sizeof(float);
+  const size_t weightBytes = static_cast<size_t>(e->weights_->bytes());
   Expected<cuda::DeviceBuffer> w = cuda::DeviceBuffer::allocate(*d->device, weightBytes);
   if (!w)
     return Status::error("executor: device memory for the weights (" + std::to_string(weightBytes) +
@@ -251,7 +253,7 @@ Status Executor::checkBatch(const std::vector<StepSequence> &batch) const {
 Status Executor::poison(int64_t page) {
   // A page as 4-byte words of quiet NaNs (two per word for 16-bit dtypes).
   const int64_t words = cache_.pageBytes() / 4;
-  const uint32_t nanBits = abi::cacheNaNPattern(cache_.dtype);
+  const uint32_t nanBits = abi::nanPattern(cache_.dtype);
   if (device_) {
     for (cuda::DeviceBuffer &pool : device_->pools)
       if (Status s = pool.fill32Async(nanBits, static_cast<size_t>(words), static_cast<size_t>(page * words) * 4);
@@ -438,7 +440,7 @@ void Executor::callStep(const StepBuffers &m, int64_t B, int64_t N) const {
   auto dContextLens = denseDescriptor<int32_t, 1>(m.contextLens, {B});
   auto dBlockTables = denseDescriptor<int32_t, 2>(m.blockTables, {B, tableWidth_});
   auto dLogitRows = denseDescriptor<int64_t, 1>(m.logitRows, {B});
-  auto dWeights = denseDescriptor<float, 1>(m.weights, {weights_->size()});
+  auto dWeights = denseDescriptor<void, 1>(m.weights, {weights_->size()});
   // The element type only types the pointer: strides count elements.
   std::vector<abi::MemRefDescriptor<void, 5>> dCaches;
   dCaches.reserve(m.caches.size());
@@ -536,7 +538,7 @@ Status Executor::runOnDevice(int64_t B, int64_t N, bool graph, Output want, std:
     StepBuffers dev{d.argAt<int32_t>(tokens),      d.argAt<int64_t>(positions),
                     d.argAt<int64_t>(slots),       d.argAt<int32_t>(queryStart),
                     d.argAt<int32_t>(contextLens), d.argAt<int32_t>(blockTables),
-                    d.argAt<int64_t>(logitRows),   static_cast<float *>(d.weights.data()),
+                    d.argAt<int64_t>(logitRows),   d.weights.data(),
                     {},                            static_cast<float *>(d.bufs[D::Logits].data()),
                     reinterpret_cast<int32_t *>(greedyBase),
                     reinterpret_cast<float *>(greedyBase + greedyLogitAt)};

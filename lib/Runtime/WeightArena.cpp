@@ -1,4 +1,4 @@
-//===- WeightArena.cpp - The flat f32 weight buffer of a step -------------===//
+//===- WeightArena.cpp - The flat weight buffer of a step -----------------===//
 //
 // Weights are checked before a byte is converted: a model that does not match
 // the artifact would otherwise run to completion and print nonsense (wrong
@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/Runtime/WeightArena.h"
+
+#include "kvcc/Frontend/GGUF.h" // floatToHalf, floatToBFloat16
 
 #include <cerrno>
 #include <cmath>
@@ -95,12 +97,16 @@ Expected<WeightArena> WeightArena::load(const Artifact &artifact, const ModelSou
   if (Status s = source.checkWeights(); !s.ok())
     return s;
 
-  Expected<FloatBuffer> buf = allocateFloats(man.weightsSize, "weight arena");
+  const int64_t elementBytes = abi::dtypeBytes(man.weightsDType);
+  Expected<FloatBuffer> buf = allocateFloats((man.weightsSize * elementBytes + 3) / 4, "weight arena");
   if (!buf)
     return buf.status();
   WeightArena arena;
   arena.data_ = buf.take();
   arena.size_ = man.weightsSize;
+  arena.dtype_ = man.weightsDType;
+  auto *bytes = reinterpret_cast<unsigned char *>(arena.data_.get());
+  std::vector<float> staging; // one weight in f32 on its way to a 16-bit arena
   for (const ManifestWeight &w : man.weights) {
     const WeightSpec *have = source.findWeight(w.name);
     if (!have)
@@ -110,9 +116,27 @@ Expected<WeightArena> WeightArena::load(const Artifact &artifact, const ModelSou
       return Status::error(source.path() + ": weight '" + w.name + "' has shape " + shapeString(have->shape) +
                            " but the artifact expects " + shapeString(w.shape));
     // Manifest::fromJson checked offset + elements <= weightsSize.
-    if (Status s = source.readWeight(w.name, arena.data_.get() + w.offset, static_cast<size_t>(w.numElements));
-        !s.ok())
+    const size_t n = static_cast<size_t>(w.numElements);
+    unsigned char *dst = bytes + w.offset * elementBytes;
+    if (arena.dtype_ == abi::DType::F32) {
+      if (Status s = source.readWeight(w.name, reinterpret_cast<float *>(dst), n); !s.ok())
+        return s;
+      continue;
+    }
+    staging.resize(n);
+    if (Status s = source.readWeight(w.name, staging.data(), n); !s.ok())
       return s;
+    uint16_t (*round)(float) = arena.dtype_ == abi::DType::F16 ? floatToHalf : floatToBFloat16;
+    auto *out = reinterpret_cast<uint16_t *>(dst);
+    for (size_t i = 0; i < n; ++i) {
+      out[i] = round(staging[i]);
+      // f16 tops out at 65504: a finite weight beyond it would become inf
+      // and poison every activation it touches.
+      if ((out[i] & 0x7FFFu) == 0x7C00u && arena.dtype_ == abi::DType::F16 && std::isfinite(staging[i]))
+        return Status::error(source.path() + ": weight '" + w.name + "' holds " + num(staging[i]) +
+                             " at element " + std::to_string(i) +
+                             ", beyond f16's range (65504): compile with --dtype=bf16 or f32");
+    }
   }
   return arena;
 }

@@ -26,8 +26,11 @@ std::string kvcc::cpuPipelineText() {
          "convert-linalg-to-loops,"
          "convert-vector-to-scf,"
          "lower-affine,"
-         // bf16 <-> f32 as integer shifts: LLVM would call __truncsfbf2,
-         // which the libgcc of GCC 12 (Debian 12) does not have.
+         // bf16 arithmetic (a --dtype=bf16 model's bias adds, residual
+         // adds) as f32 arithmetic between conversions, and bf16 <-> f32 as
+         // integer shifts: LLVM would call __truncsfbf2, which the libgcc of
+         // GCC 12 (Debian 12) does not have.
+         "arith-emulate-unsupported-floats{source-types=bf16 target-type=f32},"
          "arith-expand{include-bf16=true},"
          "expand-strided-metadata,"
          "finalize-memref-to-llvm,"

@@ -72,6 +72,7 @@ std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
          "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
          "gpu-kernel-outlining,"
          "kvc-dedup-gpu-kernels,"
+         "kvc-gpu-kernel-hints,"
          "canonicalize,cse,"
          "kvc-host-buffers-to-gpu)";
 }

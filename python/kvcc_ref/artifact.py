@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from . import safetensors_io
 from .safetensors_io import load_file
 
 # Canonical weight names (ModelSource) -> Hugging Face tensor names.
@@ -81,11 +82,18 @@ class Artifact:
         self.step_fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
         self.step_fn.restype = None
         tensors = load_file(os.path.join(hf_dir, "model.safetensors"))
-        self.weights = np.zeros(self.manifest["weights_size"], dtype=np.float32)
+        # The arena in the manifest's weights_dtype, rounded to nearest even
+        # from float32 as kvcc-run's WeightArena does (bf16: raw bits).
+        wdt = self.manifest["weights_dtype"]
+        self.weights = np.zeros(self.manifest["weights_size"],
+                                dtype={"f32": np.float32, "f16": np.float16, "bf16": np.uint16}[wdt])
         for w in self.manifest["weights"]:
             data = np.asarray(tensors[hf_name(w["name"])], dtype=np.float32)
             assert list(data.shape) == w["shape"], (w["name"], data.shape)
-            self.weights[w["offset"]:w["offset"] + data.size] = data.ravel()
+            flat = data.ravel()
+            if wdt == "bf16":
+                flat = safetensors_io.float32_to_bf16_bits(flat)
+            self.weights[w["offset"]:w["offset"] + data.size] = flat
         c = self.manifest["cache"]
         self.block = c["block_size"]
         # Pages start as quiet NaNs of the cache's dtype (bf16: raw bits, numpy

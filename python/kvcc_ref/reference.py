@@ -110,29 +110,33 @@ def layer_windows(config):
 SUPPORTED = ("llama", "mistral", "qwen2")
 
 
-def round_to_cache(x, cache_dtype):
-    """x as a KV cache of `cache_dtype` ("f32", "f16" or "bf16") holds it: rounded
-    to nearest even from float32, as the compiled append does, and widened back
-    to float64 (the reference then computes exactly as before)."""
+def round_to_dtype(x, dtype):
+    """x as a buffer of `dtype` ("f32", "f16" or "bf16") holds it: rounded to
+    nearest even from float32, as the compiled append and kvcc-run's weight
+    arena do, and widened back to float64 (the reference then computes exactly
+    as before)."""
     x32 = np.asarray(x, dtype=np.float32)
-    if cache_dtype == "f32":
+    if dtype == "f32":
         return x32.astype(np.float64)
-    if cache_dtype == "f16":
+    if dtype == "f16":
         return x32.astype(np.float16).astype(np.float64)
-    if cache_dtype == "bf16":
+    if dtype == "bf16":
         return safetensors_io.bf16_bits_to_float32(
             safetensors_io.float32_to_bf16_bits(x32)).astype(np.float64)
-    raise ValueError(f"cache dtype {cache_dtype!r}")
+    raise ValueError(f"dtype {dtype!r}")
 
 
 class ReferenceModel:
     """Loads a HF directory once (weights as float64) and runs full forward passes.
 
     With `cache_dtype`, keys and values are rounded as a KV cache of that type
-    stores them (round_to_cache): the reference of a model compiled with
-    --kv-cache-dtype, everything else in float64."""
+    stores them (round_to_dtype): the reference of a model compiled with
+    --kv-cache-dtype, everything else in float64. With `weights_dtype` the
+    weights are rounded as `kvcc compile --dtype` stores them; the activations
+    stay float64, so the difference to the compiled model is the rounding of
+    its activations alone."""
 
-    def __init__(self, model_dir, cache_dtype=None):
+    def __init__(self, model_dir, cache_dtype=None, weights_dtype=None):
         self.cache_dtype = cache_dtype
         with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
             self.config = c = json.load(f)
@@ -141,6 +145,8 @@ class ReferenceModel:
         if c.get("rope_scaling"):
             raise NotImplementedError(f"rope_scaling {c['rope_scaling']!r}")
         self.weights = self._load_weights(model_dir)
+        if weights_dtype:
+            self.weights = {k: round_to_dtype(v, weights_dtype) for k, v in self.weights.items()}
         self.hidden = c["hidden_size"]
         self.heads = c["num_attention_heads"]
         self.kv_heads = c.get("num_key_value_heads") or self.heads
@@ -195,7 +201,7 @@ class ReferenceModel:
             k = apply_rope(k.reshape(T, self.kv_heads, self.head_dim), positions, self.theta)
             v = v.reshape(T, self.kv_heads, self.head_dim)
             if self.cache_dtype:
-                k, v = round_to_cache(k, self.cache_dtype), round_to_cache(v, self.cache_dtype)
+                k, v = round_to_dtype(k, self.cache_dtype), round_to_dtype(v, self.cache_dtype)
             a = attention(q, k, v, positions, positions, 1.0 / np.sqrt(self.head_dim),
                           causal=True, sliding_window=self.windows[i])
             x = x + self._linear(a.reshape(T, self.heads * self.head_dim),

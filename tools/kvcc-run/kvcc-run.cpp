@@ -300,9 +300,9 @@ int main(int argc, char **argv) {
 
   const GenerateStats &st = res->stats;
   std::fprintf(stderr, "\n%s", st.summary().c_str());
-  const char *cacheDType = abi::cacheDTypeName((*ex)->cache().dtype);
-  std::fprintf(stderr, "weights: %lld bytes; kv pool: %lld bytes (%s)\n", (long long)weights->bytes(),
-               (long long)(*ex)->poolBytes(), cacheDType);
+  const char *cacheDType = abi::dtypeName((*ex)->cache().dtype);
+  std::fprintf(stderr, "weights: %lld bytes (%s); kv pool: %lld bytes (%s)\n", (long long)weights->bytes(),
+               abi::dtypeName(weights->dtype()), (long long)(*ex)->poolBytes(), cacheDType);
   const CudaGraphStats &graphs = (*ex)->cudaGraphStats();
   if (o.cudaGraphs && (*ex)->onDevice()) {
     if (graphs.disabledBecause.empty())
@@ -316,6 +316,7 @@ int main(int argc, char **argv) {
     json::Value doc = st.toJson();
     std::vector<std::pair<std::string, json::Value>> members = doc.asObject();
     members.emplace_back("weights_bytes", json::Value::number(static_cast<double>(weights->bytes())));
+    members.emplace_back("weights_dtype", json::Value::string(abi::dtypeName(weights->dtype())));
     members.emplace_back("kv_pool_bytes", json::Value::number(static_cast<double>((*ex)->poolBytes())));
     members.emplace_back("kv_cache_dtype", json::Value::string(cacheDType));
     if ((*ex)->onDevice())

@@ -1,7 +1,8 @@
 //===- kvcc.cpp - the kvcc compiler driver ---------------------------------===//
 //
 //   kvcc compile MODEL --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o DIR
-//                [--block-size=N] [--kv-cache-dtype=f32|f16|bf16]
+//                [--block-size=N] [--dtype=f32|f16|bf16]
+//                [--kv-cache-dtype=f32|f16|bf16]
 //                [--emit=kvc|llvm|gpu|ptx]
 //                [--dump-ir-dir=DIR] [--cpu=NAME]
 //   kvcc build FILE.mlir --target=cpu|cuda [--gpu-arch=sm_80|sm_90] -o OUT.so
@@ -58,12 +59,18 @@ cl::opt<std::string> gpuArch("gpu-arch", cl::desc("CUDA target: sm_80, sm_90, ..
                              cl::init("sm_90"));
 cl::opt<int64_t> blockSize("block-size", cl::desc("KV-cache page size (>= 1)"),
                            cl::init(16));
+cl::opt<std::string> modelDType(
+    "dtype",
+    cl::desc("element type of the weights and activations: f32, f16 or bf16 "
+             "(half the weight memory and traffic, GEMMs on tensor cores; "
+             "norms, softmax and GEMM accumulation stay f32, logits are f32)"),
+    cl::init("f32"));
 cl::opt<std::string> kvCacheDType(
     "kv-cache-dtype",
-    cl::desc("KV-cache element type: f32 (the model's), f16 or bf16 (half the "
-             "cache memory and decode traffic; keys and values are rounded "
-             "once when appended, attention still computes in f32)"),
-    cl::init("f32"));
+    cl::desc("KV-cache element type: f32, f16 or bf16 (default: --dtype; "
+             "keys and values of another type are rounded once when "
+             "appended, attention computes in f32 either way)"),
+    cl::init(""));
 cl::opt<std::string> emit("emit",
                           cl::desc("print a stage instead of building: kvc "
                                    "(model IR), llvm (LLVM dialect), gpu (GPU "
@@ -90,7 +97,8 @@ int fail(const Twine &message) {
 /// The manifest of ModelABI.h.
 std::string manifest(const kvcc::ModelSpec &spec,
                      const std::vector<kvcc::WeightSlot> &layout,
-                     int64_t totalWeights, kvcc::abi::CacheDType cacheDType) {
+                     int64_t totalWeights, kvcc::abi::DType dtype,
+                     kvcc::abi::DType cacheDType) {
   using kvcc::json::Value;
   std::vector<Value> weights;
   for (const kvcc::WeightSlot &w : layout) {
@@ -106,7 +114,7 @@ std::string manifest(const kvcc::ModelSpec &spec,
        {"block_size", Value::number(double(blockSize))},
        {"kv_heads", Value::number(double(spec.numKVHeads))},
        {"head_dim", Value::number(double(spec.headDim))},
-       {"dtype", Value::string(kvcc::abi::cacheDTypeName(cacheDType))},
+       {"dtype", Value::string(kvcc::abi::dtypeName(cacheDType))},
        {"layout", Value::string("token_major")}});
   Value root = Value::object({{"format", Value::string("kvcc-artifact")},
                               {"version", Value::number(kvcc::abi::kManifestVersion)},
@@ -120,7 +128,8 @@ std::string manifest(const kvcc::ModelSpec &spec,
                               {"model", spec.toJsonValue()},
                               {"cache", cache},
                               {"weights", Value::array(weights)},
-                              {"weights_size", Value::number(double(totalWeights))}});
+                              {"weights_size", Value::number(double(totalWeights))},
+                              {"weights_dtype", Value::string(kvcc::abi::dtypeName(dtype))}});
   return kvcc::json::write(root, 2) + "\n";
 }
 
@@ -229,8 +238,12 @@ int main(int argc, char **argv) {
   // The runtime's block manager accepts pages of up to 65536 tokens.
   if (blockSize < 1 || blockSize > 65536)
     return fail("--block-size must be in [1, 65536], got " + Twine(blockSize));
-  kvcc::abi::CacheDType cacheDType;
-  if (!kvcc::abi::parseCacheDType(kvCacheDType.getValue(), cacheDType))
+  kvcc::abi::DType dtype, cacheDType;
+  if (!kvcc::abi::parseDType(modelDType.getValue(), dtype))
+    return fail("--dtype must be f32, f16 or bf16, got '" + modelDType + "'");
+  if (kvCacheDType.empty())
+    cacheDType = dtype;
+  else if (!kvcc::abi::parseDType(kvCacheDType.getValue(), cacheDType))
     return fail("--kv-cache-dtype must be f32, f16 or bf16, got '" + kvCacheDType + "'");
   if (emit.empty() && outputDir.empty())
     return fail("missing -o DIR (or --emit=kvc|llvm|gpu|ptx to print a stage)");
@@ -252,6 +265,7 @@ int main(int argc, char **argv) {
   kvcc::loadAllDialects(context);
   kvcc::ModelIROptions options;
   options.blockSize = blockSize;
+  options.dtype = dtype;
   options.cacheDType = cacheDType;
   auto module = kvcc::buildModelIR(context, spec, options);
   if (failed(mlir::verify(*module)))
@@ -298,7 +312,7 @@ int main(int argc, char **argv) {
       sys::fs::remove(soPath);
       return fail("cannot write '" + tmp + "': " + ec.message());
     }
-    os << manifest(spec, layout, total, cacheDType);
+    os << manifest(spec, layout, total, dtype, cacheDType);
   }
   if (auto ec = sys::fs::rename(tmp, manifestPath)) {
     sys::fs::remove(soPath);
@@ -307,6 +321,7 @@ int main(int argc, char **argv) {
   outs() << "kvcc: wrote " << soPath << " and " << manifestPath << " ("
          << spec.arch << ", " << spec.numLayers << " layers, block size "
          << blockSize << ", " << (target == "cuda" ? gpuArch.getValue() : target.getValue())
-         << ")\n";
+         << ", " << kvcc::abi::dtypeName(dtype) << " weights, "
+         << kvcc::abi::dtypeName(cacheDType) << " cache)\n";
   return 0;
 }

@@ -60,17 +60,19 @@ def KVCResultsToOutParams : Pass<"kvc-results-to-out-params", "mlir::ModuleOp"> 
 }
 
 def KVCMatmulToBLAS : Pass<"kvc-matmul-to-blas", "mlir::ModuleOp"> {
-  let summary = "call a BLAS sgemm for f32 linalg.matmul on buffers";
+  let summary = "call a BLAS GEMM for f32, f16 and bf16 linalg.matmul on buffers";
   let description = [{
     The projections of a model (QKV, O, MLP, LM head) are GEMMs (prefill) or
     GEMVs (decode) whose speed decides end-to-end throughput; an optimized BLAS
-    beats naive loops by orders of magnitude. Every f32 `linalg.matmul` on
+    beats naive loops by orders of magnitude. Every `linalg.matmul` on
     memrefs with the `C += A·B` or `C += A·Bᵀ` indexing maps becomes a call to
     `<prefix>_nn` / `<prefix>_nt` (C interface, fully dynamic strided
     memrefs). When C was just filled with zeros (a `linalg.fill` of the same
     buffer with only effect-free ops in between) the fill is dropped and the
     callee is `<prefix>_nn_beta0` / `<prefix>_nt_beta0`, `C = A·B`, which never
-    reads C. The CPU target links `kvcc_matmul_*` from its shim library over
+    reads C. Element types: f32 throughout (no suffix); f16 or bf16 A and B
+    with a C of the same type (`_f16`, `_bf16`) or an f32 C (`_f16_out_f32`,
+    `_bf16_out_f32`), accumulated in f32 either way. The CPU target links `kvcc_matmul_*` from its shim library over
     CBLAS; the CUDA target calls `kvcc_cuda_matmul_*`, which
     libkvcc_cuda_runtime.so implements over cuBLAS (opened with dlopen) on
     device buffers. Other matmuls are left to the loop lowering.
@@ -133,6 +135,23 @@ def KVCDedupGPUKernels : Pass<"kvc-dedup-gpu-kernels", "mlir::ModuleOp"> {
     (names aside) are merged: launches are redirected to the first one and the
     copies (and `gpu.module`s left empty) are erased, so NVVM, ptxas and the
     fat binary see each kernel once. Run after `gpu-kernel-outlining`.
+  }];
+}
+
+def KVCGPUKernelHints : Pass<"kvc-gpu-kernel-hints", "mlir::ModuleOp"> {
+  let summary = "ptxas hints for the outlined kvc kernels";
+  let description = [{
+    Outlining gives every kernel launched with a constant block size a
+    `.maxntid` bound, and with it ptxas aims at the occupancy that bound
+    allows: for the flash-decoding attention (128 threads) it caps registers
+    at 96 for f16 queries at head_dim 64 and spills on sm_90. Its
+    `gpu.func`s (`kvc_paged_attention`, and the `_N` copies outlining names)
+    get `nvvm.maxnreg = 128` (`.maxnreg 128`): 4 CTAs an SM, the occupancy
+    the kernel has at head_dim 128 with ptxas's own choice (121-123
+    registers), and room for the 106 the f16 head_dim-64 kernel needs without
+    spilling (`.minnctapersm 1` would also stop the spill but let head_dim 128
+    grow to 146 registers, 3 CTAs an SM). Run after `gpu-kernel-outlining`
+    (`gpu.launch` attributes do not survive it).
   }];
 }
 

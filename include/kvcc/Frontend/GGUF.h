@@ -26,6 +26,10 @@ namespace kvcc {
 /// Exact IEEE binary16 / bfloat16 to binary32 (subnormals, inf, nan kept).
 float halfToFloat(uint16_t h);
 float bfloat16ToFloat(uint16_t b);
+/// binary32 to binary16 / bfloat16, rounded to nearest even (overflow to
+/// inf, subnormals kept, a nan stays a quiet nan).
+uint16_t floatToHalf(float f);
+uint16_t floatToBFloat16(float f);
 
 /// Types of GGUF metadata values (numbering from the GGUF spec).
 enum class GGUFValueType : uint32_t {

@@ -24,7 +24,7 @@ namespace kvcc {
 struct WeightSlot {
   std::string name;           ///< canonical (ModelSource) name
   std::vector<int64_t> shape; ///< row-major
-  int64_t offset = 0;         ///< in f32 elements, into the flat weights argument
+  int64_t offset = 0;         ///< in elements, into the flat weights argument
 };
 
 /// Every weight of `spec` in ModelSource's stable order, packed back to back.
@@ -36,9 +36,13 @@ std::vector<WeightSlot> weightLayout(const ModelSpec &spec, int64_t &totalElemen
 
 struct ModelIROptions {
   int64_t blockSize = 16; ///< KV-cache page size, any value >= 1
-  /// What the cache stores; the model computes in f32 and rounds keys and
-  /// values once when they are appended.
-  abi::CacheDType cacheDType = abi::CacheDType::F32;
+  /// The weights and the activations between ops: f16 and bf16 halve the
+  /// bytes of the weights and put the GEMMs on tensor cores. Reductions
+  /// (norms, softmax, GEMM accumulation) and the logits stay f32.
+  abi::DType dtype = abi::DType::F32;
+  /// What the cache stores; keys and values are rounded once when appended
+  /// if it differs from `dtype`, attention computes in f32 either way.
+  abi::DType cacheDType = abi::DType::F32;
 };
 
 /// `func.func @step` of the model (see ModelABI.h for the arguments).

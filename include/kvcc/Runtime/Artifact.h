@@ -26,10 +26,10 @@ namespace kvcc::runtime {
 /// The "cache" object of the manifest.
 struct CacheGeometry {
   int64_t layers = 0, blockSize = 0, kvHeads = 0, headDim = 0;
-  abi::CacheDType dtype = abi::CacheDType::F32;
+  abi::DType dtype = abi::DType::F32;
   /// Elements of one page of one layer: 2 * blockSize * kvHeads * headDim.
   int64_t pageElements() const { return 2 * blockSize * kvHeads * headDim; }
-  int64_t elementBytes() const { return abi::cacheElementBytes(dtype); }
+  int64_t elementBytes() const { return abi::dtypeBytes(dtype); }
   int64_t pageBytes() const { return pageElements() * elementBytes(); }
 };
 
@@ -37,7 +37,7 @@ struct CacheGeometry {
 struct ManifestWeight {
   std::string name;           ///< Canonical name (ModelSource.h).
   std::vector<int64_t> shape; ///< Row-major.
-  int64_t offset = 0;         ///< In f32 elements from the arena start.
+  int64_t offset = 0;         ///< In elements of weights_dtype from the arena start.
   int64_t numElements = 0;
 };
 
@@ -48,7 +48,10 @@ struct Manifest {
   ModelSpec spec;
   CacheGeometry cache;
   std::vector<ManifestWeight> weights; ///< Manifest order.
-  int64_t weightsSize = 0;             ///< f32 elements.
+  int64_t weightsSize = 0;             ///< Elements of weightsDType.
+  /// The model's weights and activations (`kvcc compile --dtype`).
+  abi::DType weightsDType = abi::DType::F32;
+  int64_t weightsBytes() const { return weightsSize * abi::dtypeBytes(weightsDType); }
 
   /// Parses and validates a manifest document; `source` prefixes errors
   /// ("DIR/manifest.json: cache.block_size is 0, expected >= 1").
@@ -56,7 +59,7 @@ struct Manifest {
 };
 
 /// Caps that keep hostile manifests from turning into huge allocations or
-/// int64 overflow further down (the f32 arena is weightsSize * 4 bytes).
+/// int64 overflow further down (the arena is weightsSize * 4 bytes at most).
 constexpr int64_t kMaxWeightsSize = int64_t(1) << 36; // 256 GiB of f32
 constexpr int64_t kMaxBlockSize = int64_t(1) << 16;
 

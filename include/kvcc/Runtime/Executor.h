@@ -133,7 +133,7 @@ private:
     int64_t *positions, *slots;
     int32_t *queryStart, *contextLens, *blockTables;
     int64_t *logitRows;
-    float *weights;
+    void *weights; ///< elements of the arena's dtype
     std::vector<void *> caches; ///< elements of cache_.dtype
     float *logits;
     int32_t *greedy;     // [B]

@@ -22,11 +22,13 @@
 //   5 block_tables  i32 [B, P]         pages of sequence b (row padded with 0)
 //   6 logit_rows    i64 [B]            row (in 0..N) whose logits are wanted, usually
 //                                      the last token of each sequence
-//   7 weights       f32 [W]            every weight, flat, at the manifest's offsets
+//   7 weights       T [W]              every weight, flat, at the manifest's offsets;
+//                                      T is the manifest's weights_dtype (f32, f16
+//                                      or bf16: the model's compute type)
 //   8 .. 8+L-1      cache of layer l   [pages, 2, block_size, kv_heads, head_dim]
 //                                      (token-major; keys at [.,0], values at [.,1]),
 //                                      elements of the manifest's cache.dtype:
-//                                      f32, f16 or bf16 (CacheDType below)
+//                                      f32, f16 or bf16 (DType below)
 //   8+L             logits (output)    f32 [B, vocab]
 //   8+L+1           greedy (output)    i32 [B]  argmax of each logits row: the
 //                                      lowest id among equal maxima; a NaN
@@ -36,8 +38,9 @@
 //                                      without reading the row
 //
 // model.so also exports the int64_t constants kvcc_weights_size,
-// kvcc_block_size, kvcc_num_layers and kvcc_cache_element_bytes; the runtime
-// refuses a manifest that disagrees with them.
+// kvcc_block_size, kvcc_num_layers, kvcc_cache_element_bytes and
+// kvcc_weight_element_bytes; the runtime refuses a manifest that disagrees
+// with them.
 //
 // The runtime guarantees what the compiled code does not check (as vLLM's
 // kernels do): query_start is increasing from query_start[0] == 0 to
@@ -46,13 +49,14 @@
 //
 // manifest.json (written by the compiler, read by the runtime):
 //   {
-//     "format": "kvcc-artifact", "version": 2, "target": "cpu",
+//     "format": "kvcc-artifact", "version": 3, "target": "cpu",
 //     "entry": "kvcc_step",
 //     "model": { ModelSpec::toJson() },
 //     "cache": { "layers": L, "block_size": B, "kv_heads": H, "head_dim": D,
 //                "dtype": "f32" | "f16" | "bf16", "layout": "token_major" },
 //     "weights": [ { "name": "layers.0.wq", "shape": [576, 576], "offset": 0 }, ... ],
-//     "weights_size": W            // f32 elements
+//     "weights_size": W,           // elements of weights_dtype
+//     "weights_dtype": "f32" | "f16" | "bf16"
 //   }
 //
 //===----------------------------------------------------------------------===//
@@ -86,27 +90,28 @@ MemRefDescriptor<T, Rank> denseDescriptor(T *data, const int64_t (&sizes)[Rank])
   return d;
 }
 
-/// The element type of the KV cache (`kvcc compile --kv-cache-dtype`). The
-/// model computes in f32 either way; f16 and bf16 halve the cache's memory
-/// and the bytes a decode step reads.
-enum class CacheDType { F32, F16, BF16 };
+/// An element type of the model's data: its weights and activations
+/// (`kvcc compile --dtype`) or its KV cache (`--kv-cache-dtype`). f16 and
+/// bf16 halve the memory and the bytes a decode step reads; reductions
+/// (norms, softmax, GEMM accumulators) stay f32 either way.
+enum class DType { F32, F16, BF16 };
 
-constexpr const char *cacheDTypeName(CacheDType t) {
-  return t == CacheDType::F32 ? "f32" : t == CacheDType::F16 ? "f16" : "bf16";
+constexpr const char *dtypeName(DType t) {
+  return t == DType::F32 ? "f32" : t == DType::F16 ? "f16" : "bf16";
 }
 
-constexpr int64_t cacheElementBytes(CacheDType t) { return t == CacheDType::F32 ? 4 : 2; }
+constexpr int64_t dtypeBytes(DType t) { return t == DType::F32 ? 4 : 2; }
 
 /// The 32 bits that fill a poisoned page with quiet NaNs (two elements of a
 /// 16-bit type): the runtime poisons freed pages so a stale read shows.
-constexpr uint32_t cacheNaNPattern(CacheDType t) {
-  return t == CacheDType::F32 ? 0x7fc00000u : t == CacheDType::F16 ? 0x7e007e00u : 0x7fc07fc0u;
+constexpr uint32_t nanPattern(DType t) {
+  return t == DType::F32 ? 0x7fc00000u : t == DType::F16 ? 0x7e007e00u : 0x7fc07fc0u;
 }
 
 /// "f32", "f16" or "bf16"; false for anything else.
-inline bool parseCacheDType(std::string_view name, CacheDType &out) {
-  for (CacheDType t : {CacheDType::F32, CacheDType::F16, CacheDType::BF16})
-    if (name == cacheDTypeName(t)) {
+inline bool parseDType(std::string_view name, DType &out) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16})
+    if (name == dtypeName(t)) {
       out = t;
       return true;
     }
@@ -124,12 +129,14 @@ constexpr const char *kWeightsSizeSymbol = "kvcc_weights_size";
 constexpr const char *kBlockSizeSymbol = "kvcc_block_size";
 constexpr const char *kNumLayersSymbol = "kvcc_num_layers";
 constexpr const char *kCacheElementBytesSymbol = "kvcc_cache_element_bytes";
+constexpr const char *kWeightElementBytesSymbol = "kvcc_weight_element_bytes";
 constexpr int kNumFixedArgs = 8; // tokens .. weights; caches and outputs follow
 constexpr int kNumOutputs = 3;   // logits, greedy, greedy_logit
 
 /// The manifest version this runtime reads. 2: the step also writes the
-/// greedy outputs (version 1 artifacts wrote logits only).
-constexpr int kManifestVersion = 2;
+/// greedy outputs (version 1 artifacts wrote logits only); 3: weights_dtype
+/// (version 2 weights were f32).
+constexpr int kManifestVersion = 3;
 
 } // namespace kvcc::abi
 

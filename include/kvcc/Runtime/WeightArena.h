@@ -41,18 +41,23 @@ Expected<FloatBuffer> allocateFloats(int64_t count, const std::string &what);
 class WeightArena {
 public:
   /// Checks `source` against the artifact and loads every manifest weight, in
-  /// manifest order, into a fresh 64-byte-aligned arena (gaps are zero).
+  /// manifest order, into a fresh 64-byte-aligned arena (gaps are zero),
+  /// converted to the manifest's weights_dtype (f16 and bf16 rounded to
+  /// nearest even).
   static Expected<WeightArena> load(const Artifact &artifact, const ModelSource &source);
 
-  float *data() { return data_.get(); }
-  const float *data() const { return data_.get(); }
-  int64_t size() const { return size_; } ///< f32 elements
-  int64_t bytes() const { return size_ * int64_t(sizeof(float)); }
+  /// weights_dtype elements (the step's weights argument).
+  void *data() { return data_.get(); }
+  const void *data() const { return data_.get(); }
+  int64_t size() const { return size_; } ///< elements
+  abi::DType dtype() const { return dtype_; }
+  int64_t bytes() const { return size_ * abi::dtypeBytes(dtype_); }
 
 private:
   WeightArena() = default;
-  FloatBuffer data_;
+  FloatBuffer data_; ///< 4-byte words holding dtype_ elements
   int64_t size_ = 0;
+  abi::DType dtype_ = abi::DType::F32;
 };
 
 } // namespace kvcc::runtime

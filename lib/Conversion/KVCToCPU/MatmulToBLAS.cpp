@@ -1,4 +1,13 @@
-//===- MatmulToBLAS.cpp - f32 linalg.matmul on buffers to a CBLAS shim -----===//
+//===- MatmulToBLAS.cpp - linalg.matmul on buffers to a BLAS shim ----------===//
+//
+// Callee names: PREFIX + _nn|_nt + [_beta0] + a type tag:
+//   (none)          f32 · f32 -> f32
+//   _f16, _bf16     16-bit A and B, a C of the same type (f32 accumulation,
+//                   one rounding per element of C)
+//   _f16_out_f32,   16-bit A and B, an f32 C (the LM head: f32 logits)
+//   _bf16_out_f32
+// Other mixes are left to the generic lowering.
+//
 #include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -50,6 +59,25 @@ linalg::FillOp zeroFillOfOutput(linalg::MatmulOp op) {
   return nullptr;
 }
 
+/// The type tag of `op`'s callee (see the file comment), or nullopt when its
+/// element types have no BLAS callee.
+std::optional<std::string> typeTag(linalg::MatmulOp op) {
+  auto elem = [&](unsigned i) { return cast<MemRefType>(op->getOperand(i).getType()).getElementType(); };
+  Type a = elem(0), b = elem(1), c = elem(2);
+  if (a != b)
+    return std::nullopt;
+  if (a.isF32())
+    return c.isF32() ? std::optional<std::string>("") : std::nullopt;
+  if (!a.isF16() && !a.isBF16())
+    return std::nullopt;
+  std::string tag = a.isF16() ? "_f16" : "_bf16";
+  if (c == a)
+    return tag;
+  if (c.isF32())
+    return tag + "_out_f32";
+  return std::nullopt;
+}
+
 struct MatmulToBLASPass
     : public kvcc::impl::KVCMatmulToBLASBase<MatmulToBLASPass> {
   using Base::Base;
@@ -57,40 +85,40 @@ struct MatmulToBLASPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    auto f32 = Float32Type::get(ctx);
     // Fully dynamic strided layout: one callee serves every slice and offset.
     auto anyLayout = StridedLayoutAttr::get(
         ctx, ShapedType::kDynamic, {ShapedType::kDynamic, ShapedType::kDynamic});
-    auto argType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                   f32, anyLayout);
+    auto argType = [&](Value v) {
+      return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                             cast<MemRefType>(v.getType()).getElementType(), anyLayout);
+    };
     SmallVector<linalg::MatmulOp> matmuls;
     module.walk([&](linalg::MatmulOp op) {
-      if (op.hasPureBufferSemantics() && !calleeSuffix(op).empty() &&
-          llvm::all_of(op->getOperandTypes(), [&](Type t) {
-            return cast<MemRefType>(t).getElementType() == f32;
-          }))
+      if (op.hasPureBufferSemantics() && !calleeSuffix(op).empty() && typeTag(op))
         matmuls.push_back(op);
     });
     for (linalg::MatmulOp op : matmuls) {
       // C = 0 then C += A·B is one C = A·B (beta = 0): on the GPU that is a
       // fill kernel less per projection.
       linalg::FillOp zeroFill = zeroFillOfOutput(op);
-      std::string callee =
-          calleePrefix + calleeSuffix(op).str() + (zeroFill ? "_beta0" : "");
+      std::string callee = calleePrefix + calleeSuffix(op).str() +
+                           (zeroFill ? "_beta0" : "") + *typeTag(op);
       if (zeroFill)
         zeroFill.erase();
+      SmallVector<Type> argTypes;
+      for (Value v : op->getOperands())
+        argTypes.push_back(argType(v));
       if (!module.lookupSymbol(callee)) {
         OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
-        auto decl = func::FuncOp::create(
-            b, op.getLoc(), callee,
-            b.getFunctionType({argType, argType, argType}, {}));
+        auto decl = func::FuncOp::create(b, op.getLoc(), callee,
+                                         b.getFunctionType(argTypes, {}));
         decl.setPrivate();
         decl->setAttr("llvm.emit_c_interface", b.getUnitAttr());
       }
       OpBuilder b(op);
       SmallVector<Value> args;
-      for (Value v : op->getOperands())
-        args.push_back(memref::CastOp::create(b, op.getLoc(), argType, v));
+      for (auto [v, type] : llvm::zip(op->getOperands(), argTypes))
+        args.push_back(memref::CastOp::create(b, op.getLoc(), type, v));
       func::CallOp::create(b, op.getLoc(), callee, TypeRange{}, args);
       op.erase();
     }

@@ -7,8 +7,12 @@
 //   _mlir_ciface_kvcc_cuda_matmul_nn(A, B, C)    C[M,N] += A[M,K] · B[K,N]
 //   ..._nt_beta0 / ..._nn_beta0                   C[M,N]  = the same product
 //                                                 (C is never read)
+//   ..._f16 / _bf16                               16-bit A, B and C
+//   ..._f16_out_f32 / _bf16_out_f32               16-bit A and B, f32 C
 //
-// on device buffers (strided 2-D f32 memref descriptors, unit inner stride).
+// on device buffers (strided 2-D memref descriptors, unit inner stride).
+// f32 GEMMs are cublasSgemm; the 16-bit ones cublasGemmEx with f32
+// accumulation (CUBLAS_COMPUTE_32F: tensor cores, one rounding of C).
 // Inside a captured step (kvcc_cuda_begin_capture) a GEMM becomes graph nodes
 // like any launch; its workspace is the handle's own fixed buffer.
 // cuBLAS is column-major: the row-major C is the column-major Cᵀ with the
@@ -49,6 +53,10 @@ namespace {
 using CublasStatus = int;
 using CublasHandle = struct CublasContext *;
 enum : int { kOpN = 0, kOpT = 1 };
+// library_types.h / cublas_api.h values.
+enum : int { kCudaR32F = 0, kCudaR16F = 2, kCudaR16BF = 14 };
+constexpr int kComputeF32 = 68;  // CUBLAS_COMPUTE_32F
+constexpr int kGemmDefault = -1; // CUBLAS_GEMM_DEFAULT
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 
 const char *statusName(CublasStatus s) {
@@ -77,6 +85,11 @@ struct Cublas {
   CublasStatus (*sgemm)(CublasHandle, int transa, int transb, int m, int n, int k, const float *alpha,
                         const float *a, int lda, const float *b, int ldb, const float *beta, float *c,
                         int ldc) = nullptr; // cublasSgemm_v2
+  // Optional: only f16/bf16 models need it (every cuBLAS since 8.0 has it).
+  CublasStatus (*gemmEx)(CublasHandle, int transa, int transb, int m, int n, int k, const void *alpha,
+                         const void *a, int aType, int lda, const void *b, int bType, int ldb,
+                         const void *beta, void *c, int cType, int ldc, int computeType,
+                         int algo) = nullptr; // cublasGemmEx
   // Made on the device `owner` (the mgpu device).
   CudaDevice *owner = nullptr;
   CublasHandle handle = nullptr;
@@ -152,6 +165,7 @@ Cublas *loadCublas(const char *who) {
       !resolve(c->sgemm, "cublasSgemm_v2"))
     return nullptr;
   c->setWorkspace = reinterpret_cast<decltype(c->setWorkspace)>(::dlsym(lib, "cublasSetWorkspace_v2"));
+  c->gemmEx = reinterpret_cast<decltype(c->gemmEx)>(::dlsym(lib, "cublasGemmEx"));
   return loaded[key] = c.release();
 }
 
@@ -187,9 +201,20 @@ Cublas *cublas(const char *who, CudaDevice &dev) {
 }
 
 struct Memref2D {
-  float *allocated, *aligned;
+  void *allocated, *aligned;
   int64_t offset, sizes[2], strides[2];
 };
+
+/// The operands' element types: A and B share one, C has it or f32.
+struct GemmTypes {
+  int ab = kCudaR32F, c = kCudaR32F;
+  static int64_t bytes(int type) { return type == kCudaR32F ? 4 : 2; }
+};
+
+/// The first element of a view of `type` elements.
+void *firstElement(const Memref2D &m, int type) {
+  return static_cast<char *>(m.aligned) + m.offset * GemmTypes::bytes(type);
+}
 
 /// The leading dimension of a row-major [rows, cols] view, or -1 when cuBLAS
 /// cannot address it (non-unit inner stride, overlapping rows, > INT_MAX).
@@ -202,7 +227,8 @@ int64_t leadingDim(const Memref2D &m) {
   return ld;
 }
 
-void matmul(const char *who, bool transposedB, bool overwrite, const Memref2D *a, const Memref2D *b, Memref2D *c) {
+void matmul(const char *who, bool transposedB, bool overwrite, GemmTypes types, const Memref2D *a,
+            const Memref2D *b, Memref2D *c) {
   CudaDevice *dev = mgpuDeviceForCall(who);
   if (!dev)
     return;
@@ -231,13 +257,25 @@ void matmul(const char *who, bool transposedB, bool overwrite, const Memref2D *a
   CUstream target = step ? step : cb->stream;
   if (cb->bound != target && !bindStream(who, *cb, target))
     return;
+  const bool sgemm = types.ab == kCudaR32F;
+  if (!sgemm && !cb->gemmEx) {
+    mgpuRecordFailure(std::string(who) + ": this cuBLAS lacks cublasGemmEx, which f16/bf16 models need");
+    return;
+  }
+  // alpha and beta are floats for both: f32 is the compute type of GemmEx.
   const float one = 1.0f, beta = overwrite ? 0.0f : 1.0f;
-  CublasStatus s = cb->sgemm(cb->handle, transposedB ? kOpT : kOpN, kOpN, int(n), int(m), int(k), &one,
-                             b->aligned + b->offset, int(ldb), a->aligned + a->offset, int(lda), &beta,
-                             c->aligned + c->offset, int(ldc));
+  const int opB = transposedB ? kOpT : kOpN;
+  void *bData = firstElement(*b, types.ab), *aData = firstElement(*a, types.ab), *cData = firstElement(*c, types.c);
+  CublasStatus s =
+      sgemm ? cb->sgemm(cb->handle, opB, kOpN, int(n), int(m), int(k), &one, static_cast<const float *>(bData),
+                        int(ldb), static_cast<const float *>(aData), int(lda), &beta, static_cast<float *>(cData),
+                        int(ldc))
+            : cb->gemmEx(cb->handle, opB, kOpN, int(n), int(m), int(k), &one, bData, types.ab, int(ldb), aData,
+                         types.ab, int(lda), &beta, cData, types.c, int(ldc), kComputeF32, kGemmDefault);
   if (s != 0) {
-    mgpuRecordFailure(std::string(who) + ": cublasSgemm failed: " + statusName(s) + " (M=" + std::to_string(m) +
-                      " N=" + std::to_string(n) + " K=" + std::to_string(k) + ")");
+    mgpuRecordFailure(std::string(who) + (sgemm ? ": cublasSgemm failed: " : ": cublasGemmEx failed: ") +
+                      statusName(s) + " (M=" + std::to_string(m) + " N=" + std::to_string(n) +
+                      " K=" + std::to_string(k) + ")");
     return;
   }
   if (step)
@@ -249,18 +287,23 @@ void matmul(const char *who, bool transposedB, bool overwrite, const Memref2D *a
 
 } // namespace
 
-extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nt(Memref2D *a, Memref2D *b, Memref2D *c) {
-  matmul("kvcc_cuda_matmul_nt", /*transposedB=*/true, /*overwrite=*/false, a, b, c);
-}
+// The 20 entry points: _nn/_nt, [_beta0], and the type tag of
+// kvc-matmul-to-blas (none, _f16, _bf16, _f16_out_f32, _bf16_out_f32).
+#define KVCC_CUDA_MATMUL(name, transposedB, overwrite, ab, c)                                                     \
+  extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_##name(Memref2D *a, Memref2D *b, Memref2D *out) { \
+    matmul("kvcc_cuda_matmul_" #name, transposedB, overwrite, GemmTypes{ab, c}, a, b, out);                       \
+  }
+#define KVCC_CUDA_MATMUL_TYPES(layout, transposedB)                                                               \
+  KVCC_CUDA_MATMUL(layout, transposedB, false, kCudaR32F, kCudaR32F)                                              \
+  KVCC_CUDA_MATMUL(layout##_beta0, transposedB, true, kCudaR32F, kCudaR32F)                                       \
+  KVCC_CUDA_MATMUL(layout##_f16, transposedB, false, kCudaR16F, kCudaR16F)                                        \
+  KVCC_CUDA_MATMUL(layout##_beta0_f16, transposedB, true, kCudaR16F, kCudaR16F)                                   \
+  KVCC_CUDA_MATMUL(layout##_bf16, transposedB, false, kCudaR16BF, kCudaR16BF)                                     \
+  KVCC_CUDA_MATMUL(layout##_beta0_bf16, transposedB, true, kCudaR16BF, kCudaR16BF)                                \
+  KVCC_CUDA_MATMUL(layout##_f16_out_f32, transposedB, false, kCudaR16F, kCudaR32F)                                \
+  KVCC_CUDA_MATMUL(layout##_beta0_f16_out_f32, transposedB, true, kCudaR16F, kCudaR32F)                           \
+  KVCC_CUDA_MATMUL(layout##_bf16_out_f32, transposedB, false, kCudaR16BF, kCudaR32F)                              \
+  KVCC_CUDA_MATMUL(layout##_beta0_bf16_out_f32, transposedB, true, kCudaR16BF, kCudaR32F)
 
-extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nn(Memref2D *a, Memref2D *b, Memref2D *c) {
-  matmul("kvcc_cuda_matmul_nn", /*transposedB=*/false, /*overwrite=*/false, a, b, c);
-}
-
-extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nt_beta0(Memref2D *a, Memref2D *b, Memref2D *c) {
-  matmul("kvcc_cuda_matmul_nt_beta0", /*transposedB=*/true, /*overwrite=*/true, a, b, c);
-}
-
-extern "C" KVCC_CUDA_EXPORT void _mlir_ciface_kvcc_cuda_matmul_nn_beta0(Memref2D *a, Memref2D *b, Memref2D *c) {
-  matmul("kvcc_cuda_matmul_nn_beta0", /*transposedB=*/false, /*overwrite=*/true, a, b, c);
-}
+KVCC_CUDA_MATMUL_TYPES(nt, true)
+KVCC_CUDA_MATMUL_TYPES(nn, false)

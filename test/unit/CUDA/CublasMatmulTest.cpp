@@ -11,19 +11,26 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace cudatest;
 
 extern "C" {
 struct Memref2D {
-  float *allocated, *aligned;
+  float *allocated, *aligned; // 16-bit elements for the _f16/_bf16 entry points
   int64_t offset, sizes[2], strides[2];
 };
 void _mlir_ciface_kvcc_cuda_matmul_nt(Memref2D *a, Memref2D *b, Memref2D *c);
 void _mlir_ciface_kvcc_cuda_matmul_nn(Memref2D *a, Memref2D *b, Memref2D *c);
 void _mlir_ciface_kvcc_cuda_matmul_nt_beta0(Memref2D *a, Memref2D *b, Memref2D *c);
 void _mlir_ciface_kvcc_cuda_matmul_nn_beta0(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nt_f16(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nn_beta0_f16(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nt_beta0_bf16(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nn_bf16(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nt_beta0_f16_out_f32(Memref2D *a, Memref2D *b, Memref2D *c);
+void _mlir_ciface_kvcc_cuda_matmul_nt_bf16_out_f32(Memref2D *a, Memref2D *b, Memref2D *c);
 }
 
 namespace {
@@ -95,6 +102,102 @@ TEST_F(CublasMockTest, MatchesFloat64OnStridedViews) {
       for (View *v : {&a, &b, &c})
         mgpuMemFree(v->d.allocated, nullptr);
     }
+}
+
+/// 16-bit views: the same layout, 2-byte elements of f16 or bf16.
+struct HalfView {
+  Memref2D d;
+  bool bf16;
+  uint16_t *bits() const { return reinterpret_cast<uint16_t *>(d.aligned); }
+  static double decode(uint16_t h, bool bf16) {
+    if (bf16) {
+      uint32_t w = uint32_t(h) << 16;
+      float f;
+      std::memcpy(&f, &w, 4);
+      return f;
+    }
+    _Float16 x;
+    std::memcpy(&x, &h, 2);
+    return double(x);
+  }
+  static uint16_t encode(double v, bool bf16) {
+    if (bf16) { // nearest even
+      float f = float(v);
+      uint32_t x;
+      std::memcpy(&x, &f, 4);
+      return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+    }
+    _Float16 h = _Float16(float(v));
+    uint16_t b;
+    std::memcpy(&b, &h, 2);
+    return b;
+  }
+  double at(int64_t r, int64_t c) const { return decode(bits()[d.offset + r * d.strides[0] + c], bf16); }
+};
+
+HalfView makeHalfView(int64_t rows, int64_t cols, int64_t offset, int64_t pad, bool bf16, std::mt19937 &rng) {
+  int64_t count = offset + rows * (cols + pad) + 1;
+  auto *p = static_cast<uint16_t *>(mgpuMemAlloc(count * 2, nullptr, false));
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int64_t i = 0; i < count; ++i)
+    p[i] = HalfView::encode(u(rng), bf16);
+  auto *f = reinterpret_cast<float *>(p);
+  return {{f, f, offset, {rows, cols}, {cols + pad, 1}}, bf16};
+}
+
+// The f16/bf16 entry points of a --dtype=f16|bf16 model: the element type
+// codes reach cublasGemmEx (the mock converts as cuBLAS does), C is 16-bit or
+// f32, B transposed or not, beta 0 or 1, on padded views at offsets.
+TEST_F(CublasMockTest, HalfPrecisionGemmsGoThroughGemmEx) {
+  std::mt19937 rng(11);
+  struct Case {
+    const char *name;
+    void (*fn)(Memref2D *, Memref2D *, Memref2D *);
+    bool transposed, overwrite, bf16, f32Out;
+  } cases[] = {
+      {"nt_f16", _mlir_ciface_kvcc_cuda_matmul_nt_f16, true, false, false, false},
+      {"nn_beta0_f16", _mlir_ciface_kvcc_cuda_matmul_nn_beta0_f16, false, true, false, false},
+      {"nt_beta0_bf16", _mlir_ciface_kvcc_cuda_matmul_nt_beta0_bf16, true, true, true, false},
+      {"nn_bf16", _mlir_ciface_kvcc_cuda_matmul_nn_bf16, false, false, true, false},
+      {"nt_beta0_f16_out_f32", _mlir_ciface_kvcc_cuda_matmul_nt_beta0_f16_out_f32, true, true, false, true},
+      {"nt_bf16_out_f32", _mlir_ciface_kvcc_cuda_matmul_nt_bf16_out_f32, true, false, true, true},
+  };
+  for (const Case &t : cases) {
+    const int64_t m = 5, n = 9, k = 37;
+    SCOPED_TRACE(t.name);
+    HalfView a = makeHalfView(m, k, 3, 2, t.bf16, rng);
+    HalfView b = t.transposed ? makeHalfView(n, k, 1, 0, t.bf16, rng) : makeHalfView(k, n, 0, 5, t.bf16, rng);
+    HalfView c16 = makeHalfView(m, n, 7, 1, t.bf16, rng);
+    View c32 = makeView(m, n, 7, 1, rng);
+    auto cAt = [&](int64_t i, int64_t j) { return t.f32Out ? double(c32.at(i, j)) : c16.at(i, j); };
+    std::vector<double> expect(m * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = t.overwrite ? 0.0 : cAt(i, j);
+        for (int64_t p = 0; p < k; ++p)
+          acc += a.at(i, p) * (t.transposed ? b.at(j, p) : b.at(p, j));
+        expect[i * n + j] = acc;
+      }
+    int before = hooks().callCount("cuStreamSynchronize");
+    t.fn(&a.d, &b.d, t.f32Out ? &c32.d : &c16.d);
+    ASSERT_EQ(lastError(), "");
+    EXPECT_EQ(hooks().callCount("cuStreamSynchronize"), before + 1);
+    // One rounding of the f64 sum: half an ulp of C's type (plus f32 noise).
+    const double ulp = t.f32Out ? 1.2e-7 : t.bf16 ? 7.9e-3 : 9.8e-4;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        ASSERT_NEAR(cAt(i, j), expect[i * n + j], ulp * (1e-3 + std::abs(expect[i * n + j])))
+            << "at " << i << "," << j;
+    for (Memref2D *v : {&a.d, &b.d, &c16.d, &c32.d})
+      mgpuMemFree(v->allocated, nullptr);
+  }
+  setEnv("KVCC_MOCK_CUBLAS_FAIL", "gemmex");
+  HalfView a = makeHalfView(2, 3, 0, 0, false, rng), b = makeHalfView(4, 3, 0, 0, false, rng),
+           c = makeHalfView(2, 4, 0, 0, false, rng);
+  _mlir_ciface_kvcc_cuda_matmul_nt_f16(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastError(), "kvcc_cuda_matmul_nt_f16: cublasGemmEx failed: CUBLAS_STATUS_EXECUTION_FAILED (M=2 N=4 K=3)");
+  for (Memref2D *v : {&a.d, &b.d, &c.d})
+    mgpuMemFree(v->allocated, nullptr);
 }
 
 TEST_F(CublasMockTest, RefusesMismatchedShapesAndLayouts) {

@@ -2,12 +2,15 @@
 //
 // libmock_cublas.so exports the cuBLAS entry points CublasMatmul.cpp
 // resolves. With the mock driver a device pointer is a host pointer, so
-// cublasSgemm_v2 computes the column-major product itself: the test checks
-// the runtime's row-major -> column-major mapping numerically.
+// cublasSgemm_v2 and cublasGemmEx compute the column-major product
+// themselves (GemmEx: f16/bf16/f32 operands, in double, C rounded once): the
+// test checks the runtime's row-major -> column-major mapping and its type
+// codes numerically.
 //
-//   KVCC_MOCK_CUBLAS_FAIL=create|sgemm   that call returns an error status
+//   KVCC_MOCK_CUBLAS_FAIL=create|sgemm|gemmex   that call returns an error status
 //
 //===----------------------------------------------------------------------===//
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -76,4 +79,73 @@ __attribute__((visibility("default"))) int cublasSgemm_v2(void *, int transa, in
 }
 
 __attribute__((visibility("default"))) int kvcc_mock_cublas_sgemm_calls(void) { return gSgemmCalls; }
+}
+
+namespace {
+// cudaDataType codes (library_types.h). The 16-bit conversions use the
+// compiler's _Float16 (round to nearest even), independent of kvcc's own.
+double loadElement(const void *p, int type, int64_t i) {
+  if (type == 0)
+    return static_cast<const float *>(p)[i];
+  uint16_t bits = static_cast<const uint16_t *>(p)[i];
+  if (type == 2) {
+    _Float16 h;
+    std::memcpy(&h, &bits, 2);
+    return double(h);
+  }
+  uint32_t wide = uint32_t(bits) << 16; // bf16
+  float f;
+  std::memcpy(&f, &wide, 4);
+  return f;
+}
+
+void storeElement(void *p, int type, int64_t i, double v) {
+  if (type == 0) {
+    static_cast<float *>(p)[i] = float(v);
+    return;
+  }
+  uint16_t bits;
+  if (type == 2) {
+    _Float16 h = _Float16(float(v));
+    std::memcpy(&bits, &h, 2);
+  } else {
+    float f = float(v);
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    bits = uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16); // bf16, nearest even (no NaN here)
+  }
+  static_cast<uint16_t *>(p)[i] = bits;
+}
+int gGemmExCalls = 0;
+} // namespace
+
+extern "C" {
+/// cublasGemmEx with f32 compute (68) and the default algorithm (-1); A and B
+/// of one type, C of it or f32, as the runtime calls it.
+__attribute__((visibility("default"))) int cublasGemmEx(void *, int transa, int transb, int m, int n, int k,
+                                                        const void *alpha, const void *a, int aType, int lda,
+                                                        const void *b, int bType, int ldb, const void *beta, void *c,
+                                                        int cType, int ldc, int computeType, int algo) {
+  ++gGemmExCalls;
+  gSgemmStream = gStream;
+  if (failing("gemmex"))
+    return 13;
+  auto known = [](int t) { return t == 0 || t == 2 || t == 14; };
+  if (!known(aType) || aType != bType || !(cType == aType || cType == 0) || computeType != 68 || algo != -1)
+    return 15; // CUBLAS_STATUS_NOT_SUPPORTED
+  const float al = *static_cast<const float *>(alpha), be = *static_cast<const float *>(beta);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p)
+        acc += loadElement(a, aType, transa ? p + int64_t(i) * lda : i + int64_t(p) * lda) *
+               loadElement(b, bType, transb ? j + int64_t(p) * ldb : p + int64_t(j) * ldb);
+      int64_t at = i + int64_t(j) * ldc;
+      double old = be == 0.0f ? 0.0 : be * loadElement(c, cType, at);
+      storeElement(c, cType, at, al * acc + old);
+    }
+  return 0;
+}
+
+__attribute__((visibility("default"))) int kvcc_mock_cublas_gemmex_calls(void) { return gGemmExCalls; }
 }

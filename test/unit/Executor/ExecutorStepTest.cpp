@@ -265,7 +265,7 @@ TEST(ExecutorTest, AGreedyPickOfNaNIsAnErrorNamingTheToken) {
   for (const ManifestWeight &w : r->artifact->manifest().weights)
     if (w.name == "lm_head")
       for (int64_t i = 0; i < hidden; ++i)
-        r->weights->data()[w.offset + 17 * hidden + i] = std::numeric_limits<float>::quiet_NaN();
+        static_cast<float *>(r->weights->data())[w.offset + 17 * hidden + i] = std::numeric_limits<float>::quiet_NaN();
   std::unique_ptr<Executor> ex = r->executor(ExecutorOptions());
   std::vector<int32_t> picks;
   Status s = ex->stepGreedy({{5, {1, 2, 3}}}, picks);

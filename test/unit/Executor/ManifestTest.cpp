@@ -7,8 +7,11 @@
 //===----------------------------------------------------------------------===//
 #include "TestModel.h"
 
+#include "kvcc/Frontend/GGUF.h" // halfToFloat, bfloat16ToFloat
+
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -127,6 +130,8 @@ TEST_F(ManifestTest, EveryMalformedFieldIsNamed) {
       {{"weights_size"}, std::nullopt, "missing field 'weights_size'"},
       {{"weights_size"}, Value::number(1e9), "field 'weights_size' is 1000000000 but the weights listed hold"},
       {{"weights_size"}, Value::number(100), "field 'weights[0].offset': weight 'lm_head' spans [5, 19205)"},
+      {{"weights_dtype"}, Value::string("f8"), "field 'weights_dtype' is 'f8': not a weight element type of this runtime (expected 'f32', 'f16', 'bf16')"},
+      {{"weights_dtype"}, std::nullopt, "missing field 'weights_dtype'"},
       {{"weights"}, std::nullopt, "missing field 'weights'"},
       {{"weights"}, Value::array({}), "field 'weights' is empty"},
       {{"weights"}, Value::string("x"), "field 'weights' is a string"},
@@ -226,10 +231,70 @@ TEST(WeightArenaTest, WeightsLandAtTheirOffsets) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->weights->bytes(), r->artifact->manifest().weightsSize * 4);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(r->weights->data()) % 64, 0u);
+  const auto *arena = static_cast<const float *>(r->weights->data());
   for (const ManifestWeight &w : r->artifact->manifest().weights) {
     std::vector<float> expect(static_cast<size_t>(w.numElements));
     ASSERT_TRUE(r->source->readWeight(w.name, expect.data(), expect.size()).ok());
-    EXPECT_EQ(std::memcmp(expect.data(), r->weights->data() + w.offset, expect.size() * 4), 0) << w.name;
-    EXPECT_EQ(r->weights->data()[w.offset - 1], 0.0f) << "gap before " << w.name;
+    EXPECT_EQ(std::memcmp(expect.data(), arena + w.offset, expect.size() * 4), 0) << w.name;
+    EXPECT_EQ(arena[w.offset - 1], 0.0f) << "gap before " << w.name;
   }
+}
+
+/// The artifact of `c` with 16-bit weights (the mock model.so takes any).
+std::unique_ptr<Artifact> halfArtifact(const std::string &modelDir, const std::string &dtype) {
+  Expected<std::unique_ptr<Artifact>> a =
+      Artifact::open(writeArtifact(json::write(manifestFor(specOf(modelDir), 4, dtype))));
+  EXPECT_TRUE(a.ok()) << a.message();
+  return a ? a.take() : nullptr;
+}
+
+// kvcc compile --dtype=f16|bf16: the arena holds each weight rounded to
+// nearest even, two bytes an element, at the manifest's offsets.
+TEST(WeightArenaTest, HalfPrecisionArenasHoldRoundedWeights) {
+  std::string modelDir = writeModel(TinyConfig());
+  Expected<std::unique_ptr<ModelSource>> source = ModelSource::open(modelDir);
+  ASSERT_TRUE(source.ok()) << source.message();
+  for (const char *dtype : {"f16", "bf16"}) {
+    SCOPED_TRACE(dtype);
+    std::unique_ptr<Artifact> a = halfArtifact(modelDir, dtype);
+    ASSERT_TRUE(a);
+    Expected<WeightArena> arena = WeightArena::load(*a, **source);
+    ASSERT_TRUE(arena.ok()) << arena.message();
+    const bool f16 = std::string(dtype) == "f16";
+    EXPECT_EQ(arena->dtype(), f16 ? kvcc::abi::DType::F16 : kvcc::abi::DType::BF16);
+    EXPECT_EQ(arena->bytes(), a->manifest().weightsSize * 2);
+    const auto *bits = static_cast<const uint16_t *>(arena->data());
+    for (const ManifestWeight &w : a->manifest().weights) {
+      std::vector<float> expect(static_cast<size_t>(w.numElements));
+      ASSERT_TRUE((*source)->readWeight(w.name, expect.data(), expect.size()).ok());
+      for (size_t i = 0; i < expect.size(); ++i) {
+        float back = f16 ? halfToFloat(bits[w.offset + i]) : bfloat16ToFloat(bits[w.offset + i]);
+        // Nearest: within half an ulp (2^-11 relative for f16, 2^-8 for
+        // bf16; f16 subnormals below 2^-14 have a fixed ulp of 2^-24).
+        float halfUlp = std::fmax(std::ldexp(std::fabs(expect[i]), f16 ? -11 : -8), f16 ? std::ldexp(1.0f, -25) : 0.0f);
+        ASSERT_LE(std::fabs(back - expect[i]), halfUlp)
+            << w.name << "[" << i << "]";
+      }
+      EXPECT_EQ(bits[w.offset - 1], 0) << "gap before " << w.name;
+    }
+  }
+}
+
+// A finite weight f16 cannot hold would turn into inf and poison every
+// activation: the load names it instead (bf16 has f32's range and takes it).
+TEST(WeightArenaTest, WeightsBeyondF16RangeAreNamed) {
+  TinyConfig c;
+  c.hugeWeight = "layers.1.w_up";
+  std::string modelDir = writeModel(c);
+  Expected<std::unique_ptr<ModelSource>> source = ModelSource::open(modelDir);
+  ASSERT_TRUE(source.ok()) << source.message();
+  std::unique_ptr<Artifact> f16 = halfArtifact(modelDir, "f16");
+  ASSERT_TRUE(f16);
+  Expected<WeightArena> arena = WeightArena::load(*f16, **source);
+  ASSERT_FALSE(arena.ok());
+  EXPECT_EQ(arena.message(), modelDir + ": weight 'layers.1.w_up' holds 100000 at element 3, beyond f16's range "
+                                        "(65504): compile with --dtype=bf16 or f32");
+  std::unique_ptr<Artifact> bf16 = halfArtifact(modelDir, "bf16");
+  ASSERT_TRUE(bf16);
+  EXPECT_TRUE(WeightArena::load(*bf16, **source).ok());
 }

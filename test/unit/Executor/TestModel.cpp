@@ -210,6 +210,8 @@ std::string writeModel(const TinyConfig &c, const std::string &badTensor) {
         x = static_cast<float>(gain / std::sqrt(fanIn) * rng.normal());
     }
     std::vector<int64_t> shape = w.shape;
+    if (n == c.hugeWeight)
+      v[3] = 1e5f;
     if (n == badTensor)
       shape.back() += 1, v.resize(v.size() / w.shape.back() * shape.back(), 0.5f);
     tensors.push_back({hfTensorName(n), {shape, v}});
@@ -222,7 +224,7 @@ std::string writeModel(const TinyConfig &c, const std::string &badTensor) {
 // Artifacts
 //===----------------------------------------------------------------------===//
 
-Value manifestFor(const ModelSpec &spec, int64_t blockSize) {
+Value manifestFor(const ModelSpec &spec, int64_t blockSize, const std::string &weightsDType) {
   std::vector<WeightSpec> ws = expectedWeights(spec);
   std::vector<Value> list;
   int64_t offset = 0;
@@ -252,6 +254,7 @@ Value manifestFor(const ModelSpec &spec, int64_t blockSize) {
                                {"layout", Value::string("token_major")}})},
       {"weights", Value::array(list)},
       {"weights_size", Value::number(double(offset + 3))},
+      {"weights_dtype", Value::string(weightsDType)},
   });
 }
 

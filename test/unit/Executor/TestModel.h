@@ -83,6 +83,8 @@ struct TinyConfig {
   bool tied = false;
   std::optional<int64_t> window; // mistral only
   uint64_t seed = 1;
+  /// Element 3 of this weight is 1e5, beyond f16's range (65504).
+  std::string hugeWeight;
 };
 inline constexpr int64_t kVocab = 300;
 inline constexpr int32_t kBos = 258, kImStart = 259, kEos = 260; // see tokenizerJson
@@ -103,7 +105,7 @@ std::string writeModel(const TinyConfig &c, const std::string &badTensor = "");
 
 /// The manifest `kvcc compile` would write for `spec`. Weights are listed in
 /// reverse order with gaps between them, so offsets are really followed.
-Value manifestFor(const ModelSpec &spec, int64_t blockSize);
+Value manifestFor(const ModelSpec &spec, int64_t blockSize, const std::string &weightsDType = "f32");
 
 std::string writeArtifact(const std::string &manifestText, const char *library = KVCC_MOCK_MODEL);
 

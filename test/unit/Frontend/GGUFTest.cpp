@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <random>
 
 using namespace kvcc;
 using namespace kvcc::test;
@@ -77,6 +79,46 @@ TEST(GGUF, HalfAndBFloat16ConversionIsExactForAllValues) {
   EXPECT_EQ(bfloat16ToFloat(0x0001), std::ldexp(1.0f, -133)); // subnormal
   EXPECT_TRUE(std::isinf(bfloat16ToFloat(0xFF80)) && bfloat16ToFloat(0xFF80) < 0);
   EXPECT_TRUE(std::isnan(bfloat16ToFloat(0x7FC1)));
+}
+
+// The rounding kvcc-run's weight arena applies (--dtype=f16|bf16): every
+// 16-bit value survives a round trip, and random floats (normal, subnormal,
+// huge, ties) round as the compiler's own _Float16 conversion and as the
+// bf16 definition (nearest, ties to even) do.
+TEST(GGUFTest, FloatToHalfRoundsToNearestEven) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    uint16_t bits = static_cast<uint16_t>(h);
+    if ((bits & 0x7C00) == 0x7C00 && (bits & 0x3FF)) // an f16 nan stays a nan
+      ASSERT_TRUE(std::isnan(halfToFloat(floatToHalf(halfToFloat(bits))))) << std::hex << h;
+    else
+      ASSERT_EQ(floatToHalf(halfToFloat(bits)), bits) << std::hex << h;
+    if ((bits & 0x7F80) == 0x7F80 && (bits & 0x7F)) // a bf16 nan
+      ASSERT_TRUE(std::isnan(bfloat16ToFloat(floatToBFloat16(bfloat16ToFloat(bits))))) << std::hex << h;
+    else
+      ASSERT_EQ(floatToBFloat16(bfloat16ToFloat(bits)), bits) << std::hex << h;
+  }
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint32_t> any;
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t x = any(rng);
+    if (i % 3 == 0) // exactly halfway between two halves: ties to even
+      x = (x & 0xFFFFE000u) | 0x1000u;
+    float f;
+    std::memcpy(&f, &x, 4);
+    if (std::isnan(f))
+      continue;
+    _Float16 expect = static_cast<_Float16>(f);
+    uint16_t expectBits;
+    std::memcpy(&expectBits, &expect, 2);
+    ASSERT_EQ(floatToHalf(f), expectBits) << std::hexfloat << f;
+    double exact = f, down = bfloat16ToFloat(static_cast<uint16_t>(x >> 16)),
+           up = bfloat16ToFloat(static_cast<uint16_t>((x >> 16) + 1));
+    double got = bfloat16ToFloat(floatToBFloat16(f));
+    if (std::isfinite(up) && std::isfinite(got)) {
+      ASSERT_LE(std::fabs(got - exact), std::fmin(std::fabs(down - exact), std::fabs(up - exact)))
+          << std::hexfloat << f;
+    }
+  }
 }
 
 TEST(GGUF, EveryMetadataTypeRoundTrips) {

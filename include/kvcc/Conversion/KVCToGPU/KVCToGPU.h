@@ -13,6 +13,7 @@ namespace kvcc {
 #define GEN_PASS_DECL_KVCLOWERTOGPU
 #define GEN_PASS_DECL_KVCHOSTBUFFERSTOGPU
 #define GEN_PASS_DECL_KVCDEDUPGPUKERNELS
+#define GEN_PASS_DECL_KVCGPUKERNELHINTS
 #include "kvcc/Conversion/Passes.h.inc"
 
 /// Threads of a kvc kernel's CTA (4 warps); kvc_argmax, one CTA per
