@@ -256,6 +256,9 @@ MODELS = {
     # The same model over an f16 KV cache: half the cache bytes, and prefill
     # chunks on the tensor-core kernel.
     "smollm2-shaped-f16kv": (SMOLLM2_SHAPE, 16, ["--kv-cache-dtype=f16"]),
+    # An f16 model (weights, activations, cache): half the weight bytes a
+    # decode step reads, the GEMMs on tensor cores through cublasGemmEx.
+    "smollm2-shaped-f16": (SMOLLM2_SHAPE, 16, ["--dtype=f16"]),
     "tiny-qwen2": (["--arch", "qwen2", "--layers", "3", "--hidden", "128", "--heads", "8",
                     "--kv-heads", "2", "--head-dim", "16", "--ffn", "256", "--vocab", "512"], 3),
     "tiny-mistral": (["--arch", "mistral", "--layers", "2", "--hidden", "128", "--heads", "4",
