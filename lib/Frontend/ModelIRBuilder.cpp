@@ -7,8 +7,8 @@
 // then rmsnorm of the rows whose logits are wanted, the LM head, and each
 // row's argmax (the greedy token and its logit). Weights and activations have
 // the element type of ModelIROptions::dtype (f32, f16 or bf16); the logits
-// are f32 whatever it is (the LM head accumulates into f32 and writes f32). Stacked weights (weightLayout)
-// make q/k/v one GEMM and gate/up another: 4 GEMMs a layer instead of 7. Every
+// are f32 whatever it is (the LM head accumulates into f32 and writes f32).
+// Stacked weights (weightLayout) make q/k/v one GEMM and gate/up another: 4 GEMMs a layer instead of 7. Every
 // `x += ...; h = rmsnorm(x)` pair is one kvc.rms_norm with a residual.
 //
 //===----------------------------------------------------------------------===//

@@ -51,7 +51,6 @@ struct Manifest {
   int64_t weightsSize = 0;             ///< Elements of weightsDType.
   /// The model's weights and activations (`kvcc compile --dtype`).
   abi::DType weightsDType = abi::DType::F32;
-  int64_t weightsBytes() const { return weightsSize * abi::dtypeBytes(weightsDType); }
 
   /// Parses and validates a manifest document; `source` prefixes errors
   /// ("DIR/manifest.json: cache.block_size is 0, expected >= 1").

@@ -33,7 +33,7 @@ struct GPUKernelHintsPass : public kvcc::impl::KVCGPUKernelHintsBase<GPUKernelHi
   void runOnOperation() override {
     getOperation().walk([&](gpu::GPUFuncOp fn) {
       if (fn.isKernel() && isKernel(fn.getName(), "kvc_paged_attention"))
-        fn->setAttr("nvvm.maxnreg", IntegerAttr::get(IntegerType::get(&getContext(), 32), kDecodeMaxRegisters));
+        fn->setAttr("nvvm.maxnreg", Builder(&getContext()).getI32IntegerAttr(kDecodeMaxRegisters));
     });
   }
 };

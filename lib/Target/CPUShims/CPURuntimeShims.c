@@ -7,7 +7,6 @@
  *
  *===----------------------------------------------------------------------===*/
 #include <cblas.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +93,8 @@ void _mlir_ciface_kvcc_matmul_nt_beta0(kvcc_memref2d *a, kvcc_memref2d *b,
  *    byte is read once, from memory, at half the bytes of an f32 model;
  *  - more rows (prefill): panels of B widened into a cache-sized f32 buffer,
  *    one sgemm per panel (the widening is O(N·K), the GEMM O(M·N·K)).
- * f16 widening uses F16C when the CPU has it (checked at run time: model.so
- * is built for a portable CPU), a bit-exact scalar conversion otherwise.
+ * f16 widening uses F16C vectors when the CPU has it (checked at run time:
+ * model.so is built for a portable CPU), scalar _Float16 conversions otherwise.
  *===----------------------------------------------------------------------===*/
 
 typedef struct {
@@ -110,16 +109,19 @@ enum half_kind { KVCC_F16, KVCC_BF16 };
 
 static const uint16_t *hbase(const kvcc_memref2d_h *m) { return m->aligned + m->offset; }
 
+/* f16 through the compiler's _Float16 (F16C instructions or libgcc's
+ * conversions; nearest even, as kvcc's WeightArena and the GPU's cvt.rn). */
 static float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu, bits;
-  if (exp == 0) {
-    float v = ldexpf((float)mant, -24); /* zero or subnormal, exact */
-    return sign ? -v : v;
-  }
-  bits = sign | (exp == 31 ? 0x7F800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
+  _Float16 x;
+  memcpy(&x, &h, sizeof x);
+  return (float)x;
+}
+
+static uint16_t f32_to_f16(float f) {
+  _Float16 x = (_Float16)f;
+  uint16_t h;
+  memcpy(&h, &x, sizeof h);
+  return h;
 }
 
 static float bf16_to_f32(uint16_t h) {
@@ -129,21 +131,7 @@ static float bf16_to_f32(uint16_t h) {
   return f;
 }
 
-/* Round to nearest even, as kvcc's WeightArena and the GPU's cvt.rn do. */
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, sizeof x);
-  uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-  uint32_t ax = x & 0x7FFFFFFFu;
-  if (ax > 0x7F800000u)
-    return (uint16_t)(sign | 0x7E00u | ((ax >> 13) & 0x3FFu));
-  if (ax >= 0x477FF000u)
-    return (uint16_t)(sign | 0x7C00u);
-  if (ax < 0x38800000u)
-    return (uint16_t)(sign | (uint16_t)lrintf(fabsf(f) * 16777216.0f));
-  return (uint16_t)(sign | ((ax + 0xFFFu + ((ax >> 13) & 1u) - (112u << 23)) >> 13));
-}
-
+/* bf16: nearest even, a nan kept quiet. */
 static uint16_t f32_to_bf16(float f) {
   uint32_t x;
   memcpy(&x, &f, sizeof x);

@@ -1,0 +1,168 @@
+//===- CPUShimsTest.cpp - The GEMM callees of a CPU model.so --------------===//
+//
+// _mlir_ciface_kvcc_matmul_* for f16 and bf16 models (kvc-matmul-to-blas's
+// type tags) against a float64 reference of the same 16-bit inputs: B
+// transposed or not, beta 0 or 1, a 16-bit or an f32 C, on padded views at
+// offsets, with row counts that take the streaming dot-product path (M <= 4,
+// B transposed) and the widened-panel sgemm path, K with vector tails, and a
+// GEMV large enough to run on the OpenMP threads.
+//
+//===----------------------------------------------------------------------===//
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+extern "C" {
+struct Memref2D {
+  void *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+#define KVCC_DECLARE(name) void _mlir_ciface_kvcc_matmul_##name(Memref2D *, Memref2D *, Memref2D *);
+#define KVCC_DECLARE_TYPE(tag)                                                                                        \
+  KVCC_DECLARE(nt_##tag) KVCC_DECLARE(nn_##tag) KVCC_DECLARE(nt_beta0_##tag) KVCC_DECLARE(nn_beta0_##tag)
+KVCC_DECLARE_TYPE(f16)
+KVCC_DECLARE_TYPE(bf16)
+KVCC_DECLARE_TYPE(f16_out_f32)
+KVCC_DECLARE_TYPE(bf16_out_f32)
+}
+
+namespace {
+
+using Fn = void (*)(Memref2D *, Memref2D *, Memref2D *);
+
+// The compiler's own conversions (_Float16: nearest even) and bf16 by its
+// definition, independent of the shim's.
+double decode(uint16_t h, bool bf16) {
+  if (bf16) {
+    uint32_t w = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &w, 4);
+    return f;
+  }
+  _Float16 x;
+  std::memcpy(&x, &h, 2);
+  return double(x);
+}
+
+uint16_t encode(double v, bool bf16) {
+  float f = float(v);
+  if (bf16) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+  }
+  _Float16 h = _Float16(f);
+  uint16_t b;
+  std::memcpy(&b, &h, 2);
+  return b;
+}
+
+/// A rows x cols row-major view at `offset` with `pad` unused elements after
+/// each row, over storage of 16-bit (or f32) elements filled with randoms.
+struct View {
+  std::vector<uint16_t> half;
+  std::vector<float> f32;
+  Memref2D d;
+  bool bf16, isF32;
+  double at(int64_t r, int64_t c) const {
+    int64_t i = d.offset + r * d.strides[0] + c;
+    return isF32 ? double(f32[i]) : decode(half[i], bf16);
+  }
+};
+
+View makeView(int64_t rows, int64_t cols, int64_t offset, int64_t pad, bool bf16, bool isF32, std::mt19937 &rng) {
+  View v;
+  v.bf16 = bf16, v.isF32 = isF32;
+  int64_t count = offset + rows * (cols + pad) + 1;
+  std::uniform_real_distribution<float> u(-1, 1);
+  if (isF32) {
+    v.f32.resize(count);
+    for (float &x : v.f32)
+      x = u(rng);
+  } else {
+    v.half.resize(count);
+    for (uint16_t &x : v.half)
+      x = encode(u(rng), bf16);
+  }
+  void *p = isF32 ? static_cast<void *>(v.f32.data()) : static_cast<void *>(v.half.data());
+  v.d = {p, p, offset, {rows, cols}, {cols + pad, 1}};
+  return v;
+}
+
+struct Callee {
+  const char *name;
+  Fn fn;
+  bool transposed, overwrite, bf16, f32Out;
+};
+
+#define KVCC_CALLEES(tag, bf16, f32Out)                                                                                \
+  {"nt_" #tag, _mlir_ciface_kvcc_matmul_nt_##tag, true, false, bf16, f32Out},                                         \
+      {"nn_" #tag, _mlir_ciface_kvcc_matmul_nn_##tag, false, false, bf16, f32Out},                                    \
+      {"nt_beta0_" #tag, _mlir_ciface_kvcc_matmul_nt_beta0_##tag, true, true, bf16, f32Out},                          \
+      {"nn_beta0_" #tag, _mlir_ciface_kvcc_matmul_nn_beta0_##tag, false, true, bf16, f32Out}
+
+const Callee kCallees[] = {KVCC_CALLEES(f16, false, false), KVCC_CALLEES(bf16, true, false),
+                           KVCC_CALLEES(f16_out_f32, false, true), KVCC_CALLEES(bf16_out_f32, true, true)};
+
+TEST(CPUShimsTest, HalfPrecisionGemmsMatchFloat64) {
+  std::mt19937 rng(3);
+  struct Shape {
+    int64_t m, n, k;
+  } shapes[] = {{1, 7, 5}, {3, 19, 37}, {4, 33, 70}, {9, 40, 37}, {17, 5, 130}, {1, 300, 256}};
+  for (const Callee &t : kCallees)
+    for (Shape s : shapes) {
+      SCOPED_TRACE(std::string(t.name) + " " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+                   std::to_string(s.k));
+      View a = makeView(s.m, s.k, 3, 2, t.bf16, false, rng);
+      View b = t.transposed ? makeView(s.n, s.k, 1, 0, t.bf16, false, rng) : makeView(s.k, s.n, 0, 5, t.bf16, false, rng);
+      View c = makeView(s.m, s.n, 7, 1, t.bf16, t.f32Out, rng);
+      if (t.overwrite) { // C must not be read: NaN everywhere it could be
+        for (int64_t i = 0; i < s.m; ++i)
+          for (int64_t j = 0; j < s.n; ++j) {
+            int64_t at = c.d.offset + i * c.d.strides[0] + j;
+            if (t.f32Out)
+              c.f32[at] = std::nanf("");
+            else
+              c.half[at] = t.bf16 ? 0x7FC0 : 0x7E00;
+          }
+      }
+      std::vector<double> expect(s.m * s.n), magnitude(s.m * s.n);
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          double acc = t.overwrite ? 0.0 : c.at(i, j), mag = std::abs(acc);
+          for (int64_t p = 0; p < s.k; ++p) {
+            double prod = a.at(i, p) * (t.transposed ? b.at(j, p) : b.at(p, j));
+            acc += prod, mag += std::abs(prod);
+          }
+          expect[i * s.n + j] = acc, magnitude[i * s.n + j] = mag;
+        }
+      const View before = c;
+      t.fn(&a.d, &b.d, &c.d);
+      // Nothing outside the view is written (offset, row padding, tail).
+      for (size_t i = 0; i < (t.f32Out ? c.f32.size() : c.half.size()); ++i) {
+        int64_t rel = int64_t(i) - c.d.offset, row = rel / c.d.strides[0], col = rel % c.d.strides[0];
+        if (rel >= 0 && row < s.m && col < s.n)
+          continue;
+        bool same = t.f32Out ? std::memcmp(&c.f32[i], &before.f32[i], 4) == 0 : c.half[i] == before.half[i];
+        ASSERT_TRUE(same) << "element " << i << " outside the view was written";
+      }
+      // f32 accumulation (its rounding grows with the sum of |products|),
+      // then one rounding to C's type: half an ulp of f16 (2^-11) or bf16
+      // (2^-8), with f16's fixed subnormal ulp below 2^-14.
+      const double halfUlp = t.f32Out ? 0.0 : t.bf16 ? std::ldexp(1.0, -8) : std::ldexp(1.0, -11);
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          double want = expect[i * s.n + j];
+          double bound = 1e-6 * magnitude[i * s.n + j] +
+                         std::max(halfUlp * std::abs(want), t.f32Out || t.bf16 ? 0.0 : std::ldexp(1.0, -25));
+          ASSERT_NEAR(c.at(i, j), want, bound * 1.0001 + 1e-30) << "at " << i << "," << j;
+        }
+    }
+}
+
+} // namespace
