@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaTestSupport.h"
+#include "../HalfBits.h"
 
 #include <gtest/gtest.h>
 
@@ -109,30 +110,7 @@ struct HalfView {
   Memref2D d;
   bool bf16;
   uint16_t *bits() const { return reinterpret_cast<uint16_t *>(d.aligned); }
-  static double decode(uint16_t h, bool bf16) {
-    if (bf16) {
-      uint32_t w = uint32_t(h) << 16;
-      float f;
-      std::memcpy(&f, &w, 4);
-      return f;
-    }
-    _Float16 x;
-    std::memcpy(&x, &h, 2);
-    return double(x);
-  }
-  static uint16_t encode(double v, bool bf16) {
-    if (bf16) { // nearest even
-      float f = float(v);
-      uint32_t x;
-      std::memcpy(&x, &f, 4);
-      return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
-    }
-    _Float16 h = _Float16(float(v));
-    uint16_t b;
-    std::memcpy(&b, &h, 2);
-    return b;
-  }
-  double at(int64_t r, int64_t c) const { return decode(bits()[d.offset + r * d.strides[0] + c], bf16); }
+  double at(int64_t r, int64_t c) const { return halfbits::decode(bits()[d.offset + r * d.strides[0] + c], bf16); }
 };
 
 HalfView makeHalfView(int64_t rows, int64_t cols, int64_t offset, int64_t pad, bool bf16, std::mt19937 &rng) {
@@ -140,7 +118,7 @@ HalfView makeHalfView(int64_t rows, int64_t cols, int64_t offset, int64_t pad, b
   auto *p = static_cast<uint16_t *>(mgpuMemAlloc(count * 2, nullptr, false));
   std::uniform_real_distribution<float> u(-1, 1);
   for (int64_t i = 0; i < count; ++i)
-    p[i] = HalfView::encode(u(rng), bf16);
+    p[i] = halfbits::encode(u(rng), bf16);
   auto *f = reinterpret_cast<float *>(p);
   return {{f, f, offset, {rows, cols}, {cols + pad, 1}}, bf16};
 }

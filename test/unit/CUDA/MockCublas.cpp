@@ -10,6 +10,8 @@
 //   KVCC_MOCK_CUBLAS_FAIL=create|sgemm|gemmex   that call returns an error status
 //
 //===----------------------------------------------------------------------===//
+#include "../HalfBits.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -82,39 +84,18 @@ __attribute__((visibility("default"))) int kvcc_mock_cublas_sgemm_calls(void) { 
 }
 
 namespace {
-// cudaDataType codes (library_types.h). The 16-bit conversions use the
-// compiler's _Float16 (round to nearest even), independent of kvcc's own.
+// cudaDataType codes (library_types.h): 0 f32, 2 f16, 14 bf16.
 double loadElement(const void *p, int type, int64_t i) {
   if (type == 0)
     return static_cast<const float *>(p)[i];
-  uint16_t bits = static_cast<const uint16_t *>(p)[i];
-  if (type == 2) {
-    _Float16 h;
-    std::memcpy(&h, &bits, 2);
-    return double(h);
-  }
-  uint32_t wide = uint32_t(bits) << 16; // bf16
-  float f;
-  std::memcpy(&f, &wide, 4);
-  return f;
+  return halfbits::decode(static_cast<const uint16_t *>(p)[i], type == 14);
 }
 
 void storeElement(void *p, int type, int64_t i, double v) {
-  if (type == 0) {
+  if (type == 0)
     static_cast<float *>(p)[i] = float(v);
-    return;
-  }
-  uint16_t bits;
-  if (type == 2) {
-    _Float16 h = _Float16(float(v));
-    std::memcpy(&bits, &h, 2);
-  } else {
-    float f = float(v);
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    bits = uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16); // bf16, nearest even (no NaN here)
-  }
-  static_cast<uint16_t *>(p)[i] = bits;
+  else
+    static_cast<uint16_t *>(p)[i] = halfbits::encode(v, type == 14);
 }
 int gGemmExCalls = 0;
 } // namespace

@@ -8,6 +8,8 @@
 // GEMV large enough to run on the OpenMP threads.
 //
 //===----------------------------------------------------------------------===//
+#include "../HalfBits.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,32 +37,8 @@ namespace {
 
 using Fn = void (*)(Memref2D *, Memref2D *, Memref2D *);
 
-// The compiler's own conversions (_Float16: nearest even) and bf16 by its
-// definition, independent of the shim's.
-double decode(uint16_t h, bool bf16) {
-  if (bf16) {
-    uint32_t w = uint32_t(h) << 16;
-    float f;
-    std::memcpy(&f, &w, 4);
-    return f;
-  }
-  _Float16 x;
-  std::memcpy(&x, &h, 2);
-  return double(x);
-}
-
-uint16_t encode(double v, bool bf16) {
-  float f = float(v);
-  if (bf16) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    return uint16_t((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
-  }
-  _Float16 h = _Float16(f);
-  uint16_t b;
-  std::memcpy(&b, &h, 2);
-  return b;
-}
+using halfbits::decode;
+using halfbits::encode;
 
 /// A rows x cols row-major view at `offset` with `pad` unused elements after
 /// each row, over storage of 16-bit (or f32) elements filled with randoms.
