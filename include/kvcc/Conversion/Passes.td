@@ -119,8 +119,10 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     "mlir::arith::ArithDialect",
     "mlir::bufferization::BufferizationDialect",
     "mlir::gpu::GPUDialect",
+    "mlir::LLVM::LLVMDialect",
     "mlir::math::MathDialect",
     "mlir::memref::MemRefDialect",
+    "mlir::NVVM::NVVMDialect",
     "mlir::nvgpu::NVGPUDialect",
     "mlir::scf::SCFDialect",
     "mlir::vector::VectorDialect"

@@ -22,7 +22,7 @@ struct PrefillParams {
 /// Keys per K/V tile: two stages of K and V plus the Q tile fit in 48 KiB.
 int64_t prefillKeyTile(int64_t headDim);
 
-/// Whether the tensor-core kernel serves this shape (an f16 cache, head_dim
+/// Whether the tensor-core kernel serves this shape (an f16 or bf16 cache, head_dim
 /// 64 or 128, GQA groups of at most 64 heads); otherwise the flash-decoding
 /// kernel serves every sequence.
 bool prefillKernelApplies(mlir::Type elem, int64_t headDim, int64_t groupSize);

@@ -8,7 +8,7 @@
 //   cp.async    the next tile's K and V rows (read through the block table,
 //               any page size) into the other shared-memory stage while this
 //               one is consumed (double buffering)
-//   S = Q·Kᵀ    nvgpu.ldmatrix + nvgpu.mma.sync m16n8k16 (f16 in, f32
+//   S = Q·Kᵀ    nvgpu.ldmatrix + mma.sync m16n8k16 (f16 or bf16 in, f32
 //               accumulate), 16 rows per warp
 //   softmax     causal / window / context masks on the accumulator fragments,
 //               row max and sum across the 4 lanes of a quad, online rescale
@@ -45,18 +45,58 @@ Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
 }
 
+/// The rows of a fragment (vector<Rx2xbf16>) as the .b32 registers PTX's
+/// bf16 mma.sync takes: element 0 of a pair in the low half, as ldmatrix
+/// leaves it.
+SmallVector<Value> packedPairs(ImplicitLocOpBuilder &b, Value fragment) {
+  auto type = cast<VectorType>(fragment.getType());
+  auto word = VectorType::get({1}, b.getI32Type());
+  SmallVector<Value> regs;
+  for (int64_t r = 0; r < type.getDimSize(0); ++r) {
+    Value pair = vector::ExtractOp::create(b, fragment, ArrayRef<int64_t>{r});
+    Value bits = vector::BitCastOp::create(b, word, pair);
+    regs.push_back(vector::ExtractOp::create(b, bits, ArrayRef<int64_t>{0}));
+  }
+  return regs;
+}
+
+/// C + A·B for one m16n8k16 tile: A vector<4x2xE>, B vector<2x2xE>, C and
+/// the result vector<2x2xf32> (rows group and group + 8). f16 goes through
+/// nvgpu.mma.sync. MLIR 22's nvgpu-to-nvvm cannot type bf16 operands ("could
+/// not deduce operand PTX types"), so bf16 builds the nvvm.mma.sync that
+/// lowering would have built: the same fragments, the pairs as .b32
+/// registers, the multiplicand type named (i32 alone would be ambiguous).
+Value mmaSync(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value c) {
+  if (!cast<VectorType>(a.getType()).getElementType().isBF16())
+    return nvgpu::MmaSyncOp::create(b, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16});
+  SmallVector<Value> accumulators;
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 2; ++j)
+      accumulators.push_back(extract(b, c, i, j));
+  Type f32 = b.getF32Type();
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  SmallVector<Value> aRegs = packedPairs(b, a), bRegs = packedPairs(b, bFrag);
+  Value d = NVVM::MmaOp::create(
+      b, resultType, aRegs, bRegs, accumulators, ArrayRef<int64_t>{16, 8, 16},
+      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+  SmallVector<Value> elems;
+  for (int64_t k = 0; k < 4; ++k)
+    elems.push_back(LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{k}));
+  return vector::FromElementsOp::create(b, c.getType(), elems);
+}
+
 } // namespace
 
 int64_t kvcc::prefillKeyTile(int64_t headDim) { return headDim <= 64 ? 64 : 32; }
 
 bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
-  // MLIR 22's nvgpu-to-nvvm cannot type bf16 mma.sync operands ("failed to
-  // deduce operand PTX types"): bf16 stays on the flash-decoding kernel.
   // Rows are (token, head) pairs numbered token * G + head, each masked and
   // stored on its own, so a tile may split a token's group (SmolLM2's G = 3
   // puts 21⅓ tokens in a tile); the tile's key range comes from its first
   // and last token.
-  return elem.isF16() && (headDim == 64 || headDim == 128) && groupSize <= kRows;
+  return (elem.isF16() || elem.isBF16()) && (headDim == 64 || headDim == 128) && groupSize <= kRows;
 }
 
 void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
@@ -228,8 +268,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                   b, bType, sK,
                   ValueRange{stage, L.add(bRow, L.idx(n * 8)), L.add(bCol, L.idx(ks * 16))},
                   false, 2);
-              s[n] = nvgpu::MmaSyncOp::create(b, a, bk, s[n],
-                                              ArrayRef<int64_t>{16, 8, 16});
+              s[n] = mmaSync(b, a, bk, s[n]);
             }
           }
 
@@ -315,7 +354,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               Value bv = nvgpu::LdMatrixOp::create(
                   b, bType, sV, ValueRange{stage, vRow, L.idx(n * 8)},
                   /*transpose=*/true, 2);
-              o[n] = nvgpu::MmaSyncOp::create(b, a, bv, o[n], ArrayRef<int64_t>{16, 8, 16});
+              o[n] = mmaSync(b, a, bv, o[n]);
             }
           }
           // The stage is overwritten by the prefetch two iterations on.

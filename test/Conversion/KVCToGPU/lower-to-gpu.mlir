@@ -36,6 +36,32 @@ func.func @decode(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128,
 
 // -----
 
+// bf16: the same tensor-core kernel. nvgpu.mma.sync cannot lower bf16 in
+// MLIR 22, so each MMA is an nvvm.mma.sync on the fragments' bf16 pairs
+// bitcast to i32 (4 for A, 2 for B), the f32 accumulators unpacked from and
+// repacked into the struct it returns; no nvgpu.mma.sync is left.
+// CHECK-LABEL: func.func @prefill_bf16
+// CHECK: gpu.launch {{.*}} module(@kvc_prefill_attention) function(@kvc_prefill_attention)
+// CHECK-SAME: workgroup(%{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK-NOT: nvgpu.mma.sync
+// CHECK: nvgpu.ldmatrix {{.*}} -> vector<4x2xbf16>
+// CHECK: vector.bitcast {{.*}} : vector<2xbf16> to vector<1xi32>
+// CHECK: nvvm.mma.sync A[{{.*}}, {{.*}}, {{.*}}, {{.*}}] B[{{.*}}, {{.*}}] C[{{.*}}, {{.*}}, {{.*}}, {{.*}}]
+// CHECK-SAME: multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>
+// CHECK-SAME: shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK-SAME: (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: llvm.extractvalue
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true}
+// CHECK-NOT: nvgpu.mma.sync
+// CHECK: return
+func.func @prefill_bf16(%q: tensor<?x8x64xbf16>, %cache: !kvc.paged_cache<3, 4, 64, bf16>, %bt: tensor<?x?xi32>,
+                        %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x8x64xbf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x8x64xbf16>, !kvc.paged_cache<3, 4, 64, bf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x8x64xbf16>
+  return %o : tensor<?x8x64xbf16>
+}
+
+// -----
+
 // One split (a model's decode step): the decode and prefill kernels write
 // every row themselves, so there is no init launch and no combine.
 // CHECK-LABEL: func.func @one_split
