@@ -33,8 +33,11 @@ Module families (index.json "purpose"):
   sweep        page sizes 1/16/64/256 and GQA ratios 1/4/8 (splits 1 and 16);
                shapes are dynamic in batch and context, so one module per
                (heads, head_dim, page, splits, dtype) serves every size
-  prefill      uses the decode modules (causal, 32/8, d128): the same kernel
-               serves prefill (no tensor cores yet)
+  prefill      uses the decode modules (causal, 32/8, d128): multi-token
+               chunks go to the tensor-core prefill kernel in the same module
+  prefill_ab   the same module built with other prefill-kernel options: no
+               shared-memory swizzle, and the tiles of PREFILL_TILES
+               (--gpu-prefill-tile), timed next to the default
 """
 import argparse
 import json
@@ -114,10 +117,23 @@ def correctness_grid():
         kind="rope_append_attn", rope=dict(style="neox", rotary_dim=128, theta=5.0e5))
     add("c_rope_gptj_partial_d64_b3", 8, 2, 64, 3, dtype="bf16",
         kind="rope_append_attn", rope=dict(style="gptj", rotary_dim=32, theta=1.0e4))
+    # Prefill tiles other than the default (kvcc --gpu-prefill-tile): two
+    # 16-row MMA tiles a warp, dynamic shared memory above 48 KiB.
+    add("c_tile128x32_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-tile=128x32"])
+    add("c_tile64x64_win40_d128_b3_bf16", 8, 2, 128, 3, window=40, dtype="bf16",
+        flags=["--gpu-prefill-tile=64x64"])
+    add("c_tile128x64_gqa3_d64_b1_bf16", 9, 3, 64, 1, dtype="bf16",
+        flags=["--gpu-prefill-tile=128x64"])
+    add("c_tile128x16_cap5_d128_b64", 8, 1, 128, 64, softcap=5.0,
+        flags=["--gpu-prefill-tile=128x16"])
     # Expected to be rejected (32 query heads per KV head x d128 needs 66 KiB of
     # shared memory, above the kernel's 48 KiB): recorded, not fatal.
     add("c_mqa32_d128_b16_expect_reject", 32, 1, 128, 16)
     return g
+
+
+# Non-default prefill tiles timed by run_device.py's prefill phase.
+PREFILL_TILES = ("128x32", "64x64", "128x16")
 
 
 def bench_modules():
@@ -132,6 +148,12 @@ def bench_modules():
     # measured next to d_q32kv8_d128_b16_f16_s1 in the prefill phase.
     g.append(cfg("d_q32kv8_d128_b16_f16_s1_noswizzle", "prefill_ab", 32, 8, 128, 16,
                  splits=1, kind="attn", flags=["--gpu-swizzle-shared-memory=false"]))
+    # Prefill tiles (kvcc --gpu-prefill-tile) against the default 64x32, same
+    # phase: 128 rows reuse each K/V fragment for two MMA tiles a warp (255
+    # registers, 2 CTAs an SM); 64x64 halves the barriers and softmax passes.
+    for tile in PREFILL_TILES:
+        g.append(cfg("d_q32kv8_d128_b16_f16_s1_tile" + tile, "prefill_ab", 32, 8, 128, 16,
+                     splits=1, kind="attn", flags=["--gpu-prefill-tile=" + tile]))
     # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16.
     for bs in (1, 64, 256):
         for s in (1, 16):

@@ -1017,9 +1017,13 @@ def gpu_run(args, index, kdir):
                 except Exception as e:
                     peers["flex_causal"] = dict(error=repr(e)[:200])
             del k, v, kr, vr
-            # Every split count, then the unswizzled kernel at one split (A/B).
+            # Every split count, then at one split the unswizzled kernel and
+            # the other prefill tiles (A/B).
             variants = [(s, decode_module(splits=s), "") for s in PREFILL_SPLITS]
             variants.append((1, decode_module(splits=1) + "_noswizzle", " noswizzle"))
+            tiled = decode_module(splits=1) + "_tile"
+            variants += [(1, mid, " " + mid[len(tiled) - 4:])
+                         for mid in sorted(kernels) if mid.startswith(tiled)]
             for s, mid, tag in variants:
                 if mid not in kernels:
                     continue

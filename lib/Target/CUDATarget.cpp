@@ -1,6 +1,7 @@
 //===- CUDATarget.cpp - kvc IR to kernels and a CUDA host library ----------===//
 #include "kvcc/Target/CUDATarget.h"
 
+#include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 #include "kvcc/Target/CPUTarget.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -48,6 +49,24 @@ std::string kvcc::checkGPUArch(const std::string &gpuArch) {
   return "";
 }
 
+std::string kvcc::parsePrefillTile(const std::string &text, CUDATargetOptions &options) {
+  if (text.empty())
+    return "";
+  StringRef rest = text;
+  PrefillTile tile;
+  unsigned long long rows = 0, keys = 0;
+  if (rest.consumeInteger(10, rows) || !rest.consume_front("x") ||
+      rest.consumeInteger(10, keys) || !rest.empty() || keys == 0)
+    return "--gpu-prefill-tile must be ROWSxKEYS (e.g. 64x32, 128x64), got '" + text + "'";
+  tile.rows = static_cast<int64_t>(rows);
+  tile.keys = static_cast<int64_t>(keys);
+  if (std::string problem = tile.check(); !problem.empty())
+    return "--gpu-prefill-tile " + text + ": " + problem;
+  options.prefillRows = tile.rows;
+  options.prefillKeys = tile.keys;
+  return "";
+}
+
 std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
   // kvc kernels are outlined before bufferization: ownership-based
   // deallocation cannot see through gpu.launch, and host buffers are freed at
@@ -58,8 +77,9 @@ std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
   // key ropes and the cache append become one kernel first.
   return "builtin.module("
          "func.func(kvc-fuse-rope-append),"
-         + std::string(o.swizzleSharedMemory ? "kvc-lower-to-gpu,"
-                                             : "kvc-lower-to-gpu{swizzle-shared-memory=0},") +
+         "kvc-lower-to-gpu{swizzle-shared-memory=" + std::to_string(int(o.swizzleSharedMemory)) +
+         " prefill-rows=" + std::to_string(o.prefillRows) +
+         " prefill-keys=" + std::to_string(o.prefillKeys) + "},"
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"

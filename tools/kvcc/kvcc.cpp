@@ -89,6 +89,13 @@ cl::opt<bool> gpuSwizzle("gpu-swizzle-shared-memory",
                                   "tiles (=false only to measure what it buys)"),
                          cl::init(true), cl::Hidden);
 
+cl::opt<std::string> gpuPrefillTile(
+    "gpu-prefill-tile",
+    cl::desc("the tensor-core prefill kernel's tile, ROWSxKEYS: query rows a CTA "
+             "(64, or 128 = two MMA tiles a warp) by keys a K/V tile (16-128); "
+             "default 64x64 at head_dim 64, 64x32 at 128 (48 KiB of shared memory)"),
+    cl::init(""));
+
 int fail(const Twine &message) {
   errs() << "kvcc: " << message << "\n";
   return 1;
@@ -139,6 +146,8 @@ kvcc::CUDATargetOptions cudaOptions() {
   cuda.gpuArch = gpuArch;
   cuda.irDumpDir = dumpIRDir;
   cuda.swizzleSharedMemory = gpuSwizzle;
+  // Validated in main.
+  (void)kvcc::parsePrefillTile(gpuPrefillTile, cuda);
   return cuda;
 }
 
@@ -230,9 +239,13 @@ int main(int argc, char **argv) {
     return fail("unknown command '" + command + "' (expected: compile, build)");
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, got '" + target + "'");
-  if (target == "cuda")
+  if (target == "cuda") {
     if (std::string error = kvcc::checkGPUArch(gpuArch); !error.empty())
       return fail(error);
+    kvcc::CUDATargetOptions tile;
+    if (std::string error = kvcc::parsePrefillTile(gpuPrefillTile, tile); !error.empty())
+      return fail(error);
+  }
   if (command == "build")
     return buildModule();
   // The runtime's block manager accepts pages of up to 65536 tokens.

@@ -110,10 +110,23 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     16-byte chunks (upstream's nvgpu shared-memory optimization) so that
     ldmatrix and cp.async are free of bank conflicts; `swizzle-shared-memory=0`
     keeps the plain row-major tiles (for A/B benchmarks).
+
+    `prefill-rows` and `prefill-keys` choose the prefill kernel's tile. The
+    default, 64 rows by 32 keys at head_dim 128 (64 at 64), fits 48 KiB of
+    static shared memory; 128 rows give each warp two 16-row MMA tiles that
+    share every K and V fragment it loads (half the shared-memory reads per
+    MMA, twice the accumulator registers), and a tile above 48 KiB moves to
+    dynamic shared memory, which the runtime opts the kernel into.
   }];
   let options = [
     Option<"swizzleSharedMemory", "swizzle-shared-memory", "bool", "true",
-           "XOR-swizzle the prefill kernel's shared-memory tiles">
+           "XOR-swizzle the prefill kernel's shared-memory tiles">,
+    Option<"prefillRows", "prefill-rows", "int64_t", "64",
+           "query rows per CTA of the prefill kernel: 64 or 128 (two 16-row "
+           "MMA tiles a warp)">,
+    Option<"prefillKeys", "prefill-keys", "int64_t", "0",
+           "keys per K/V tile of the prefill kernel: 16, 32, 64, 128, or 0 "
+           "(64 at head_dim 64, 32 at 128)">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect",

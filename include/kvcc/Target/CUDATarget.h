@@ -24,10 +24,17 @@ struct CUDATargetOptions {
   /// XOR-swizzled shared-memory tiles in the prefill kernel (kvc-lower-to-gpu
   /// swizzle-shared-memory); off only to measure what the swizzle buys.
   bool swizzleSharedMemory = true;
+  /// The prefill kernel's tile (kvc-lower-to-gpu prefill-rows / prefill-keys;
+  /// keys 0: by head_dim).
+  int64_t prefillRows = 64, prefillKeys = 0;
 };
 
 /// Checks `gpuArch` ("sm_80", "sm_90", ...): an error message or "".
 std::string checkGPUArch(const std::string &gpuArch);
+
+/// Parses `--gpu-prefill-tile` ("ROWSxKEYS", e.g. "128x64"; "" keeps the
+/// default) into `options`: an error message or "".
+std::string parsePrefillTile(const std::string &text, CUDATargetOptions &options);
 
 /// The CUDA pipeline up to host code on gpu.alloc / gpu.launch_func and
 /// outlined kernels in the GPU dialect (what `--emit=gpu` prints).

@@ -79,7 +79,9 @@ HeadState merge(ImplicitLocOpBuilder &b, const HeadState &x, const HeadState &y)
 }
 
 struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
+  PagedAttentionToGPU(const TypeConverter &converter, MLIRContext *context, PrefillTile prefillTile)
+      : OpConversionPattern(converter, context), prefillTile(prefillTile) {}
+  PrefillTile prefillTile;
 
   LogicalResult
   matchAndRewrite(kvc::PagedAttentionOp op, OpAdaptor adaptor,
@@ -173,7 +175,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
         ImplicitLocOpBuilder b(loc, nb);
         emitPrefillAttention(b, PrefillParams{G, D, s.blockSize, s.kvHeads, s.scale,
                                               s.causal, s.window, s.softcap, s.layout,
-                                              query, pages, tables, lens, starts, out});
+                                              prefillTile, query, pages, tables, lens, starts, out});
         scf::YieldOp::create(b);
       });
     }
@@ -453,6 +455,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
 } // namespace
 
 void kvcc::populateKVCAttentionToGPUPatterns(const TypeConverter &converter,
-                                             RewritePatternSet &patterns) {
-  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext());
+                                             RewritePatternSet &patterns,
+                                             PrefillTile prefillTile) {
+  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext(), prefillTile);
 }

@@ -17,9 +17,14 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(convertKVCOps(getOperation(), [](const TypeConverter &converter,
+    PrefillTile tile{prefillRows, prefillKeys};
+    if (std::string problem = tile.check(); !problem.empty()) {
+      getOperation().emitError("kvc-lower-to-gpu: ") << problem;
+      return signalPassFailure();
+    }
+    if (failed(convertKVCOps(getOperation(), [&](const TypeConverter &converter,
                                                  RewritePatternSet &patterns) {
-          populateKVCAttentionToGPUPatterns(converter, patterns);
+          populateKVCAttentionToGPUPatterns(converter, patterns, tile);
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);

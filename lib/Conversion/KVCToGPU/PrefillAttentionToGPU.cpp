@@ -1,9 +1,10 @@
 //===- PrefillAttentionToGPU.cpp - FlashAttention-2 prefill on tensor cores -===//
 //
 // The prefill mapping of the attention algorithm (DESIGN.md §4): one CTA of
-// 4 warps owns a tile of 64 query rows of one (sequence, KV head); a row is a
-// (token, query head of the group) pair, so the G heads of a GQA group share
-// every K/V tile the CTA loads. Per K/V tile of N keys:
+// 4 warps owns a tile of 64 or 128 query rows of one (sequence, KV head)
+// (PrefillTile: one or two 16-row MMA tiles a warp); a row is a (token, query
+// head of the group) pair, so the G heads of a GQA group share every K/V tile
+// the CTA loads. Per K/V tile of N keys:
 //
 //   cp.async    the next tile's K and V rows (read through the block table,
 //               any page size) into the other shared-memory stage while this
@@ -38,7 +39,9 @@ using namespace kvcc::lowering;
 
 namespace {
 
-constexpr int64_t kRows = 64; // query rows per CTA (4 warps x 16)
+constexpr int64_t kPrefillWarps = kGPUBlockThreads / 32;
+/// The most static shared memory a kernel may declare (more is dynamic).
+constexpr int64_t kStaticSharedMemoryBytes = 48 * 1024;
 /// Marks the prefill launches whose tiles swizzlePrefillSharedMemory permutes.
 constexpr llvm::StringLiteral kSwizzleAttr = "kvcc.swizzle_shared_memory";
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
@@ -89,20 +92,41 @@ Value mmaSync(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value c) {
 
 } // namespace
 
-int64_t kvcc::prefillKeyTile(int64_t headDim) { return headDim <= 64 ? 64 : 32; }
+int64_t kvcc::PrefillTile::keysFor(int64_t headDim) const {
+  if (keys)
+    return keys;
+  return headDim <= 64 ? 64 : 32;
+}
+
+std::string kvcc::PrefillTile::check() const {
+  if (rows != 64 && rows != 128)
+    return "prefill tile rows must be 64 or 128 (one or two 16-row MMA tiles a warp), got " +
+           std::to_string(rows);
+  if (keys != 0 && keys != 16 && keys != 32 && keys != 64 && keys != 128)
+    return "prefill tile keys must be 16, 32, 64 or 128 (0: by head_dim), got " +
+           std::to_string(keys);
+  return "";
+}
+
+int64_t kvcc::prefillSharedMemoryBytes(const PrefillTile &tile, int64_t headDim) {
+  // 16-bit Q rows, and two stages of K and V tiles.
+  return (tile.rows + 4 * tile.keysFor(headDim)) * headDim * 2;
+}
 
 bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
   // Rows are (token, head) pairs numbered token * G + head, each masked and
   // stored on its own, so a tile may split a token's group (SmolLM2's G = 3
   // puts 21⅓ tokens in a tile); the tile's key range comes from its first
   // and last token.
-  return (elem.isF16() || elem.isBF16()) && (headDim == 64 || headDim == 128) && groupSize <= kRows;
+  return (elem.isF16() || elem.isBF16()) && (headDim == 64 || headDim == 128) && groupSize <= 64;
 }
 
 void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                                 const PrefillParams &p) {
   Loops L{b};
-  const int64_t D = p.headDim, G = p.groupSize, N = prefillKeyTile(D);
+  const int64_t D = p.headDim, G = p.groupSize;
+  const int64_t rows = p.tile.rows, N = p.tile.keysFor(D);
+  const int64_t MT = rows / (16 * kPrefillWarps); // 16-row MMA tiles per warp
   // The tensor-core operand type is the cache's; a query of another type
   // (an f32 model over an f16 cache) is converted while it is staged.
   Type elem = cast<MemRefType>(p.pages.getType()).getElementType();
@@ -110,24 +134,48 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Type outElem = cast<MemRefType>(p.out.getType()).getElementType();
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  auto sQType = MemRefType::get({kRows, D}, elem, nullptr, workgroup);
+  auto sQType = MemRefType::get({rows, D}, elem, nullptr, workgroup);
   auto sKVType = MemRefType::get({2, N, D}, elem, nullptr, workgroup);
+  const int64_t smemBytes = prefillSharedMemoryBytes(p.tile, D);
+  // Static shared memory stops at 48 KiB; a bigger tile takes the dynamic
+  // kind (the runtime opts the kernel in on its first launch). MLIR lowers
+  // gpu.dynamic_shared_memory to a zero-length shared global at offset 0 of
+  // the CTA's window (ptxas reports 1 byte), so the views index the launch's
+  // dynamic bytes; the kernel has no other shared memory to overlap.
+  const bool dynamicSmem = smemBytes > kStaticSharedMemoryBytes;
   Value tokens = memref::DimOp::create(b, p.query, 0);
   Value numSeqs = memref::DimOp::create(b, p.contextLens, 0);
   // Enough row tiles for the longest possible chunk (every token of the step).
-  Value rowTiles = L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(kRows));
+  Value rowTiles = L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(rows));
   auto name = kernelName(b, "kvc_prefill_attention");
+  Value dynamicBytes;
+  if (dynamicSmem)
+    dynamicBytes = arith::ConstantIntOp::create(b, smemBytes, 32);
+  SmallVector<Type> attributions;
+  if (!dynamicSmem)
+    attributions = {sQType, sKVType, sKVType};
   auto launch = gpu::LaunchOp::create(
       b, rowTiles, L.idx(p.kvHeads), numSeqs, L.idx(kGPUBlockThreads), L.idx(1),
-      L.idx(1), nullptr, nullptr, {}, TypeRange{sQType, sKVType, sKVType}, {},
-      nullptr, nullptr, nullptr, name, name);
+      L.idx(1), dynamicBytes, nullptr, {}, attributions, {}, nullptr, nullptr,
+      nullptr, name, name);
   launch->setAttr(kSwizzleAttr, b.getUnitAttr());
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Loops K{b};
-  Value sQ = launch.getWorkgroupAttributions()[0];
-  Value sK = launch.getWorkgroupAttributions()[1];
-  Value sV = launch.getWorkgroupAttributions()[2];
+  Value sQ, sK, sV;
+  if (dynamicSmem) {
+    // Q, then the two stages of K, then of V: views of the dynamic buffer.
+    auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, workgroup);
+    Value buffer = gpu::DynamicSharedMemoryOp::create(b, raw);
+    int64_t qBytes = rows * D * 2, kvBytes = 2 * N * D * 2;
+    sQ = memref::ViewOp::create(b, sQType, buffer, K.idx(0), ValueRange{});
+    sK = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes), ValueRange{});
+    sV = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes + kvBytes), ValueRange{});
+  } else {
+    sQ = launch.getWorkgroupAttributions()[0];
+    sK = launch.getWorkgroupAttributions()[1];
+    sV = launch.getWorkgroupAttributions()[2];
+  }
   Value rowTile = launch.getBlockIds().x, group = launch.getBlockIds().y,
         seq = launch.getBlockIds().z, tid = launch.getThreadIds().x;
   Value warp = K.divU(tid, K.idx(32)), lane = K.remU(tid, K.idx(32));
@@ -135,7 +183,10 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Value first = K.loadIndex(p.queryStart, {seq});
   Value qlen = K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), first);
   Value ctx = K.loadIndex(p.contextLens, {seq});
-  Value rowBase = K.mul(rowTile, K.idx(kRows));
+  Value rowBase = K.mul(rowTile, K.idx(rows));
+  // Warp w owns rows [16·MT·w, 16·MT·(w + 1)) of the tile: MMA tile t of it
+  // starts at warpRow + 16·t.
+  Value warpRow = K.mul(warp, K.idx(16 * MT));
   // Decode tokens (one query) go to the decode kernel; empty tiles exit.
   Value mine = arith::AndIOp::create(
       b, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, qlen, K.idx(1)),
@@ -147,7 +198,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     Value firstPos = L.sub(ctx, qlen);
     Value lastTok = arith::MinSIOp::create(
-        b, L.sub(qlen, L.idx(1)), L.divU(L.add(rowBase, L.idx(kRows - 1)), L.idx(G)));
+        b, L.sub(qlen, L.idx(1)), L.divU(L.add(rowBase, L.idx(rows - 1)), L.idx(G)));
     Value tileFirstPos = L.add(firstPos, L.divU(rowBase, L.idx(G)));
     Value tileLastPos = L.add(firstPos, lastTok);
     // Keys any row of this tile may see: the tile-level causal skip.
@@ -163,7 +214,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
 
     // Q rows of the tile, row r = (token r / G, head r % G); out-of-range rows
     // are zero-filled by the copy.
-    blockStrided(b, tid, kRows * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
+    blockStrided(b, tid, rows * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
       Loops L{b};
       Value r = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
       Value prow = L.add(rowBase, r);
@@ -221,15 +272,28 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     auto aType = VectorType::get({4, 2}, elem), bType = VectorType::get({2, 2}, elem);
     Value zeroAcc = arith::ConstantOp::create(
         b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0f)));
-    SmallVector<Value> init(D / 8, zeroAcc);
-    init.append({Loops{b}.f32(kNoScore), Loops{b}.f32(kNoScore), Loops{b}.f32(0.0), Loops{b}.f32(0.0)});
-    Value aRow = L.add(L.mul(warp, L.idx(16)),
-                       L.add(L.remU(lane, L.idx(8)),
-                             L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8))));
+    // The loop state: per MMA tile t, D/8 O accumulators; then (max, max)
+    // and (sum, sum) of its rows (quad, quad + 8) per tile.
+    auto oAt = [&](int64_t t, int64_t n) { return t * (D / 8) + n; };
+    auto maxAt = [&](int64_t t, int64_t i) { return MT * (D / 8) + 2 * t + i; };
+    auto sumAt = [&](int64_t t, int64_t i) { return MT * (D / 8) + 2 * MT + 2 * t + i; };
+    SmallVector<Value> init(MT * (D / 8), zeroAcc);
+    init.append(2 * MT, Loops{b}.f32(kNoScore));
+    init.append(2 * MT, Loops{b}.f32(0.0));
+    Value aRowInTile = L.add(L.remU(lane, L.idx(8)),
+                             L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8)));
+    SmallVector<Value> aRow;
+    for (int64_t t = 0; t < MT; ++t)
+      aRow.push_back(L.add(L.add(warpRow, L.idx(16 * t)), aRowInTile));
     Value aCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
     Value bRow = L.remU(lane, L.idx(8));
     Value bCol = L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8));
     Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
+    // Rows quad and quad + 8 of MMA tile t, tile-relative.
+    auto fragmentRow = [&](ImplicitLocOpBuilder &b, int64_t t, int64_t i) {
+      Loops L{b};
+      return L.add(L.add(warpRow, L.idx(16 * t + 8 * i)), quad);
+    };
 
     auto loop = scf::ForOp::create(
         b, L.idx(0), numTiles, L.idx(1), init,
@@ -257,110 +321,121 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               });
           gpu::BarrierOp::create(b);
 
-          // S = Q Kᵀ for this warp's 16 rows and the tile's N keys.
-          SmallVector<Value> s(N / 8, zeroAcc);
+          // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys; each
+          // K fragment serves all MT row tiles.
+          SmallVector<SmallVector<Value>> s(MT, SmallVector<Value>(N / 8, zeroAcc));
           for (int64_t ks = 0; ks < D / 16; ++ks) {
-            Value a = nvgpu::LdMatrixOp::create(
-                b, aType, sQ, ValueRange{aRow, L.add(aCol, L.idx(ks * 16))},
-                /*transpose=*/false, /*numTiles=*/4);
+            SmallVector<Value> a;
+            for (int64_t t = 0; t < MT; ++t)
+              a.push_back(nvgpu::LdMatrixOp::create(
+                  b, aType, sQ, ValueRange{aRow[t], L.add(aCol, L.idx(ks * 16))},
+                  /*transpose=*/false, /*numTiles=*/4));
             for (int64_t n = 0; n < N / 8; ++n) {
               Value bk = nvgpu::LdMatrixOp::create(
                   b, bType, sK,
                   ValueRange{stage, L.add(bRow, L.idx(n * 8)), L.add(bCol, L.idx(ks * 16))},
                   false, 2);
-              s[n] = mmaSync(b, a, bk, s[n]);
+              for (int64_t t = 0; t < MT; ++t)
+                s[t][n] = mmaSync(b, a[t], bk, s[t][n]);
             }
           }
 
-          // Scale, soft-cap and mask each score; rows (quad, quad + 8).
           Value tileStart = L.add(lo, L.mul(j, L.idx(N)));
-          Value rowMax[2] = {negInf, negInf};
-          Value valid[2], pos[2]; // of rows quad and quad + 8
-          for (int64_t i = 0; i < 2; ++i) {
-            Value r = L.add(L.mul(warp, L.idx(16)), L.add(quad, L.idx(8 * i)));
-            Value tok = L.divU(L.add(rowBase, r), L.idx(G));
-            pos[i] = L.add(firstPos, tok);
-            valid[i] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
-          }
-          SmallVector<SmallVector<Value>> scores(N / 8);
-          for (int64_t n = 0; n < N / 8; ++n)
-            for (int64_t i = 0; i < 2; ++i)
-              for (int64_t jj = 0; jj < 2; ++jj) {
-                Value key = L.add(tileStart, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2))));
-                Value ok = arith::AndIOp::create(
-                    b, valid[i], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi));
-                if (p.causal)
-                  ok = arith::AndIOp::create(
-                      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i]));
-                if (p.window)
-                  ok = arith::AndIOp::create(
-                      b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt,
-                                                   L.add(key, L.idx(*p.window)), pos[i]));
-                Value v = arith::MulFOp::create(b, extract(b, s[n], i, jj), Loops{b}.f32(p.scale));
-                if (p.softcap) {
-                  Value cap = Loops{b}.f32(*p.softcap);
-                  v = arith::MulFOp::create(
-                      b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, v, cap)));
+          SmallVector<Value> yield(state.begin(), state.end());
+          SmallVector<SmallVector<Value>> pFrag(MT);
+          SmallVector<Value> corrVec(MT);
+          for (int64_t t = 0; t < MT; ++t) {
+            // Scale, soft-cap and mask each score; rows (quad, quad + 8).
+            Value rowMax[2] = {negInf, negInf};
+            Value valid[2], pos[2];
+            for (int64_t i = 0; i < 2; ++i) {
+              Value tok = L.divU(L.add(rowBase, fragmentRow(b, t, i)), L.idx(G));
+              pos[i] = L.add(firstPos, tok);
+              valid[i] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
+            }
+            SmallVector<SmallVector<Value>> scores(N / 8);
+            for (int64_t n = 0; n < N / 8; ++n)
+              for (int64_t i = 0; i < 2; ++i)
+                for (int64_t jj = 0; jj < 2; ++jj) {
+                  Value key = L.add(tileStart, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2))));
+                  Value ok = arith::AndIOp::create(
+                      b, valid[i], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi));
+                  if (p.causal)
+                    ok = arith::AndIOp::create(
+                        b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i]));
+                  if (p.window)
+                    ok = arith::AndIOp::create(
+                        b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt,
+                                                     L.add(key, L.idx(*p.window)), pos[i]));
+                  Value v = arith::MulFOp::create(b, extract(b, s[t][n], i, jj), Loops{b}.f32(p.scale));
+                  if (p.softcap) {
+                    Value cap = Loops{b}.f32(*p.softcap);
+                    v = arith::MulFOp::create(
+                        b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, v, cap)));
+                  }
+                  v = arith::SelectOp::create(b, ok, v, negInf);
+                  scores[n].push_back(v);
+                  rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], v);
                 }
-                v = arith::SelectOp::create(b, ok, v, negInf);
-                scores[n].push_back(v);
-                rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], v);
-              }
-          Value m[2], corr[2], l[2];
-          for (int64_t i = 0; i < 2; ++i) {
-            for (int32_t o = 1; o < 4; o *= 2)
-              rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], shuffleXor(b, rowMax[i], o));
-            Value mOld = state[D / 8 + i];
-            m[i] = arith::MaximumFOp::create(b, mOld, rowMax[i]);
-            corr[i] = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, m[i]));
+            Value m[2], corr[2];
+            for (int64_t i = 0; i < 2; ++i) {
+              for (int32_t o = 1; o < 4; o *= 2)
+                rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], shuffleXor(b, rowMax[i], o));
+              Value mOld = state[maxAt(t, i)];
+              m[i] = arith::MaximumFOp::create(b, mOld, rowMax[i]);
+              corr[i] = math::ExpOp::create(b, arith::SubFOp::create(b, mOld, m[i]));
+            }
+            // P = exp(S - m), row sums, and P as A fragments (f16/bf16).
+            Value rowSum[2] = {Loops{b}.f32(0.0), Loops{b}.f32(0.0)};
+            for (int64_t n = 0; n < N / 8; ++n) {
+              SmallVector<Value> ps;
+              for (int64_t i = 0; i < 2; ++i)
+                for (int64_t jj = 0; jj < 2; ++jj) {
+                  Value e = math::ExpOp::create(
+                      b, arith::SubFOp::create(b, scores[n][2 * i + jj], m[i]));
+                  rowSum[i] = arith::AddFOp::create(b, rowSum[i], e);
+                  ps.push_back(arith::TruncFOp::create(b, elem, e));
+                }
+              pFrag[t].push_back(vector::FromElementsOp::create(
+                  b, VectorType::get({2, 2}, elem), ps));
+            }
+            for (int64_t i = 0; i < 2; ++i) {
+              for (int32_t o = 1; o < 4; o *= 2)
+                rowSum[i] = arith::AddFOp::create(b, rowSum[i], shuffleXor(b, rowSum[i], o));
+              yield[maxAt(t, i)] = m[i];
+              yield[sumAt(t, i)] = arith::AddFOp::create(
+                  b, arith::MulFOp::create(b, state[sumAt(t, i)], corr[i]), rowSum[i]);
+            }
+            corrVec[t] = vector::FromElementsOp::create(
+                b, acc, ValueRange{corr[0], corr[0], corr[1], corr[1]});
           }
-          // P = exp(S - m), row sums, and P as A fragments (f16/bf16).
-          Value rowSum[2] = {Loops{b}.f32(0.0), Loops{b}.f32(0.0)};
-          SmallVector<Value> pFrag(N / 8);
-          for (int64_t n = 0; n < N / 8; ++n) {
-            SmallVector<Value> ps;
-            for (int64_t i = 0; i < 2; ++i)
-              for (int64_t jj = 0; jj < 2; ++jj) {
-                Value e = math::ExpOp::create(
-                    b, arith::SubFOp::create(b, scores[n][2 * i + jj], m[i]));
-                rowSum[i] = arith::AddFOp::create(b, rowSum[i], e);
-                ps.push_back(arith::TruncFOp::create(b, elem, e));
-              }
-            pFrag[n] = vector::FromElementsOp::create(
-                b, VectorType::get({2, 2}, elem), ps);
-          }
-          for (int64_t i = 0; i < 2; ++i) {
-            for (int32_t o = 1; o < 4; o *= 2)
-              rowSum[i] = arith::AddFOp::create(b, rowSum[i], shuffleXor(b, rowSum[i], o));
-            l[i] = arith::AddFOp::create(
-                b, arith::MulFOp::create(b, state[D / 8 + 2 + i], corr[i]), rowSum[i]);
-          }
-          // Rescale O rows, then O += P V.
-          Value corrVec = vector::FromElementsOp::create(
-              b, acc, ValueRange{corr[0], corr[0], corr[1], corr[1]});
-          SmallVector<Value> o;
-          for (int64_t n = 0; n < D / 8; ++n)
-            o.push_back(arith::MulFOp::create(b, state[n], corrVec));
+          // Rescale O rows, then O += P V; each V fragment serves all MT
+          // row tiles.
+          for (int64_t t = 0; t < MT; ++t)
+            for (int64_t n = 0; n < D / 8; ++n)
+              yield[oAt(t, n)] = arith::MulFOp::create(b, state[oAt(t, n)], corrVec[t]);
           for (int64_t ks = 0; ks < N / 16; ++ks) {
-            SmallVector<Value> aElems;
-            for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
-              for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
-                for (int64_t jj = 0; jj < 2; ++jj)
-                  aElems.push_back(extract(b, pFrag[2 * ks + half], i, jj));
-            // a0 = (row quad, k lo), a1 = (row quad+8, k lo), a2 = (quad, k hi), a3.
-            Value a = vector::FromElementsOp::create(b, aType, aElems);
+            SmallVector<Value> a;
+            for (int64_t t = 0; t < MT; ++t) {
+              SmallVector<Value> aElems;
+              for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
+                for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
+                  for (int64_t jj = 0; jj < 2; ++jj)
+                    aElems.push_back(extract(b, pFrag[t][2 * ks + half], i, jj));
+              // a0 = (row quad, k lo), a1 = (row quad+8, k lo), a2 = (quad, k hi), a3.
+              a.push_back(vector::FromElementsOp::create(b, aType, aElems));
+            }
             Value vRow = L.add(L.idx(ks * 16), L.add(bRow, bCol));
             for (int64_t n = 0; n < D / 8; ++n) {
               Value bv = nvgpu::LdMatrixOp::create(
                   b, bType, sV, ValueRange{stage, vRow, L.idx(n * 8)},
                   /*transpose=*/true, 2);
-              o[n] = mmaSync(b, a, bv, o[n]);
+              for (int64_t t = 0; t < MT; ++t)
+                yield[oAt(t, n)] = mmaSync(b, a[t], bv, yield[oAt(t, n)]);
             }
           }
           // The stage is overwritten by the prefetch two iterations on.
           gpu::BarrierOp::create(b);
-          SmallVector<Value> yield(o);
-          yield.append({m[0], m[1], l[0], l[1]});
           scf::YieldOp::create(b, yield);
         });
 
@@ -368,29 +443,29 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
 
     // O / l, rows that exist only.
-    for (int64_t i = 0; i < 2; ++i) {
-      Value r = L.add(L.mul(warp, L.idx(16)), L.add(quad, L.idx(8 * i)));
-      Value prow = L.add(rowBase, r);
-      Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
-      Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
-      Value sum = loop.getResult(D / 8 + 2 + i);
-      Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, Loops{b}.f32(0.0));
-      Value inv = arith::SelectOp::create(
-          b, positive, arith::DivFOp::create(b, Loops{b}.f32(1.0), sum), Loops{b}.f32(0.0));
-      scf::IfOp::create(b, exists, [&](OpBuilder &nb, Location loc) {
-        ImplicitLocOpBuilder b(loc, nb);
-        Loops L{b};
-        for (int64_t n = 0; n < D / 8; ++n)
-          for (int64_t jj = 0; jj < 2; ++jj) {
-            Value v = arith::MulFOp::create(b, extract(b, loop.getResult(n), i, jj), inv);
-            Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
-            memref::StoreOp::create(
-                b, L.fromF32(v, outElem), p.out,
-                ValueRange{L.add(first, tok), L.add(L.mul(group, L.idx(G)), head), d});
-          }
-        scf::YieldOp::create(b);
-      });
-    }
+    for (int64_t t = 0; t < MT; ++t)
+      for (int64_t i = 0; i < 2; ++i) {
+        Value prow = L.add(rowBase, fragmentRow(b, t, i));
+        Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
+        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
+        Value sum = loop.getResult(sumAt(t, i));
+        Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, Loops{b}.f32(0.0));
+        Value inv = arith::SelectOp::create(
+            b, positive, arith::DivFOp::create(b, Loops{b}.f32(1.0), sum), Loops{b}.f32(0.0));
+        scf::IfOp::create(b, exists, [&](OpBuilder &nb, Location loc) {
+          ImplicitLocOpBuilder b(loc, nb);
+          Loops L{b};
+          for (int64_t n = 0; n < D / 8; ++n)
+            for (int64_t jj = 0; jj < 2; ++jj) {
+              Value v = arith::MulFOp::create(b, extract(b, loop.getResult(oAt(t, n)), i, jj), inv);
+              Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
+              memref::StoreOp::create(
+                  b, L.fromF32(v, outElem), p.out,
+                  ValueRange{L.add(first, tok), L.add(L.mul(group, L.idx(G)), head), d});
+            }
+          scf::YieldOp::create(b);
+        });
+      }
     scf::YieldOp::create(b);
   });
   gpu::TerminatorOp::create(b);
@@ -402,10 +477,17 @@ LogicalResult kvcc::swizzlePrefillSharedMemory(Operation *root, bool enabled) {
     if (launch->removeAttr(kSwizzleAttr) && enabled)
       launches.push_back(launch);
   });
-  for (gpu::LaunchOp launch : launches)
-    for (Value tile : launch.getWorkgroupAttributions())
+  for (gpu::LaunchOp launch : launches) {
+    // The tiles: workgroup attributions, or views of dynamic shared memory.
+    SmallVector<Value> tiles(launch.getWorkgroupAttributions());
+    launch.walk([&](memref::ViewOp view) {
+      if (view.getSource().getDefiningOp<gpu::DynamicSharedMemoryOp>())
+        tiles.push_back(view.getResult());
+    });
+    for (Value tile : tiles)
       if (failed(nvgpu::optimizeSharedMemoryReadsAndWrites(launch, tile)))
         return launch.emitOpError()
                << "cannot swizzle the prefill kernel's shared-memory tile " << tile.getType();
+  }
   return success();
 }

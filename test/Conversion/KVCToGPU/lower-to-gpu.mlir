@@ -1,4 +1,8 @@
 // RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu --verify-diagnostics | FileCheck %s
+// RUN: not kvcc-opt %s --kvc-lower-to-gpu="prefill-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD-ROWS
+// BAD-ROWS: error: kvc-lower-to-gpu: prefill tile rows must be 64 or 128 (one or two 16-row MMA tiles a warp), got 32
+// RUN: not kvcc-opt %s --kvc-lower-to-gpu="prefill-keys=24" 2>&1 | FileCheck %s --check-prefix=BAD-KEYS
+// BAD-KEYS: error: kvc-lower-to-gpu: prefill tile keys must be 16, 32, 64 or 128 (0: by head_dim), got 24
 
 // Flash-decoding: a CTA of 128 threads per (split, KV head, sequence) with
 // per-warp state in shared memory; 16-byte loads of K/V rows read through the

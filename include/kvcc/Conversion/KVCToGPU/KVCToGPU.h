@@ -10,6 +10,8 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <string>
+
 namespace kvcc {
 
 #define GEN_PASS_DECL_KVCLOWERTOGPU
@@ -22,9 +24,26 @@ namespace kvcc {
 /// vocabulary-long row, uses 1024.
 constexpr int64_t kGPUBlockThreads = 128;
 
-/// kvc.paged_attention to the flash-decoding kernel (+ split combine).
+/// The tensor-core prefill kernel's tile (4 warps a CTA).
+struct PrefillTile {
+  /// Query rows a CTA: 64 (one 16-row MMA tile a warp) or 128 (two, which
+  /// share every K and V fragment a warp loads from shared memory).
+  int64_t rows = 64;
+  /// Keys a K/V tile: 16, 32, 64 or 128; 0 picks what keeps the default
+  /// tile within 48 KiB of static shared memory (64 at head_dim 64, 32 at
+  /// 128).
+  int64_t keys = 0;
+
+  int64_t keysFor(int64_t headDim) const;
+  /// Empty if the tile is valid, else what is wrong with it.
+  std::string check() const;
+};
+
+/// kvc.paged_attention to the flash-decoding kernel (+ split combine), and
+/// multi-token chunks to the tensor-core prefill kernel with `prefillTile`.
 void populateKVCAttentionToGPUPatterns(const mlir::TypeConverter &converter,
-                                       mlir::RewritePatternSet &patterns);
+                                       mlir::RewritePatternSet &patterns,
+                                       PrefillTile prefillTile = {});
 
 /// kvc.append and kvc.rope to one-CTA-per-token kernels.
 void populateKVCCacheAndRopeToGPUPatterns(const mlir::TypeConverter &converter,
