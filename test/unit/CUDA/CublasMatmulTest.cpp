@@ -210,6 +210,20 @@ TEST_F(CublasMockTest, SaysWhenThereIsNoCublas) {
   EXPECT_TRUE(contains(lastError(), "set KVCC_LIBCUBLAS")) << lastError();
 }
 
+TEST_F(CublasMockTest, HalfPrecisionNeedsGemmEx) {
+  // A cuBLAS without cublasGemmEx still serves f32 GEMMs; a 16-bit one is
+  // refused with what is missing and nothing is written.
+  setEnv("KVCC_LIBCUBLAS", KVCC_MOCK_CUBLAS_SGEMM_ONLY);
+  std::mt19937 rng(5);
+  View a = makeView(2, 3, 0, 0, rng), b = makeView(4, 3, 0, 0, rng), c = makeView(2, 4, 0, 0, rng);
+  _mlir_ciface_kvcc_cuda_matmul_nt(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastError(), "") << lastError();
+  std::vector<float> before(c.d.aligned, c.d.aligned + 8);
+  _mlir_ciface_kvcc_cuda_matmul_nt_f16(&a.d, &b.d, &c.d);
+  EXPECT_EQ(lastError(), "kvcc_cuda_matmul_nt_f16: this cuBLAS lacks cublasGemmEx, which f16/bf16 models need");
+  EXPECT_EQ(std::vector<float>(c.d.aligned, c.d.aligned + 8), before);
+}
+
 TEST_F(CublasMockTest, InAStepJoinsTheStepStreamWithoutWaiting) {
   std::mt19937 rng(4);
   View a = makeView(2, 3, 0, 0, rng), b = makeView(4, 3, 0, 0, rng), c = makeView(2, 4, 0, 0, rng);

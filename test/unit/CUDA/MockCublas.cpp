@@ -101,8 +101,10 @@ int gGemmExCalls = 0;
 } // namespace
 
 extern "C" {
+#ifndef KVCC_MOCK_CUBLAS_NO_GEMMEX
 /// cublasGemmEx with f32 compute (68) and the default algorithm (-1); A and B
-/// of one type, C of it or f32, as the runtime calls it.
+/// of one type, C of it or f32, as the runtime calls it. Left out of
+/// libmock_cublas_sgemm_only.so, a cuBLAS the 16-bit GEMMs must refuse.
 __attribute__((visibility("default"))) int cublasGemmEx(void *, int transa, int transb, int m, int n, int k,
                                                         const void *alpha, const void *a, int aType, int lda,
                                                         const void *b, int bType, int ldb, const void *beta, void *c,
@@ -127,6 +129,7 @@ __attribute__((visibility("default"))) int cublasGemmEx(void *, int transa, int 
     }
   return 0;
 }
+#endif
 
 __attribute__((visibility("default"))) int kvcc_mock_cublas_gemmex_calls(void) { return gGemmExCalls; }
 }
