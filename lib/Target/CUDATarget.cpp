@@ -56,8 +56,9 @@ std::string kvcc::parsePrefillTile(const std::string &text, CUDATargetOptions &o
   PrefillTile tile;
   unsigned long long rows = 0, keys = 0;
   if (rest.consumeInteger(10, rows) || !rest.consume_front("x") ||
-      rest.consumeInteger(10, keys) || !rest.empty() || keys == 0)
-    return "--gpu-prefill-tile must be ROWSxKEYS (e.g. 64x32, 128x64), got '" + text + "'";
+      rest.consumeInteger(10, keys) || !rest.empty())
+    return "--gpu-prefill-tile must be ROWSxKEYS (e.g. 64x32, 128x64; KEYS 0: by head_dim), got '" +
+           text + "'";
   tile.rows = static_cast<int64_t>(rows);
   tile.keys = static_cast<int64_t>(keys);
   if (std::string problem = tile.check(); !problem.empty())

@@ -32,8 +32,9 @@ struct CUDATargetOptions {
 /// Checks `gpuArch` ("sm_80", "sm_90", ...): an error message or "".
 std::string checkGPUArch(const std::string &gpuArch);
 
-/// Parses `--gpu-prefill-tile` ("ROWSxKEYS", e.g. "128x64"; "" keeps the
-/// default) into `options`: an error message or "".
+/// Parses `--gpu-prefill-tile` ("ROWSxKEYS", e.g. "128x64"; KEYS 0 picks
+/// them by head_dim; "" keeps the default) into `options`: an error message
+/// or "".
 std::string parsePrefillTile(const std::string &text, CUDATargetOptions &options);
 
 /// The CUDA pipeline up to host code on gpu.alloc / gpu.launch_func and
