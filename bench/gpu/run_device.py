@@ -1022,7 +1022,7 @@ def gpu_run(args, index, kdir):
             variants = [(s, decode_module(splits=s), "") for s in PREFILL_SPLITS]
             variants.append((1, decode_module(splits=1) + "_noswizzle", " noswizzle"))
             tiled = decode_module(splits=1) + "_tile"
-            variants += [(1, mid, " " + mid[len(tiled) - 4:])
+            variants += [(1, mid, " tile" + mid[len(tiled):])
                          for mid in sorted(kernels) if mid.startswith(tiled)]
             for s, mid, tag in variants:
                 if mid not in kernels:

@@ -141,16 +141,11 @@ std::string manifest(const kvcc::ModelSpec &spec,
   return kvcc::json::write(root, 2) + "\n";
 }
 
-/// The CUDA target's options from the command line.
-kvcc::CUDATargetOptions cudaOptions() {
-  kvcc::CUDATargetOptions cuda;
-  cuda.gpuArch = gpuArch;
-  cuda.irDumpDir = dumpIRDir;
-  cuda.swizzleSharedMemory = gpuSwizzle;
-  // Validated in main.
-  (void)kvcc::parsePrefillTile(gpuPrefillTile, cuda);
-  return cuda;
-}
+/// The CUDA target's options from the command line, set and checked once by
+/// main before anything is compiled.
+kvcc::CUDATargetOptions cudaTarget;
+
+const kvcc::CUDATargetOptions &cudaOptions() { return cudaTarget; }
 
 /// Prints the --emit stage (validated by the caller): llvm (the CPU target's
 /// LLVM dialect), gpu (the CUDA target's GPU dialect IR) or ptx (one PTX file
@@ -243,9 +238,11 @@ int main(int argc, char **argv) {
   if (target == "cuda") {
     if (std::string error = kvcc::checkGPUArch(gpuArch); !error.empty())
       return fail(error);
-    kvcc::CUDATargetOptions tile;
-    if (std::string error = kvcc::parsePrefillTile(gpuPrefillTile, tile); !error.empty())
+    if (std::string error = kvcc::parsePrefillTile(gpuPrefillTile, cudaTarget); !error.empty())
       return fail(error);
+    cudaTarget.gpuArch = gpuArch;
+    cudaTarget.irDumpDir = dumpIRDir;
+    cudaTarget.swizzleSharedMemory = gpuSwizzle;
   }
   if (command == "build")
     return buildModule();

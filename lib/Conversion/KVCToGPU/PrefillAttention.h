@@ -20,10 +20,6 @@ struct PrefillParams {
   mlir::Value query, pages, blockTables, contextLens, queryStart, out;
 };
 
-/// Shared memory of the kernel: the Q tile and two stages of K and V tiles.
-/// Above 48 KiB it is dynamic shared memory.
-int64_t prefillSharedMemoryBytes(const PrefillTile &tile, int64_t headDim);
-
 /// Whether the tensor-core kernel serves this shape (an f16 or bf16 cache, head_dim
 /// 64 or 128, GQA groups of at most 64 heads); otherwise the flash-decoding
 /// kernel serves every sequence.

@@ -108,11 +108,6 @@ std::string kvcc::PrefillTile::check() const {
   return "";
 }
 
-int64_t kvcc::prefillSharedMemoryBytes(const PrefillTile &tile, int64_t headDim) {
-  // 16-bit Q rows, and two stages of K and V tiles.
-  return (tile.rows + 4 * tile.keysFor(headDim)) * headDim * 2;
-}
-
 bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
   // Rows are (token, head) pairs numbered token * G + head, each masked and
   // stored on its own, so a tile may split a token's group (SmolLM2's G = 3
@@ -136,7 +131,10 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto sQType = MemRefType::get({rows, D}, elem, nullptr, workgroup);
   auto sKVType = MemRefType::get({2, N, D}, elem, nullptr, workgroup);
-  const int64_t smemBytes = prefillSharedMemoryBytes(p.tile, D);
+  // Shared memory: the Q tile, then two stages of K tiles, then of V tiles.
+  const int64_t qBytes = sQType.getNumElements() * sQType.getElementTypeBitWidth() / 8;
+  const int64_t kvBytes = sKVType.getNumElements() * sKVType.getElementTypeBitWidth() / 8;
+  const int64_t smemBytes = qBytes + 2 * kvBytes;
   // Static shared memory stops at 48 KiB; a bigger tile takes the dynamic
   // kind (the runtime opts the kernel in on its first launch). MLIR lowers
   // gpu.dynamic_shared_memory to a zero-length shared global at offset 0 of
@@ -164,10 +162,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Loops K{b};
   Value sQ, sK, sV;
   if (dynamicSmem) {
-    // Q, then the two stages of K, then of V: views of the dynamic buffer.
     auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, workgroup);
     Value buffer = gpu::DynamicSharedMemoryOp::create(b, raw);
-    int64_t qBytes = rows * D * 2, kvBytes = 2 * N * D * 2;
     sQ = memref::ViewOp::create(b, sQType, buffer, K.idx(0), ValueRange{});
     sK = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes), ValueRange{});
     sV = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes + kvBytes), ValueRange{});
