@@ -249,7 +249,10 @@ def check_model(name, art_dir, runtime, args, report):
     if args.timing:
         out["timing"] = []
         for batch, ctx in ((1, 512), (16, 512)):
-            art2 = CudaArtifact(art_dir, runtime, model, num_pages=batch * (ctx // art.block + 2), seed=1)
+            # Room for the prompt and the 14 decode tokens after it (the tiny
+            # models' pages hold 1 and 3 tokens).
+            art2 = CudaArtifact(art_dir, runtime, model, num_pages=batch * ((ctx + 16) // art.block + 2),
+                                seed=1)
             ss = [new_seq() for _ in range(batch)]
             for q in ss:
                 q["new"] = rand(ctx)
@@ -271,14 +274,18 @@ def check_model(name, art_dir, runtime, args, report):
                 def hf_step():  # one decode step, then back to the 512-token cache
                     peer(nxt, past_key_values=past, use_cache=True)
                     past.crop(ctx)
-                for _ in range(3):
-                    hf_step()
-                torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    hf_step()
-                torch.cuda.synchronize()
-                hf_ms = (time.perf_counter() - t0) / n * 1e3
+                try:
+                    for _ in range(3):
+                        hf_step()
+                    torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                    for _ in range(n):
+                        hf_step()
+                    torch.cuda.synchronize()
+                    hf_ms = (time.perf_counter() - t0) / n * 1e3
+                except Exception as e:  # a sliding-window cache past its window cannot crop
+                    print("%s: transformers' decode step not timed: %s" % (name, e), flush=True)
+                    hf_ms = float("nan")
             row = dict(batch=batch, context=ctx, kvcc_ms_per_step=kv_ms, kvcc_tok_s=batch / kv_ms * 1e3,
                        transformers_ms_per_step=hf_ms)
             out["timing"].append(row)

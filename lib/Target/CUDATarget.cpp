@@ -57,7 +57,7 @@ std::string kvcc::parsePrefillTile(const std::string &text, CUDATargetOptions &o
   unsigned long long rows = 0, keys = 0;
   if (rest.consumeInteger(10, rows) || !rest.consume_front("x") ||
       rest.consumeInteger(10, keys) || !rest.empty())
-    return "--gpu-prefill-tile must be ROWSxKEYS (e.g. 64x32, 128x64; KEYS 0: by head_dim), got '" +
+    return "--gpu-prefill-tile must be ROWSxKEYS (e.g. 64x32, 128x64; 0: by head_dim), got '" +
            text + "'";
   tile.rows = static_cast<int64_t>(rows);
   tile.keys = static_cast<int64_t>(keys);

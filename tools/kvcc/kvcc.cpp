@@ -92,9 +92,8 @@ cl::opt<bool> gpuSwizzle("gpu-swizzle-shared-memory",
 cl::opt<std::string> gpuPrefillTile(
     "gpu-prefill-tile",
     cl::desc("the tensor-core prefill kernel's tile, ROWSxKEYS: query rows a CTA "
-             "(64, or 128 = two MMA tiles a warp) by keys a K/V tile (16-128, 0: by "
-             "head_dim); "
-             "default 64x64 at head_dim 64, 64x32 at 128 (48 KiB of shared memory)"),
+             "(64, or 128 = two MMA tiles a warp) by keys a K/V tile (16-128); 0: by "
+             "head_dim; default 64x64 at head_dim 64, 128x32 at 128"),
     cl::init(""));
 
 int fail(const Twine &message) {

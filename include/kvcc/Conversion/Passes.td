@@ -111,19 +111,20 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     ldmatrix and cp.async are free of bank conflicts; `swizzle-shared-memory=0`
     keeps the plain row-major tiles (for A/B benchmarks).
 
-    `prefill-rows` and `prefill-keys` choose the prefill kernel's tile. The
-    default, 64 rows by 32 keys at head_dim 128 (64 at 64), fits 48 KiB of
-    static shared memory; 128 rows give each warp two 16-row MMA tiles that
-    share every K and V fragment it loads (half the shared-memory reads per
-    MMA, twice the accumulator registers), and a tile above 48 KiB moves to
-    dynamic shared memory, which the runtime opts the kernel into.
+    `prefill-rows` and `prefill-keys` choose the prefill kernel's tile. 128
+    rows give each warp two 16-row MMA tiles that share every K and V
+    fragment it loads (half the shared-memory reads per MMA, twice the
+    accumulator registers), and a tile above 48 KiB moves to dynamic shared
+    memory, which the runtime opts the kernel into. The default (0, 0) is
+    the fastest tile measured on an H100: 128 rows by 32 keys at head_dim
+    128 (64 KiB), 64 by 64 at head_dim 64 (48 KiB).
   }];
   let options = [
     Option<"swizzleSharedMemory", "swizzle-shared-memory", "bool", "true",
            "XOR-swizzle the prefill kernel's shared-memory tiles">,
-    Option<"prefillRows", "prefill-rows", "int64_t", "64",
+    Option<"prefillRows", "prefill-rows", "int64_t", "0",
            "query rows per CTA of the prefill kernel: 64 or 128 (two 16-row "
-           "MMA tiles a warp)">,
+           "MMA tiles a warp), or 0 (128 at head_dim 128, 64 at 64)">,
     Option<"prefillKeys", "prefill-keys", "int64_t", "0",
            "keys per K/V tile of the prefill kernel: 16, 32, 64, 128, or 0 "
            "(64 at head_dim 64, 32 at 128)">
@@ -165,8 +166,12 @@ def KVCGPUKernelHints : Pass<"kvc-gpu-kernel-hints", "mlir::ModuleOp"> {
     the kernel has at head_dim 128 with ptxas's own choice (121-123
     registers), and room for the 106 the f16 head_dim-64 kernel needs without
     spilling (`.minnctapersm 1` would also stop the spill but let head_dim 128
-    grow to 146 registers, 3 CTAs an SM). Run after `gpu-kernel-outlining`
-    (`gpu.launch` attributes do not survive it).
+    grow to 146 registers, 3 CTAs an SM). Kernels of GQA groups above 4
+    heads (read from the `warps x group x D` merge buffer) get
+    `nvvm.maxnreg = 255` instead: every lane keeps 16 values per head, and
+    8 heads need 222-234 registers (under the cap they spilled and ran at a
+    fifth of the bandwidth). Run after `gpu-kernel-outlining` (`gpu.launch`
+    attributes do not survive it).
   }];
 }
 

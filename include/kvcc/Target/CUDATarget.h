@@ -26,7 +26,7 @@ struct CUDATargetOptions {
   bool swizzleSharedMemory = true;
   /// The prefill kernel's tile (kvc-lower-to-gpu prefill-rows / prefill-keys;
   /// keys 0: by head_dim).
-  int64_t prefillRows = 64, prefillKeys = 0;
+  int64_t prefillRows = 0, prefillKeys = 0;
 };
 
 /// Checks `gpuArch` ("sm_80", "sm_90", ...): an error message or "".

@@ -5,6 +5,8 @@
 #include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
 #include <functional>
 
 namespace kvcc::lowering {
@@ -20,6 +22,17 @@ inline Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int64_t offset) {
   return mlir::gpu::ShuffleOp::create(b, v, static_cast<int32_t>(offset), 32,
                                       mlir::gpu::ShuffleMode::XOR)
       .getShuffleResult();
+}
+
+/// 2^x by the SFU's ex2.approx.ftz (one MUFU instruction). math.exp2 and
+/// math.exp lower to libdevice, whose range reduction and denormal handling
+/// cost 6-8 instructions an element; softmax needs none of it (its inputs
+/// are <= 0 and a result below 2^-126 is as good as zero).
+inline Value fastExp2(ImplicitLocOpBuilder &b, Value x) {
+  return mlir::LLVM::CallIntrinsicOp::create(
+             b, x.getType(), b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f32"),
+             mlir::ValueRange{x})
+      .getResults();
 }
 
 /// for (i = tid; i < n; i += kGPUBlockThreads) body(i): a CTA's threads

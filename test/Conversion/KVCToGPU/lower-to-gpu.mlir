@@ -1,6 +1,6 @@
 // RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu --verify-diagnostics | FileCheck %s
 // RUN: not kvcc-opt %s --kvc-lower-to-gpu="prefill-rows=32" 2>&1 | FileCheck %s --check-prefix=BAD-ROWS
-// BAD-ROWS: error: kvc-lower-to-gpu: prefill tile rows must be 64 or 128 (one or two 16-row MMA tiles a warp), got 32
+// BAD-ROWS: error: kvc-lower-to-gpu: prefill tile rows must be 64 or 128 (one or two 16-row MMA tiles a warp; 0: by head_dim), got 32
 // RUN: not kvcc-opt %s --kvc-lower-to-gpu="prefill-keys=24" 2>&1 | FileCheck %s --check-prefix=BAD-KEYS
 // BAD-KEYS: error: kvc-lower-to-gpu: prefill tile keys must be 16, 32, 64 or 128 (0: by head_dim), got 24
 
@@ -21,11 +21,14 @@
 // CHECK: gpu.barrier
 // CHECK: gpu.launch
 // CHECK-SAME: module(@kvc_split_kv_combine) function(@kvc_split_kv_combine)
-// Multi-token chunks: the tensor-core kernel, 64 (token, head) rows per CTA,
-// K/V tiles of 32 keys double-buffered in shared memory.
+// Multi-token chunks: the tensor-core kernel, by default at d128 128 (token,
+// head) rows per CTA and K/V tiles of 32 keys double-buffered: 64 KiB, views
+// of dynamic shared memory.
 // CHECK: gpu.launch
-// CHECK-SAME: module(@kvc_prefill_attention) function(@kvc_prefill_attention)
-// CHECK-SAME: workgroup(%{{.*}} : memref<64x128xf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x32x128xf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x32x128xf16, #gpu.address_space<workgroup>>)
+// CHECK-SAME: dynamic_shared_memory_size %c65536_i32 module(@kvc_prefill_attention) function(@kvc_prefill_attention)
+// CHECK: memref.view {{.*}} to memref<128x128xf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<2x32x128xf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<2x32x128xf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvgpu.device_async_create_group
 // CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}

@@ -27,13 +27,15 @@ constexpr int64_t kGPUBlockThreads = 128;
 /// The tensor-core prefill kernel's tile (4 warps a CTA).
 struct PrefillTile {
   /// Query rows a CTA: 64 (one 16-row MMA tile a warp) or 128 (two, which
-  /// share every K and V fragment a warp loads from shared memory).
-  int64_t rows = 64;
-  /// Keys a K/V tile: 16, 32, 64 or 128; 0 picks what keeps the default
-  /// tile within 48 KiB of static shared memory (64 at head_dim 64, 32 at
-  /// 128).
+  /// share every K and V fragment a warp loads from shared memory); 0 picks
+  /// the measured best (docs/performance.md): 128 at head_dim 128, 64 at 64.
+  int64_t rows = 0;
+  /// Keys a K/V tile: 16, 32, 64 or 128; 0 picks 64 at head_dim 64 (48 KiB
+  /// of static shared memory with 64 rows) and 32 at 128 (64 KiB, dynamic,
+  /// with 128 rows).
   int64_t keys = 0;
 
+  int64_t rowsFor(int64_t headDim) const;
   int64_t keysFor(int64_t headDim) const;
   /// Empty if the tile is valid, else what is wrong with it.
   std::string check() const;
