@@ -8,9 +8,10 @@
 //   GQA:    every K/V row a lane loads serves all G query heads of the group
 //   mask:   the causal / sliding-window bounds are the loop bounds; the split
 //           [lo, hi) of a CTA is its chunk of the visible keys
-//   state:  per lane group and head an online-softmax (max, sum, acc[8]),
-//           merged across lane groups by shuffles and across warps in shared
-//           memory
+//   state:  per lane group and head an online-softmax (max, sum, acc[8]) in
+//           base 2 (scale·log2 e folded into Q, weights by ex2.approx),
+//           rescaled once per trip of kKeysPerLane keys, merged across lane
+//           groups by shuffles and across warps in shared memory
 //   splits: with num_splits > 1 the CTA writes its partial (max, sum, acc) and
 //           a combine kernel merges the splits by log-sum-exp
 //
@@ -34,6 +35,10 @@ using namespace kvcc::lowering;
 namespace {
 
 constexpr int64_t kWarps = kGPUBlockThreads / 32;
+/// Keys each lane group loads per trip of the key loop: 2 doubles the bytes
+/// in flight (a warp at 1 KB a trip kept an H100 at 0.69 of its copy
+/// bandwidth) and halves the online-softmax rescales.
+constexpr int64_t kKeysPerLane = 2;
 
 struct DecodeShape {
   int64_t groupSize, headDim, blockSize, numSplits, kvHeads;
@@ -64,11 +69,12 @@ Value shuffleVector(ImplicitLocOpBuilder &b, Value vec, int64_t offset) {
   return out;
 }
 
-/// Merges two online-softmax states: max, sum*exp(max - M), acc*exp(max - M).
+/// Merges two online-softmax states (scores in base 2): max,
+/// sum*2^(max - M), acc*2^(max - M).
 HeadState merge(ImplicitLocOpBuilder &b, const HeadState &x, const HeadState &y) {
   Value m = arith::MaximumFOp::create(b, x.max, y.max);
-  Value wx = math::ExpOp::create(b, arith::SubFOp::create(b, x.max, m));
-  Value wy = math::ExpOp::create(b, arith::SubFOp::create(b, y.max, m));
+  Value wx = fastExp2(b, arith::SubFOp::create(b, x.max, m));
+  Value wy = fastExp2(b, arith::SubFOp::create(b, y.max, m));
   Value sum = arith::AddFOp::create(b, arith::MulFOp::create(b, x.sum, wx),
                                     arith::MulFOp::create(b, y.sum, wy));
   auto vt = cast<VectorType>(x.acc.getType());
@@ -226,8 +232,12 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       std::tie(splitLo, splitHi) =
           L.visibleKeys(pos, contextLen, s.causal, s.window, s.numSplits, split);
 
-      // The group's query heads, pre-scaled, 8 elements per lane.
-      Value scale = vector::BroadcastOp::create(b, vec8, Loops{b}.f32(s.scale));
+      // The group's query heads, pre-scaled, 8 elements per lane. Scores
+      // are in base 2 (scale·log2 e folded into Q; a soft-cap applies
+      // log2 e after its tanh), so softmax weights are one ex2 each.
+      const double log2e = 1.4426950408889634;
+      Value scale = vector::BroadcastOp::create(
+          b, vec8, Loops{b}.f32(s.softcap ? s.scale : s.scale * log2e));
       SmallVector<Value> q;
       for (int64_t h = 0; h < G; ++h)
         q.push_back(arith::MulFOp::create(
@@ -239,7 +249,9 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       Value remaining = arith::SelectOp::create(
           b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, warpStart, splitHi),
           L.sub(splitHi, warpStart), L.idx(0));
-      Value trips = L.ceilDiv(remaining, L.idx(kWarps * KPW));
+      // Each lane loads kKeysPerLane keys a trip before any math (twice the
+      // bytes in flight) and rescales its state once per trip.
+      Value trips = L.ceilDiv(remaining, L.idx(kKeysPerLane * kWarps * KPW));
       SmallVector<Value> init;
       Value zero8 = arith::ConstantOp::create(
           b, DenseElementsAttr::get(vec8, b.getF32FloatAttr(0.0f)));
@@ -250,40 +262,56 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
           [&](OpBuilder &nb, Location loc, Value it, ValueRange state) {
             ImplicitLocOpBuilder b(loc, nb);
             Loops L{b};
-            Value key = L.add(L.add(warpStart, L.mul(it, L.idx(kWarps * KPW))),
-                              keyInWarp);
-            Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                key, splitHi);
-            Value safeKey = arith::SelectOp::create(b, valid, key, splitLo);
-            Value page = L.loadIndex(tables, {seq, L.divU(safeKey, L.idx(s.blockSize))});
-            Value offset = L.remU(safeKey, L.idx(s.blockSize));
-            auto kIdx = L.cacheRow(s.layout, page, 0, offset, group);
-            auto vIdx = L.cacheRow(s.layout, page, 1, offset, group);
-            kIdx.back() = dOff;
-            vIdx.back() = dOff;
-            Value k = loadRow(b, pages, kIdx);
-            Value v = loadRow(b, pages, vIdx);
+            SmallVector<Value> ks, vs, valids;
+            for (int64_t u = 0; u < kKeysPerLane; ++u) {
+              Value step = L.add(L.mul(it, L.idx(kKeysPerLane)), L.idx(u));
+              Value key = L.add(L.add(warpStart, L.mul(step, L.idx(kWarps * KPW))), keyInWarp);
+              Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, key, splitHi);
+              Value safeKey = arith::SelectOp::create(b, valid, key, splitLo);
+              Value page = L.loadIndex(tables, {seq, L.divU(safeKey, L.idx(s.blockSize))});
+              Value offset = L.remU(safeKey, L.idx(s.blockSize));
+              auto kIdx = L.cacheRow(s.layout, page, 0, offset, group);
+              auto vIdx = L.cacheRow(s.layout, page, 1, offset, group);
+              kIdx.back() = dOff;
+              vIdx.back() = dOff;
+              ks.push_back(loadRow(b, pages, kIdx));
+              vs.push_back(loadRow(b, pages, vIdx));
+              valids.push_back(valid);
+            }
             Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
+            auto element = [&](Value v, int64_t i) -> Value {
+              return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i});
+            };
             SmallVector<Value> next;
             for (int64_t h = 0; h < G; ++h) {
-              Value score = vector::ReductionOp::create(
-                  b, vector::CombiningKind::ADD, arith::MulFOp::create(b, q[h], k));
-              for (int64_t o = 1; o < LPK; o *= 2)
-                score = arith::AddFOp::create(b, score, shuffleXor(b, score, o));
-              if (s.softcap) {
-                Value cap = Loops{b}.f32(*s.softcap);
-                score = arith::MulFOp::create(
-                    b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, score, cap)));
+              SmallVector<Value> scores;
+              for (int64_t u = 0; u < kKeysPerLane; ++u) {
+                // The lane's 8-element dot product as an FFMA chain.
+                Value score = arith::MulFOp::create(b, element(q[h], 0), element(ks[u], 0));
+                for (int64_t i = 1; i < 8; ++i)
+                  score = math::FmaOp::create(b, element(q[h], i), element(ks[u], i), score);
+                for (int64_t o = 1; o < LPK; o *= 2)
+                  score = arith::AddFOp::create(b, score, shuffleXor(b, score, o));
+                if (s.softcap) {
+                  Value cap = Loops{b}.f32(*s.softcap);
+                  score = arith::MulFOp::create(
+                      b, Loops{b}.f32(*s.softcap * log2e),
+                      math::TanhOp::create(b, arith::DivFOp::create(b, score, cap)));
+                }
+                scores.push_back(arith::SelectOp::create(b, valids[u], score, negInf));
               }
-              score = arith::SelectOp::create(b, valid, score, negInf);
               Value m = state[3 * h], l = state[3 * h + 1], acc = state[3 * h + 2];
-              Value mNew = arith::MaximumFOp::create(b, m, score);
-              Value corr = math::ExpOp::create(b, arith::SubFOp::create(b, m, mNew));
-              Value p = math::ExpOp::create(b, arith::SubFOp::create(b, score, mNew));
-              Value lNew = arith::AddFOp::create(b, arith::MulFOp::create(b, l, corr), p);
-              Value accNew = vector::FMAOp::create(
-                  b, vector::BroadcastOp::create(b, vec8, p), v,
-                  arith::MulFOp::create(b, acc, vector::BroadcastOp::create(b, vec8, corr)));
+              Value mNew = m;
+              for (Value score : scores)
+                mNew = arith::MaximumFOp::create(b, mNew, score);
+              Value corr = fastExp2(b, arith::SubFOp::create(b, m, mNew));
+              Value lNew = arith::MulFOp::create(b, l, corr);
+              Value accNew = arith::MulFOp::create(b, acc, vector::BroadcastOp::create(b, vec8, corr));
+              for (int64_t u = 0; u < kKeysPerLane; ++u) {
+                Value p = fastExp2(b, arith::SubFOp::create(b, scores[u], mNew));
+                lNew = arith::AddFOp::create(b, lNew, p);
+                accNew = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec8, p), vs[u], accNew);
+              }
               next.append({mNew, lNew, accNew});
             }
             scf::YieldOp::create(b, next);
@@ -331,7 +359,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
             for (int64_t w = 0; w < kWarps; ++w) {
               Value wm = memref::LoadOp::create(b, smemStats,
                                                 ValueRange{L.idx(w), h, L.idx(0)});
-              Value scaleW = math::ExpOp::create(b, arith::SubFOp::create(b, wm, m));
+              Value scaleW = fastExp2(b, arith::SubFOp::create(b, wm, m));
               Value ws = memref::LoadOp::create(b, smemStats,
                                                 ValueRange{L.idx(w), h, L.idx(1)});
               Value wa = memref::LoadOp::create(b, smemAcc, ValueRange{L.idx(w), h, d});
@@ -441,7 +469,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Value sum = Loops{b}.f32(0.0), acc = Loops{b}.f32(0.0);
     for (int64_t sp = 0; sp < s.numSplits; ++sp) {
       Value sm = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(0)});
-      Value w = math::ExpOp::create(b, arith::SubFOp::create(b, sm, m));
+      Value w = fastExp2(b, arith::SubFOp::create(b, sm, m)); // base-2 maxima
       Value sl = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(1)});
       Value sa = memref::LoadOp::create(b, wsAcc, ValueRange{K.idx(sp), t, h, d});
       sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, sl, w));

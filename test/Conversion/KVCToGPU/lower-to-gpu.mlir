@@ -13,11 +13,16 @@
 // CHECK-SAME: module(@kvc_paged_attention) function(@kvc_paged_attention)
 // CHECK-SAME: workgroup(%{{.*}} : memref<4x4x2xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<4x4x128xf32, #gpu.address_space<workgroup>>)
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
+// Two keys a lane a trip, both loaded before any math; the lane's dot product
+// is an FMA chain; softmax weights in base 2 through ex2.approx.ftz.
 // CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x2x16x8x128xf16>, vector<8xf16>
-// CHECK: vector.reduction <add>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x2x16x8x128xf16>, vector<8xf16>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x2x16x8x128xf16>, vector<8xf16>
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<?x2x16x8x128xf16>, vector<8xf16>
+// CHECK: math.fma
 // CHECK: gpu.shuffle  xor %{{.*}}, %c1_i32
 // CHECK: gpu.shuffle  xor %{{.*}}, %c8_i32
-// CHECK: math.exp
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // CHECK: gpu.barrier
 // CHECK: gpu.launch
 // CHECK-SAME: module(@kvc_split_kv_combine) function(@kvc_split_kv_combine)
