@@ -111,6 +111,8 @@ TEST(KvccRunTest, UsageAndRuntimeErrors) {
       {good + " --chat=yes", 2, "--chat takes no value"},
       {good + " --cuda-graphs=yes", 2, "--cuda-graphs takes no value"},
       {good + " --cuda-graphs --max-tokens 2", 0, ""}, // nothing to replay on the CPU
+      {good + " --no-cuda-graphs=1", 2, "--no-cuda-graphs takes no value"},
+      {good + " --no-cuda-graphs --max-tokens 2", 0, ""},
       {good + " extra", 2, "unexpected argument 'extra'"},
       {quote(r->artifactDir) + " --prompt hi", 2, "missing --weights"},
       {good + " --device=tpu", 2, "--device 'tpu'"},
