@@ -41,6 +41,7 @@ import ctypes
 import json
 import os
 import sys
+import tempfile
 import time
 
 import torch
@@ -303,6 +304,11 @@ def check_model(name, art_dir, runtime, args, report):
                   % (name, batch, row["eager_ms_per_step"], row["graph_ms_per_step"],
                      row["eager_ms_per_step"] / row["graph_ms_per_step"], row["max_abs_diff"], row["steps"],
                      "OK" if row["ok"] else "FAIL"), flush=True)
+            k = row.get("kernels")
+            if k:
+                print("%s: batch %d step from the graph: %.0f kernels, GPU busy %.0f us; heaviest: %s"
+                      % (name, batch, k["kernels_per_step"], k["busy_us_per_step"],
+                         "; ".join("%s x%.0f %.0f us" % r for r in k["top"][:6])), flush=True)
             out["logits_ok"] &= row["ok"]
     report.append(out)
     return out["logits_ok"]
@@ -404,10 +410,40 @@ def graph_check(art_dir, runtime, model, batch, ctx, seed, steps=24):
         for _ in range(n):
             run(i, graph)
         times[graph] = (time.perf_counter() - t0) / n * 1e3
+    kernels = profile_step(lambda: run(1, True))
     rt.kvcc_cuda_destroy_graph(exec_)
     ok = worst == worst and worst <= 1e-5
     return dict(batch=batch, context=ctx, steps=steps, max_abs_diff=worst, ok=ok,
-                eager_ms_per_step=times[False], graph_ms_per_step=times[True])
+                eager_ms_per_step=times[False], graph_ms_per_step=times[True], kernels=kernels)
+
+
+def profile_step(step, iters=5):
+    """Where a step's GPU time goes: every kernel of `iters` steps by CUPTI
+    (torch.profiler), summed per name and divided by `iters`: [(name, calls,
+    us)] heaviest first, and the busy time of a step. A measurement aid: None
+    if the profiler fails."""
+    try:
+        from torch.profiler import profile, ProfilerActivity
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(iters):
+                step()
+            torch.cuda.synchronize()
+        path = os.path.join(tempfile.gettempdir(), "kvcc_step_trace_%d.json" % os.getpid())
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = [e for e in json.load(f).get("traceEvents", []) if str(e.get("cat", "")).lower() == "kernel"]
+        os.remove(path)
+        by_name = {}
+        for e in events:
+            calls, us = by_name.get(e["name"], (0, 0.0))
+            by_name[e["name"]] = (calls + 1, us + e["dur"])
+        top = sorted(((n[:80], c / iters, us / iters) for n, (c, us) in by_name.items()), key=lambda r: -r[2])
+        return dict(busy_us_per_step=sum(r[2] for r in top), kernels_per_step=sum(r[1] for r in top),
+                    top=top[:10])
+    except Exception as e:  # noqa: BLE001
+        print("profile_step: %r" % e, flush=True)
+        return None
 
 
 def main():
