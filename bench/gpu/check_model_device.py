@@ -41,10 +41,11 @@ import ctypes
 import json
 import os
 import sys
-import tempfile
 import time
 
 import torch
+
+from kernel_trace import kernel_events
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "python"))
@@ -423,19 +424,8 @@ def profile_step(step, iters=5):
     us)] heaviest first, and the busy time of a step. A measurement aid: None
     if the profiler fails."""
     try:
-        from torch.profiler import profile, ProfilerActivity
-        torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            for _ in range(iters):
-                step()
-            torch.cuda.synchronize()
-        path = os.path.join(tempfile.gettempdir(), "kvcc_step_trace_%d.json" % os.getpid())
-        prof.export_chrome_trace(path)
-        with open(path) as f:
-            events = [e for e in json.load(f).get("traceEvents", []) if str(e.get("cat", "")).lower() == "kernel"]
-        os.remove(path)
         by_name = {}
-        for e in events:
+        for e in kernel_events(step, iters):
             calls, us = by_name.get(e["name"], (0, 0.0))
             by_name[e["name"]] = (calls + 1, us + e["dur"])
         top = sorted(((n[:80], c / iters, us / iters) for n, (c, us) in by_name.items()), key=lambda r: -r[2])

@@ -46,7 +46,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 
@@ -461,18 +460,8 @@ def gpu_run(args, index, kdir):
     def kernel_ms(fn, iters, prefix="kvc_"):
         """Sum of the kvc_* kernels of one call (median over calls), by CUPTI."""
         try:
-            from torch.profiler import profile, ProfilerActivity
-            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-                for _ in range(iters):
-                    fn()
-                torch.cuda.synchronize()
-            path = os.path.join(tempfile.gettempdir(), "kvcc_trace_%d.json" % os.getpid())
-            prof.export_chrome_trace(path)
-            with open(path) as f:
-                ev = json.load(f).get("traceEvents", [])
-            os.remove(path)
-            ks = sorted([e for e in ev if str(e.get("cat", "")).lower() == "kernel"
-                         and str(e.get("name", "")).startswith(prefix)], key=lambda e: e["ts"])
+            from kernel_trace import kernel_events  # imports torch: not at module load (--dry-run)
+            ks = [e for e in kernel_events(fn, iters) if str(e.get("name", "")).startswith(prefix)]
             if not ks:
                 return None, None
             names = sorted(set(e["name"] for e in ks))

@@ -235,9 +235,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       // The group's query heads, pre-scaled, 8 elements per lane. Scores
       // are in base 2 (scale·log2 e folded into Q; a soft-cap applies
       // log2 e after its tanh), so softmax weights are one ex2 each.
-      const double log2e = 1.4426950408889634;
       Value scale = vector::BroadcastOp::create(
-          b, vec8, Loops{b}.f32(s.softcap ? s.scale : s.scale * log2e));
+          b, vec8, Loops{b}.f32(s.softcap ? s.scale : s.scale * kLog2E));
       SmallVector<Value> q;
       for (int64_t h = 0; h < G; ++h)
         q.push_back(arith::MulFOp::create(
@@ -295,7 +294,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                 if (s.softcap) {
                   Value cap = Loops{b}.f32(*s.softcap);
                   score = arith::MulFOp::create(
-                      b, Loops{b}.f32(*s.softcap * log2e),
+                      b, Loops{b}.f32(*s.softcap * kLog2E),
                       math::TanhOp::create(b, arith::DivFOp::create(b, score, cap)));
                 }
                 scores.push_back(arith::SelectOp::create(b, valids[u], score, negInf));

@@ -24,6 +24,10 @@ inline Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int64_t offset) {
       .getShuffleResult();
 }
 
+/// log2(e): softmax in base 2 scales the scores by it, so that exp(s - m)
+/// becomes one fastExp2.
+constexpr double kLog2E = 1.4426950408889634;
+
 /// 2^x by the SFU's ex2.approx.ftz (one MUFU instruction). math.exp2 and
 /// math.exp lower to libdevice, whose range reduction and denormal handling
 /// cost 6-8 instructions an element; softmax needs none of it (its inputs

@@ -357,8 +357,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // Softmax in base 2: with c = scale·log2(e), P = 2^(c·S - m) is one
           // FFMA and one ex2 an element, and the row max is taken on the raw
           // scores (c > 0). A soft-cap scales inside its tanh instead (c = 1).
-          const double log2e = 1.4426950408889634;
-          Value c = L.f32(p.softcap ? 1.0 : p.scale * log2e);
+          Value c = L.f32(p.softcap ? 1.0 : p.scale * kLog2E);
           // Only tiles that cross the diagonal, the window's edge or the end
           // of the keys need per-element masks; the others (most of a long
           // causal prefill) skip the compares and selects.
@@ -390,7 +389,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                   Value v = extract(b, s[t][n], i, jj);
                   if (p.softcap)
                     v = arith::MulFOp::create(
-                        b, L.f32(*p.softcap * log2e),
+                        b, L.f32(*p.softcap * kLog2E),
                         math::TanhOp::create(b, arith::MulFOp::create(b, v, L.f32(p.scale / *p.softcap))));
                   if (masked) {
                     Value key = L.add(tileStart, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2))));
