@@ -29,8 +29,10 @@ Module families (index.json "purpose"):
                f16/bf16/f32, token- and head-major, append+attention in one
                function, attention only, rope+append+attention)
   decode       batch 64 x context 4096, 32/8 heads, d128, page 16, f16:
-               num_splits 1, 2, 4, 8 (and 16, 32 for small batches / prefill)
-  sweep        page sizes 1/16/64/256 and GQA ratios 1/4/8 (splits 1 and 16);
+               num_splits 1, 2, 4, 8 (and 16, 32 for small batches / prefill),
+               and "sauto", the per-call plan of a model's step (max_splits)
+  sweep        page sizes 1/16/64/256 and GQA ratios 1/4/8 (splits 1, 16 and
+               the per-call plan);
                shapes are dynamic in batch and context, so one module per
                (heads, head_dim, page, splits, dtype) serves every size
   prefill      uses the decode modules (causal, 32/8, d128): multi-token
@@ -61,14 +63,21 @@ SIZE_LIMIT = 64 << 20  # the device tool's working-tree limit (all carried paths
 # prefix, a one-token sequence, contexts longer than one 256-token page.
 CORRECTNESS_SEQS = [(37, 37), (50, 1), (70, 13), (1, 1), (300, 1), (9, 4),
                     (260, 260), (1500, 1), (700, 64)]
+# A decode step of the same modules (one new token a sequence): where a split
+# plan applies (a call with a prefill chunk runs one split).
+CORRECTNESS_DECODE_SEQS = [(1, 1), (37, 1), (300, 1), (1500, 1), (5000, 1)]
 
 
-def cfg(ident, purpose, qh, kvh, d, bs, dtype="f16", window=0, splits=1,
+def cfg(ident, purpose, qh, kvh, d, bs, dtype="f16", window=0, splits=0,
         softcap=0.0, causal=True, kind="append_attn", layout="token_major",
         rope=None, cache_dtype=None, flags=()):
     """dtype: q, k, v and the output; cache_dtype (default: dtype) the pool's,
-    as an f32 model compiled with --kv-cache-dtype=f16 has them; flags: extra
-    `kvcc build` options."""
+    as an f32 model compiled with --kv-cache-dtype=f16 has them; splits: N >= 2
+    a fixed num_splits, 1 never split (--gpu-max-splits=1), 0 a plan per call
+    (max_splits, as a model's step function has it); flags: extra `kvcc build`
+    options."""
+    if splits == 1:
+        flags = list(flags) + ["--gpu-max-splits=1"]
     return dict(id=ident, purpose=purpose, q_heads=qh, kv_heads=kvh,
                 head_dim=d, block_size=bs, dtype=dtype,
                 cache_dtype=cache_dtype or dtype, flags=list(flags), window=window,
@@ -137,11 +146,17 @@ def correctness_grid():
 PREFILL_TILES = ("64x32", "64x64", "128x16")
 
 
+def split_tag(splits):
+    """A module id's split suffix: s1, s16, ... or sauto (a plan per call)."""
+    return "sauto" if splits == 0 else "s%d" % splits
+
+
 def bench_modules():
     g = []
-    # The decode benchmark shape, every split count (prefill uses 1, 16, 32).
-    for s in (1, 2, 4, 8, 16, 32):
-        g.append(cfg("d_q32kv8_d128_b16_f16_s%d" % s, "decode", 32, 8, 128, 16,
+    # The decode benchmark shape, every split count and the per-call plan
+    # (prefill uses 1, 16, 32).
+    for s in (1, 2, 4, 8, 16, 32, 0):
+        g.append(cfg("d_q32kv8_d128_b16_f16_" + split_tag(s), "decode", 32, 8, 128, 16,
                      splits=s, kind="attn"))
     g.append(cfg("d_q32kv8_d128_b16_bf16_s1", "decode", 32, 8, 128, 16,
                  dtype="bf16", splits=1, kind="attn"))
@@ -156,14 +171,15 @@ def bench_modules():
     for tile in PREFILL_TILES:
         g.append(cfg("d_q32kv8_d128_b16_f16_s1_tile" + tile, "prefill_ab", 32, 8, 128, 16,
                      splits=1, kind="attn", flags=["--gpu-prefill-tile=" + tile]))
-    # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16.
+    # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16, and
+    # the per-call plan.
     for bs in (1, 64, 256):
-        for s in (1, 16):
-            g.append(cfg("w_q32kv8_d128_b%d_f16_s%d" % (bs, s), "sweep", 32, 8,
+        for s in (1, 16, 0):
+            g.append(cfg("w_q32kv8_d128_b%d_f16_%s" % (bs, split_tag(s)), "sweep", 32, 8,
                          128, bs, splits=s, kind="attn"))
     for kvh in (32, 4):
-        for s in (1, 16):
-            g.append(cfg("w_q32kv%d_d128_b16_f16_s%d" % (kvh, s), "sweep", 32,
+        for s in (1, 16, 0):
+            g.append(cfg("w_q32kv%d_d128_b16_f16_%s" % (kvh, split_tag(s)), "sweep", 32,
                          kvh, 128, 16, splits=s, kind="attn"))
     return g
 
@@ -283,6 +299,9 @@ MODELS = {
     # An f16 model (weights, activations, cache): half the weight bytes a
     # decode step reads, the GEMMs on tensor cores through cublasGemmEx.
     "smollm2-shaped-f16": (SMOLLM2_SHAPE, 16, ["--dtype=f16"]),
+    # The same with one CTA per (sequence, KV head): what the per-call split
+    # plan of its decode steps buys (3 KV heads fill 3 of 132 SMs at batch 1).
+    "smollm2-shaped-f16-nosplit": (SMOLLM2_SHAPE, 16, ["--dtype=f16", "--gpu-max-splits=1"]),
     "tiny-qwen2": (["--arch", "qwen2", "--layers", "3", "--hidden", "128", "--heads", "8",
                     "--kv-heads", "2", "--head-dim", "16", "--ffn", "256", "--vocab", "512"], 3),
     "tiny-mistral": (["--arch", "mistral", "--layers", "2", "--hidden", "128", "--heads", "4",
@@ -353,7 +372,8 @@ def main():
 
     index = dict(version=1, gpu_arch=a.arch, kvcc_commit=git_rev(),
                  runtime="libkvcc_cuda_runtime.so", created=time.strftime("%Y-%m-%d %H:%M:%S"),
-                 correctness_sequences=CORRECTNESS_SEQS, modules=[])
+                 correctness_sequences=CORRECTNESS_SEQS,
+                 correctness_decode_sequences=CORRECTNESS_DECODE_SEQS, modules=[])
     t_all = time.time()
     ok = failed = 0
     for m in mods:

@@ -14,10 +14,12 @@ configuration, so a run cut short still leaves numbers):
   2. correctness    every "correctness" module: fresh seeded inputs,
                     NaN-poisoned pool and output, shuffled non-contiguous
                     block tables, a ragged batch (full prefills, chunked
-                    prefills over a cached prefix, decode tokens); float64
+                    prefills over a cached prefix, decode tokens: one split)
+                    and a decode step (the module's split plan); float64
                     reference from positions; append checked in the pool
   3. decode         batch 64 x context 4096, 32/8 heads, d128, page 16, f16,
-                    num_splits 1..32; peers: SDPA (enable_gqa, each backend),
+                    num_splits 1..32 and the per-call plan; peers: SDPA
+                    (enable_gqa, each backend),
                     FlexAttention (compiled) on dense K/V and with a block mask
                     built from page ownership over the page pool
   4. prefill        causal, 16k tokens (16 x 1024 and 1 x 16384; 32/8 heads,
@@ -26,7 +28,7 @@ configuration, so a run cut short still leaves numbers):
                     SDPA default with enable_gqa, FlexAttention causal mask
   5. sweep          batch 1..256 x context 512..32k (page 16, GQA 4), page
                     sizes 1/16/64/256, GQA ratios 1/4/8; kvcc with splits 1
-                    and 16 and SDPA on the same shapes
+                    and 16 and the per-call plan, and SDPA on the same shapes
 Timing: CUDA events around each call, warm-up, median of N; kvcc calls are
 synchronous and allocate their split workspaces per call, so the call time
 includes host overhead; the kernels' own time comes from the profiler (CUPTI
@@ -74,7 +76,20 @@ DTYPE_BYTES = dict(f16=2, bf16=2, f32=4)
 
 
 def module_id(qh, kvh, d, bs, dtype, splits, prefix):
-    return "%s_q%dkv%d_d%d_b%d_%s_s%d" % (prefix, qh, kvh, d, bs, dtype, splits)
+    """splits 0: the module that plans its splits per call (make_kernels.split_tag)."""
+    tag = "sauto" if splits == 0 else "s%d" % splits
+    return "%s_q%dkv%d_d%d_b%d_%s_%s" % (prefix, qh, kvh, d, bs, dtype, tag)
+
+
+def planned_splits(batch, kv_heads, sms, max_splits=32):
+    """What a per-call plan (kvc.paged_attention max_splits) picks for a decode
+    step: the most splits that keep batch x kv_heads x splits CTAs within two per
+    SM (AttentionToGPU.cpp, kSplitCTAsPerSM)."""
+    return min(max_splits, max(1, 2 * sms // max(1, batch * kv_heads)))
+
+
+def split_label(splits):
+    return "auto" if splits == 0 else str(splits)
 
 
 def decode_module(kvh=8, bs=16, dtype="f16", splits=1):
@@ -240,11 +255,11 @@ def write_markdown(res):
     if d["correctness"]:
         npass = sum(1 for r in d["correctness"] if r.get("pass"))
         L += ["## Correctness (%d/%d pass)" % (npass, len(d["correctness"])), "",
-              "| module | seed | max rel err | norm rel err | rounding floor | tol | append | NaN | pass |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| module | step | splits | seed | max rel err | norm rel err | rounding floor | tol | append | NaN | pass |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in d["correctness"]:
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                r["id"], r.get("seed"), fmt(r.get("max_rel_err")), fmt(r.get("norm_rel_err")),
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["id"], r.get("step", "-"), r.get("splits", 1), r.get("seed"), fmt(r.get("max_rel_err")), fmt(r.get("norm_rel_err")),
                 fmt(r.get("rounding_floor")), fmt(r.get("tol")), r.get("append", "-"),
                 r.get("nan_outputs", "-"),
                 "PASS" if r.get("pass") else ("not run (%s)" % r["status"] if r.get("status")
@@ -335,23 +350,23 @@ def dry_run(args, index, kdir):
     print("  correctness: %d modules x batch %s (N=%d tokens)" % (
         len(corr), seqs, sum(n for _, n in seqs)))
     for m in corr:
-        print("    %-38s q%d kv%d d%d page %d %s splits %d window %d cap %g %s %s %s" % (
+        print("    %-38s q%d kv%d d%d page %d %s splits %s window %d cap %g %s %s %s" % (
             m["id"], m["q_heads"], m["kv_heads"], m["head_dim"], m["block_size"],
             m["dtype"] + ("" if m.get("cache_dtype", m["dtype"]) == m["dtype"] else
                           " (%s cache)" % m["cache_dtype"]),
-            m["splits"], m["window"], m["softcap"], "causal" if m["causal"] else "full",
+            split_label(m["splits"]), m["window"], m["softcap"], "causal" if m["causal"] else "full",
             m["kind"], m["layout"]))
     main_bytes = 2 * MAIN["batch"] * MAIN["context"] * MAIN["kv_heads"] * 128 * 2
     print("  decode main: batch %d x ctx %d, 32/8 heads, d128, page 16, f16: K/V %.2f GB; "
           "splits %s; peers sdpa(enable_gqa, default/flash/efficient/cudnn), flex dense, flex paged"
           % (MAIN["batch"], MAIN["context"], main_bytes / 1e9,
-             [s for s in (1, 2, 4, 8, 16, 32) if decode_module(splits=s) in kernels]))
+             [split_label(s) for s in (1, 2, 4, 8, 16, 32, 0) if decode_module(splits=s) in kernels]))
     for p in PREFILL:
         fl = 2 * 32 * 128 * p["seqs"] * p["tokens"] * (p["tokens"] + 1)
         print("  %s: causal, %.2f TFLOP, splits %s (each only if predicted <= %.0f s a call); "
               "peers sdpa flash, sdpa gqa, flex causal" % (p["name"], fl / 1e12, PREFILL_SPLITS, MAX_CALL_S))
     pts = sweep_points()
-    print("  sweep: %d points (K/V cap %.0f GiB), kvcc splits 1 and 16 + sdpa each:" % (
+    print("  sweep: %d points (K/V cap %.0f GiB), kvcc splits 1, 16 and auto + sdpa each:" % (
         len(pts), KV_CAP_BYTES / 2**30))
     for p in pts:
         mods_needed = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16)]
@@ -682,7 +697,9 @@ def gpu_run(args, index, kdir):
 
     # -- phase 2: correctness --------------------------------------------------
     def correctness():
-        seqs = [tuple(s) for s in index["correctness_sequences"]]
+        cases = [("ragged", [tuple(s) for s in index["correctness_sequences"]])]
+        if index.get("correctness_decode_sequences"):
+            cases.append(("decode", [tuple(s) for s in index["correctness_decode_sequences"]]))
         for m in index["modules"]:
             if m["purpose"] != "correctness":
                 continue
@@ -693,45 +710,52 @@ def gpu_run(args, index, kdir):
             if left("correctness") < 0:
                 res.data["skipped"].append("correctness %s: out of time" % m["id"])
                 continue
-            rec = dict(id=m["id"])
-            try:
-                case = build_case(m, seqs)
-                rec["seed"] = case["seed"]
-                nan_before = int(torch.isnan(case["pool"]).sum())
-                run_kvcc(kernels[m["id"]], case)()
-                torch.cuda.synchronize()
-                rows, ref = reference(case)
-                rec.update(compare(case["out"], rows, ref, m))
-                rec["pass"] = rec.pop("pass_numerics")
-                if "slots" in case:
-                    bs = m["block_size"]
-                    page, off = case["slots"] // bs, case["slots"] % bs
-                    if m["layout"] == "head_major":
-                        got_k = case["pool"][page, 0, :, off]
-                        got_v = case["pool"][page, 1, :, off]
-                    else:
-                        got_k, got_v = case["pool"][page, 0, off], case["pool"][page, 1, off]
-                    want_k = case["kflat"][case["new_rows"]].to(case["pool"].dtype)
-                    want_v = case["vflat"][case["new_rows"]].to(case["pool"].dtype)
-                    ek = float((got_k.double() - want_k.double()).abs().max())
-                    ev = float((got_v.double() - want_v.double()).abs().max())
-                    ok = (ev == 0 and (ek == 0 if m["kind"] == "append_attn" else
-                                       ek <= 2 * 2.0 ** -8 * float(want_k.double().abs().max())))
-                    nan_after = int(torch.isnan(case["pool"]).sum())
-                    written = case["k"].numel() * 2
-                    stray = nan_before - nan_after - written
-                    rec["append"] = "ok" if ok and stray == 0 else "k %.2g v %.2g stray %d" % (ek, ev, stray)
-                    rec["pass"] = rec["pass"] and ok and stray == 0
-                log("correctness %-38s seed %d maxrel %.2e (tol %.1e) %s" % (
-                    m["id"], rec["seed"], rec["max_rel_err"], rec["tol"],
-                    "PASS" if rec["pass"] else "FAIL"))
-            except Exception as e:
-                rec.update(error=repr(e))
-                rec["pass"] = False
-                log("correctness %s: ERROR %r" % (m["id"], e))
-                res.data["errors"].append("correctness %s: %s" % (m["id"], traceback.format_exc()[-800:]))
-            res.add("correctness", rec)
-            torch.cuda.empty_cache()
+            for step, seqs in cases:
+                correctness_case(m, step, seqs)
+
+    def correctness_case(m, step, seqs):
+        rec = dict(id=m["id"], step=step)
+        if step == "decode" and m["splits"] != 1:
+            rec["splits"] = m["splits"] or planned_splits(
+                len(seqs), m["kv_heads"], torch.cuda.get_device_properties(0).multi_processor_count)
+        try:
+            case = build_case(m, seqs)
+            rec["seed"] = case["seed"]
+            nan_before = int(torch.isnan(case["pool"]).sum())
+            run_kvcc(kernels[m["id"]], case)()
+            torch.cuda.synchronize()
+            rows, ref = reference(case)
+            rec.update(compare(case["out"], rows, ref, m))
+            rec["pass"] = rec.pop("pass_numerics")
+            if "slots" in case:
+                bs = m["block_size"]
+                page, off = case["slots"] // bs, case["slots"] % bs
+                if m["layout"] == "head_major":
+                    got_k = case["pool"][page, 0, :, off]
+                    got_v = case["pool"][page, 1, :, off]
+                else:
+                    got_k, got_v = case["pool"][page, 0, off], case["pool"][page, 1, off]
+                want_k = case["kflat"][case["new_rows"]].to(case["pool"].dtype)
+                want_v = case["vflat"][case["new_rows"]].to(case["pool"].dtype)
+                ek = float((got_k.double() - want_k.double()).abs().max())
+                ev = float((got_v.double() - want_v.double()).abs().max())
+                ok = (ev == 0 and (ek == 0 if m["kind"] == "append_attn" else
+                                   ek <= 2 * 2.0 ** -8 * float(want_k.double().abs().max())))
+                nan_after = int(torch.isnan(case["pool"]).sum())
+                written = case["k"].numel() * 2
+                stray = nan_before - nan_after - written
+                rec["append"] = "ok" if ok and stray == 0 else "k %.2g v %.2g stray %d" % (ek, ev, stray)
+                rec["pass"] = rec["pass"] and ok and stray == 0
+            log("correctness %-38s %-6s seed %d maxrel %.2e (tol %.1e) %s" % (
+                m["id"], step, rec["seed"], rec["max_rel_err"], rec["tol"],
+                "PASS" if rec["pass"] else "FAIL"))
+        except Exception as e:
+            rec.update(error=repr(e))
+            rec["pass"] = False
+            log("correctness %s %s: ERROR %r" % (m["id"], step, e))
+            res.data["errors"].append("correctness %s %s: %s" % (m["id"], step, traceback.format_exc()[-800:]))
+        res.add("correctness", rec)
+        torch.cuda.empty_cache()
 
     # -- helpers shared by the timed phases ---------------------------------------
     def decode_bytes(case):
@@ -915,6 +939,9 @@ def gpu_run(args, index, kdir):
                        context=ctx, kv_heads=m0["kv_heads"], block_size=m0["block_size"],
                        splits=kernels[mid].entry["splits"], bytes=nbytes, rotations=rotations,
                        seed=case["seed"], peers=peers)
+            if rec["splits"] == 0:
+                rec["planned_splits"] = planned_splits(
+                    batch, m0["kv_heads"], torch.cuda.get_device_properties(0).multi_processor_count)
             if extra:
                 rec.update(extra)
             try:
@@ -943,7 +970,7 @@ def gpu_run(args, index, kdir):
         torch.cuda.empty_cache()
 
     def decode():
-        ids = [decode_module(splits=s) for s in (1, 2, 4, 8, 16, 32)] + \
+        ids = [decode_module(splits=s) for s in (1, 2, 4, 8, 16, 32, 0)] + \
               [decode_module(dtype="bf16", splits=1)]
         f16 = [i for i in ids if "_f16_" in i]
         bench_decode("decode", f16, MAIN["batch"], MAIN["context"], "decode b64 c4096", True, "decode")
@@ -1063,7 +1090,7 @@ def gpu_run(args, index, kdir):
                 res.data["skipped"].append("sweep %s b%d c%d kv%d page%d: out of time" % (
                     p["slice"], p["batch"], p["context"], p["kv_heads"], p["block_size"]))
                 continue
-            ids = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16)]
+            ids = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16, 0)]
             label = "sweep %s b%d c%d kv%d p%d" % (p["slice"], p["batch"], p["context"],
                                                   p["kv_heads"], p["block_size"])
             try:
@@ -1126,7 +1153,8 @@ def plot(res):
             pts = sorted((r["context"], r["rate"]) for r in rows if r["batch"] == b and r["splits"] == s)
             if pts:
                 ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o",
-                        linestyle="-" if s == 1 else "--", label="batch %d, splits %d" % (b, s))
+                        linestyle="-" if s == 1 else "--",
+                        label="batch %d, splits %s" % (b, split_label(s)))
     ceil = res.data["ceilings"].get("copy_GBps")
     if ceil:
         ax.axhline(ceil, color="k", linestyle=":", label="copy ceiling")
@@ -1137,8 +1165,8 @@ def plot(res):
     ax.legend(fontsize=6)
     ax = axes[1]
     other = [r for r in res.data["sweep"] if r.get("rate") and r.get("slice") in ("page", "gqa")]
-    labels = ["%s b%d c%d kv%d p%d s%d" % (r["slice"], r["batch"], r["context"], r["kv_heads"],
-                                          r["block_size"], r["splits"]) for r in other]
+    labels = ["%s b%d c%d kv%d p%d s%s" % (r["slice"], r["batch"], r["context"], r["kv_heads"],
+                                          r["block_size"], split_label(r["splits"])) for r in other]
     ax.barh(range(len(other)), [r["rate"] for r in other])
     ax.set_yticks(range(len(other)))
     ax.set_yticklabels(labels, fontsize=6)

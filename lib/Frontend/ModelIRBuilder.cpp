@@ -376,7 +376,7 @@ OwningOpRef<ModuleOp> buildModelIR(MLIRContext &context, const ModelSpec &spec,
     Value o = kvc::PagedAttentionOp::create(
         b, q.getType(), q, cache, blockTables, contextLens, queryStart,
         b.getF32FloatAttr(scale), b.getUnitAttr(), window, /*softcap=*/nullptr,
-        /*num_splits=*/nullptr);
+        /*num_splits=*/nullptr, /*max_splits=*/nullptr);
     Value attnOut = m.linear(m.flattenHeads(o), p + "wo");
     Value h2;
     std::tie(h2, x) = m.addRmsNorm(x, attnOut, p + "mlp_norm");

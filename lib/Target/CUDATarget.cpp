@@ -75,9 +75,12 @@ std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
   // (embedding, norms, residuals, SwiGLU: linalg ops on buffers) becomes
   // parallel loops tiled 1 x 128 and mapped to CTAs (a row, or 128 columns of
   // it, per CTA); GEMMs call cuBLAS through the CUDA runtime. The query and
-  // key ropes and the cache append become one kernel first.
+  // key ropes and the cache append become one kernel first, and attention of
+  // a dynamic batch plans its KV splits per call (from the batch and the
+  // device's SM count).
   return "builtin.module("
-         "func.func(kvc-fuse-rope-append),"
+         "func.func(kvc-fuse-rope-append,kvc-plan-split-kv{max-splits=" +
+         std::to_string(o.maxDecodeSplits) + "}),"
          "kvc-lower-to-gpu{swizzle-shared-memory=" + std::to_string(int(o.swizzleSharedMemory)) +
          " prefill-rows=" + std::to_string(o.prefillRows) +
          " prefill-keys=" + std::to_string(o.prefillKeys) + "},"

@@ -96,6 +96,13 @@ cl::opt<std::string> gpuPrefillTile(
              "head_dim; default 64x64 at head_dim 64, 128x32 at 128"),
     cl::init(""));
 
+cl::opt<int64_t> gpuMaxSplits(
+    "gpu-max-splits",
+    cl::desc("the most KV splits (CTAs per sequence and KV head) a decode step may "
+             "use: each step picks its own from its batch and the GPU's SM count "
+             "(1: never split; at most 256)"),
+    cl::init(32));
+
 int fail(const Twine &message) {
   errs() << "kvcc: " << message << "\n";
   return 1;
@@ -242,6 +249,9 @@ int main(int argc, char **argv) {
     cudaTarget.gpuArch = gpuArch;
     cudaTarget.irDumpDir = dumpIRDir;
     cudaTarget.swizzleSharedMemory = gpuSwizzle;
+    if (gpuMaxSplits < 1 || gpuMaxSplits > 256)
+      return fail("--gpu-max-splits must be in [1, 256], got " + Twine(gpuMaxSplits));
+    cudaTarget.maxDecodeSplits = gpuMaxSplits;
   }
   if (command == "build")
     return buildModule();

@@ -97,8 +97,13 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     `head_dim / 8` lanes with 16-byte loads (`vector.load` of 8 elements), the
     dot product finished with warp shuffles; each lane group keeps an online
     softmax state, merged across lanes by shuffles and across warps through
-    shared memory. With `num_splits > 1` the CTAs write partial (max, sum,
-    accumulator) triples and a second kernel combines them by log-sum-exp.
+    shared memory. The grid's x is the call's split count: `num_splits`, or
+    with `max_splits` a plan made by the host code of each call (the most
+    splits up to `max_splits` that keep the call's CTAs within two per SM,
+    the SM count from the runtime's `kvcc_cuda_multiprocessor_count`); a call
+    with more query rows than sequences runs one split. With more than one
+    the CTAs write partial (max, sum, accumulator) triples and a second
+    kernel combines them by log-sum-exp.
     `kvc.append` and `kvc.rope` become one CTA per token; `kvc.rms_norm` one
     CTA per row (residual add, f32 sum of squares reduced by shuffles and
     shared memory, scale: one kernel).
@@ -132,6 +137,7 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
   let dependentDialects = [
     "mlir::arith::ArithDialect",
     "mlir::bufferization::BufferizationDialect",
+    "mlir::func::FuncDialect",
     "mlir::gpu::GPUDialect",
     "mlir::LLVM::LLVMDialect",
     "mlir::math::MathDialect",

@@ -110,7 +110,7 @@ void emitQueryToken(ImplicitLocOpBuilder &b, const AttentionShape &s,
     Loops L{b};
     Value splitLo, splitHi;
     std::tie(splitLo, splitHi) =
-        L.visibleKeys(pos, contextLen, s.causal, s.window, s.numSplits, split);
+        L.visibleKeys(pos, contextLen, s.causal, s.window, L.idx(s.numSplits), split);
     L.forLoop(L.idx(0), L.idx(G), [&](ImplicitLocOpBuilder &b, Value h) {
       Loops L{b};
       memref::StoreOp::create(b, L.f32(kNoScore), scratch.maxes,

@@ -12,8 +12,11 @@
 //           base 2 (scale·log2 e folded into Q, weights by ex2.approx),
 //           rescaled once per trip of kKeysPerLane keys, merged across lane
 //           groups by shuffles and across warps in shared memory
-//   splits: with num_splits > 1 the CTA writes its partial (max, sum, acc) and
-//           a combine kernel merges the splits by log-sum-exp
+//   splits: the grid's x is the split count of the call (num_splits, or
+//           planned per call from the batch and the device's SMs with
+//           max_splits; one for a call with a prefill chunk); with more than
+//           one the CTA writes its partial (max, sum, acc) and a combine
+//           kernel merges the splits by log-sum-exp
 //
 // Loops over keys are uniform per warp (out-of-range lanes are masked, not
 // skipped) so every shuffle runs with the full warp.
@@ -22,6 +25,7 @@
 #include "KernelBuilder.h"
 #include "PrefillAttention.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include <limits>
@@ -39,9 +43,16 @@ constexpr int64_t kWarps = kGPUBlockThreads / 32;
 /// in flight (a warp at 1 KB a trip kept an H100 at 0.69 of its copy
 /// bandwidth) and halves the online-softmax rescales.
 constexpr int64_t kKeysPerLane = 2;
+/// A per-call plan (max_splits) aims at this many decode CTAs per SM: a CTA of
+/// 4 warps keeps too few bytes in flight to saturate an SM's share of the
+/// memory bandwidth (on an H100, 512 CTAs reached 0.89 of the copy bandwidth
+/// and 1,024 reached 0.92, at b64 c4096 GQA-4 d128).
+constexpr int64_t kSplitCTAsPerSM = 2;
 
 struct DecodeShape {
-  int64_t groupSize, headDim, blockSize, numSplits, kvHeads;
+  /// maxSplits: the most splits a call may run (num_splits, max_splits or 1;
+  /// 1 compiles no split path).
+  int64_t groupSize, headDim, blockSize, maxSplits, kvHeads;
   double scale;
   bool causal;
   std::optional<int64_t> window;
@@ -49,6 +60,8 @@ struct DecodeShape {
   kvc::CacheLayout layout;
   /// Sequences with more than one query go to the tensor-core prefill kernel.
   bool usePrefill = false;
+  /// max_splits: each call plans its splits from its batch and the SM count.
+  bool planPerCall = false;
   int64_t lanesPerKey() const { return headDim / 8; }
   int64_t keysPerWarp() const { return 32 / lanesPerKey(); }
 };
@@ -96,7 +109,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     DecodeShape s{op.getGroupSize(),
                   cacheType.getHeadDim(),
                   cacheType.getBlockSize(),
-                  static_cast<int64_t>(op.getNumSplits().value_or(1)),
+                  static_cast<int64_t>(op.getNumSplits().value_or(op.getMaxSplits().value_or(1))),
                   cacheType.getNumKVHeads(),
                   op.getScale().convertToDouble(),
                   op.getCausal(),
@@ -107,6 +120,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       s.window = static_cast<int64_t>(*w);
     if (auto c = op.getSoftcap())
       s.softcap = c->convertToDouble();
+    s.planPerCall = op.getMaxSplits().has_value();
     int64_t D = s.headDim, G = s.groupSize;
     if (D % 8 != 0 || D > 256 || !llvm::isPowerOf2_64(D / 8))
       return op.emitOpError() << "the GPU kernel needs head_dim in {8, 16, 32, "
@@ -133,31 +147,40 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Value tokens = memref::DimOp::create(b, query, 0);
     Value numSeqs = memref::DimOp::create(b, lens, 0);
 
-    // Split workspaces: partial accumulators and (max, sum) pairs.
+    // The splits of this call, and their workspaces: partial accumulators
+    // and (max, sum) pairs, [splits, rows, Hq, ...]. A call with a prefill
+    // chunk (more rows than sequences) runs one split: its rows are few
+    // sequences' many tokens, which fill the GPU already, and a workspace of
+    // splits x tokens rows would be large. One split needs no workspace (0
+    // rows: no allocation).
+    //
+    // No init launch: a call of several splits is all decode (each sequence
+    // one row, ModelABI.h), so every split CTA of a sequence writes its
+    // partials for that row, empty chunks included ((max, sum) = (-inf, 0)),
+    // and with one split the decode or prefill kernel writes every row (a
+    // row with no visible key gets zeros).
+    Value splits = L.idx(1);
     Value wsAcc, wsStats;
     auto f32 = b.getF32Type();
-    if (s.numSplits > 1) {
-      wsAcc = memref::AllocOp::create(
-          b, MemRefType::get({s.numSplits, ShapedType::kDynamic, Hq, D}, f32),
-          ValueRange{tokens});
-      wsStats = memref::AllocOp::create(
-          b, MemRefType::get({s.numSplits, ShapedType::kDynamic, Hq, 2}, f32),
-          ValueRange{tokens});
+    if (s.maxSplits > 1) {
+      Value planned = s.planPerCall ? plannedSplits(b, s, numSeqs) : L.idx(s.maxSplits);
+      Value decodeOnly = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, tokens, numSeqs);
+      splits = arith::SelectOp::create(b, decodeOnly, planned, L.idx(1));
+      Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, splits, L.idx(1));
+      Value wsRows = arith::SelectOp::create(b, several, tokens, L.idx(0));
+      int64_t dyn = ShapedType::kDynamic;
+      wsAcc = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, Hq, D}, f32),
+                                      ValueRange{splits, wsRows});
+      wsStats = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, Hq, 2}, f32),
+                                        ValueRange{splits, wsRows});
     }
-
-    // With one split every row of every sequence is written by the decode
-    // or the prefill kernel (a row with no visible key gets zeros), so only
-    // split workspaces need an init launch: one launch a layer fewer in
-    // decode, where launches dominate.
-    if (s.numSplits > 1)
-      emitInitKernel(b, s, Hq, tokens, out, wsAcc, wsStats);
 
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
                                                 gpu::AddressSpace::Workgroup);
     auto smemStats = MemRefType::get({kWarps, G, 2}, f32, nullptr, workgroup);
     auto smemAcc = MemRefType::get({kWarps, G, D}, f32, nullptr, workgroup);
     auto launch = gpu::LaunchOp::create(
-        b, L.idx(s.numSplits), L.idx(s.kvHeads), numSeqs,
+        b, splits, L.idx(s.kvHeads), numSeqs,
         L.idx(kGPUBlockThreads), L.idx(1), L.idx(1), /*dynamicSmem=*/nullptr,
         /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
         TypeRange{smemStats, smemAcc}, /*privateAttributions=*/{}, nullptr,
@@ -170,8 +193,14 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                        wsAcc, wsStats);
       gpu::TerminatorOp::create(b);
     }
-    if (s.numSplits > 1)
-      emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
+    if (s.maxSplits > 1) {
+      Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, splits, L.idx(1));
+      scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
+        scf::YieldOp::create(b);
+      });
+    }
     // After the combine, which writes every row (prefill rows included).
     // Every sequence has at least one query row, so a step with as many rows
     // as sequences is all decode: the host skips the launch (one a layer).
@@ -189,6 +218,20 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     return success();
   }
 
+  /// A per-call plan: the most splits (up to max_splits, at least 1) that
+  /// keep the call's CTAs within kSplitCTAsPerSM per SM of the device,
+  /// whose SM count the runtime reports (kSMCountFunction).
+  static Value plannedSplits(ImplicitLocOpBuilder &b, const DecodeShape &s, Value numSeqs) {
+    Loops L{b};
+    Value sms = func::CallOp::create(b, kSMCountFunction, TypeRange{b.getI32Type()},
+                                     ValueRange{})
+                    .getResult(0);
+    sms = arith::IndexCastOp::create(b, b.getIndexType(), sms);
+    Value ctas = L.maxS(L.mul(numSeqs, L.idx(s.kvHeads)), L.idx(1));
+    Value fit = arith::DivSIOp::create(b, L.mul(sms, L.idx(kSplitCTAsPerSM)), ctas);
+    return arith::MinSIOp::create(b, L.maxS(fit, L.idx(1)), L.idx(s.maxSplits));
+  }
+
   static void emitDecodeKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
                                gpu::LaunchOp launch, Value query, Value pages,
                                Value tables, Value lens, Value starts, Value out,
@@ -201,6 +244,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Value smemAcc = launch.getWorkgroupAttributions()[1];
     Value split = launch.getBlockIds().x, group = launch.getBlockIds().y,
           seq = launch.getBlockIds().z, tid = launch.getThreadIds().x;
+    Value numSplits = launch.getGridSize().x;
     Value warp = L.divU(tid, L.idx(32)), lane = L.remU(tid, L.idx(32));
     Value keyInWarp = L.divU(lane, L.idx(LPK));
     Value dOff = L.mul(L.remU(lane, L.idx(LPK)), L.idx(8));
@@ -230,7 +274,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       Value pos = L.add(firstPos, L.sub(token, first));
       Value splitLo, splitHi;
       std::tie(splitLo, splitHi) =
-          L.visibleKeys(pos, contextLen, s.causal, s.window, s.numSplits, split);
+          L.visibleKeys(pos, contextLen, s.causal, s.window, numSplits, split);
 
       // The group's query heads, pre-scaled, 8 elements per lane. Scores
       // are in base 2 (scale·log2 e folded into Q; a soft-cap applies
@@ -261,7 +305,13 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
           [&](OpBuilder &nb, Location loc, Value it, ValueRange state) {
             ImplicitLocOpBuilder b(loc, nb);
             Loops L{b};
+            // The trip's K/V rows as stored (8 elements of a 16-byte load),
+            // all loaded before any math; each is widened to f32 only where
+            // it is used, one row at a time, which keeps a half cache's rows
+            // at half the registers while the loads are in flight.
             SmallVector<Value> ks, vs, valids;
+            auto cacheRowType = VectorType::get(
+                {8}, cast<MemRefType>(pages.getType()).getElementType());
             for (int64_t u = 0; u < kKeysPerLane; ++u) {
               Value step = L.add(L.mul(it, L.idx(kKeysPerLane)), L.idx(u));
               Value key = L.add(L.add(warpStart, L.mul(step, L.idx(kWarps * KPW))), keyInWarp);
@@ -273,22 +323,24 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
               auto vIdx = L.cacheRow(s.layout, page, 1, offset, group);
               kIdx.back() = dOff;
               vIdx.back() = dOff;
-              ks.push_back(loadRow(b, pages, kIdx));
-              vs.push_back(loadRow(b, pages, vIdx));
+              for (auto [rows, idx] : {std::pair{&ks, &kIdx}, std::pair{&vs, &vIdx}})
+                rows->push_back(vector::LoadOp::create(b, cacheRowType, pages, *idx,
+                                                       /*nontemporal=*/false, llvm::Align(16)));
               valids.push_back(valid);
             }
             Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
             auto element = [&](Value v, int64_t i) -> Value {
               return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i});
             };
-            SmallVector<Value> next;
-            for (int64_t h = 0; h < G; ++h) {
-              SmallVector<Value> scores;
-              for (int64_t u = 0; u < kKeysPerLane; ++u) {
+            // Scores of every head for key u, then the next key.
+            SmallVector<SmallVector<Value>> scores(G);
+            for (int64_t u = 0; u < kKeysPerLane; ++u) {
+              Value k = L.toF32(ks[u]);
+              for (int64_t h = 0; h < G; ++h) {
                 // The lane's 8-element dot product as an FFMA chain.
-                Value score = arith::MulFOp::create(b, element(q[h], 0), element(ks[u], 0));
+                Value score = arith::MulFOp::create(b, element(q[h], 0), element(k, 0));
                 for (int64_t i = 1; i < 8; ++i)
-                  score = math::FmaOp::create(b, element(q[h], i), element(ks[u], i), score);
+                  score = math::FmaOp::create(b, element(q[h], i), element(k, i), score);
                 for (int64_t o = 1; o < LPK; o *= 2)
                   score = arith::AddFOp::create(b, score, shuffleXor(b, score, o));
                 if (s.softcap) {
@@ -297,21 +349,32 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                       b, Loops{b}.f32(*s.softcap * kLog2E),
                       math::TanhOp::create(b, arith::DivFOp::create(b, score, cap)));
                 }
-                scores.push_back(arith::SelectOp::create(b, valids[u], score, negInf));
+                scores[h].push_back(arith::SelectOp::create(b, valids[u], score, negInf));
               }
+            }
+            // Per head: the new max, one rescale of the state, the weights.
+            SmallVector<Value> next;
+            SmallVector<SmallVector<Value>> weights(G);
+            for (int64_t h = 0; h < G; ++h) {
               Value m = state[3 * h], l = state[3 * h + 1], acc = state[3 * h + 2];
               Value mNew = m;
-              for (Value score : scores)
+              for (Value score : scores[h])
                 mNew = arith::MaximumFOp::create(b, mNew, score);
               Value corr = fastExp2(b, arith::SubFOp::create(b, m, mNew));
               Value lNew = arith::MulFOp::create(b, l, corr);
-              Value accNew = arith::MulFOp::create(b, acc, vector::BroadcastOp::create(b, vec8, corr));
               for (int64_t u = 0; u < kKeysPerLane; ++u) {
-                Value p = fastExp2(b, arith::SubFOp::create(b, scores[u], mNew));
-                lNew = arith::AddFOp::create(b, lNew, p);
-                accNew = vector::FMAOp::create(b, vector::BroadcastOp::create(b, vec8, p), vs[u], accNew);
+                weights[h].push_back(fastExp2(b, arith::SubFOp::create(b, scores[h][u], mNew)));
+                lNew = arith::AddFOp::create(b, lNew, weights[h][u]);
               }
-              next.append({mNew, lNew, accNew});
+              next.append({mNew, lNew,
+                           arith::MulFOp::create(b, acc, vector::BroadcastOp::create(b, vec8, corr))});
+            }
+            // Every head's weighted V row of key u, then the next key.
+            for (int64_t u = 0; u < kKeysPerLane; ++u) {
+              Value v = L.toF32(vs[u]);
+              for (int64_t h = 0; h < G; ++h)
+                next[3 * h + 2] = vector::FMAOp::create(
+                    b, vector::BroadcastOp::create(b, vec8, weights[h][u]), v, next[3 * h + 2]);
             }
             scf::YieldOp::create(b, next);
           });
@@ -342,94 +405,70 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       });
       gpu::BarrierOp::create(b);
 
-      // Thread t finishes elements t, t + 128, ... of the G x D outputs.
-      scf::ForOp::create(
-          b, tid, L.idx(G * D), L.idx(kGPUBlockThreads), ValueRange{},
-          [&](OpBuilder &nb, Location loc, Value idx, ValueRange) {
-            ImplicitLocOpBuilder b(loc, nb);
-            Loops L{b};
-            Value h = L.divU(idx, L.idx(D)), d = L.remU(idx, L.idx(D));
-            Value m = Loops{b}.f32(kNoScore);
-            for (int64_t w = 0; w < kWarps; ++w)
-              m = arith::MaximumFOp::create(
-                  b, m, memref::LoadOp::create(b, smemStats,
-                                               ValueRange{L.idx(w), h, L.idx(0)}));
-            Value sum = Loops{b}.f32(0.0), acc = Loops{b}.f32(0.0);
-            for (int64_t w = 0; w < kWarps; ++w) {
-              Value wm = memref::LoadOp::create(b, smemStats,
-                                                ValueRange{L.idx(w), h, L.idx(0)});
-              Value scaleW = fastExp2(b, arith::SubFOp::create(b, wm, m));
-              Value ws = memref::LoadOp::create(b, smemStats,
-                                                ValueRange{L.idx(w), h, L.idx(1)});
-              Value wa = memref::LoadOp::create(b, smemAcc, ValueRange{L.idx(w), h, d});
-              sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, ws, scaleW));
-              acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, wa, scaleW));
-            }
-            Value head = L.add(firstHead, h);
-            if (s.numSplits == 1) {
-              storeNormalized(b, acc, sum, out, {token, head, d});
-            } else {
+      // Thread t finishes elements t, t + 128, ... of the G x D outputs: the
+      // output with one split, else the split's partials. The branch on the
+      // call's split count (the grid's x, uniform) encloses the loop: inside
+      // it, both stores' registers left the G = 4 kernel 8 bytes of spills.
+      auto finish = [&](OpBuilder &nb, Location loc, bool partials) {
+        ImplicitLocOpBuilder b(loc, nb);
+        scf::ForOp::create(
+            b, tid, Loops{b}.idx(G * D), Loops{b}.idx(kGPUBlockThreads), ValueRange{},
+            [&](OpBuilder &nb, Location loc, Value idx, ValueRange) {
+              ImplicitLocOpBuilder b(loc, nb);
+              Loops L{b};
+              Value h = L.divU(idx, L.idx(D)), d = L.remU(idx, L.idx(D));
+              Value m = Loops{b}.f32(kNoScore);
+              for (int64_t w = 0; w < kWarps; ++w)
+                m = arith::MaximumFOp::create(
+                    b, m, memref::LoadOp::create(b, smemStats,
+                                                 ValueRange{L.idx(w), h, L.idx(0)}));
+              Value sum = Loops{b}.f32(0.0), acc = Loops{b}.f32(0.0);
+              for (int64_t w = 0; w < kWarps; ++w) {
+                Value wm = memref::LoadOp::create(b, smemStats,
+                                                  ValueRange{L.idx(w), h, L.idx(0)});
+                Value scaleW = fastExp2(b, arith::SubFOp::create(b, wm, m));
+                Value ws = memref::LoadOp::create(b, smemStats,
+                                                  ValueRange{L.idx(w), h, L.idx(1)});
+                Value wa = memref::LoadOp::create(b, smemAcc, ValueRange{L.idx(w), h, d});
+                sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, ws, scaleW));
+                acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, wa, scaleW));
+              }
+              Value head = L.add(firstHead, h);
+              if (!partials) {
+                storeNormalized(b, acc, sum, out, {token, head, d});
+                scf::YieldOp::create(b);
+                return;
+              }
               memref::StoreOp::create(b, acc, wsAcc, ValueRange{split, token, head, d});
-              Value isFirst = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d,
-                                                    L.idx(0));
-              scf::IfOp::create(b, isFirst, [&](OpBuilder &nb2, Location loc2) {
-                ImplicitLocOpBuilder b(loc2, nb2);
+              Value isFirst = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, L.idx(0));
+              scf::IfOp::create(b, isFirst, [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
                 Loops L{b};
-                memref::StoreOp::create(b, m, wsStats,
-                                        ValueRange{split, token, head, L.idx(0)});
-                memref::StoreOp::create(b, sum, wsStats,
-                                        ValueRange{split, token, head, L.idx(1)});
+                memref::StoreOp::create(b, m, wsStats, ValueRange{split, token, head, L.idx(0)});
+                memref::StoreOp::create(b, sum, wsStats, ValueRange{split, token, head, L.idx(1)});
                 scf::YieldOp::create(b);
               });
-            }
-            scf::YieldOp::create(b);
-          });
+              scf::YieldOp::create(b);
+            });
+      };
+      if (s.maxSplits == 1) {
+        finish(b, b.getLoc(), /*partials=*/false);
+      } else {
+        Value alone = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, numSplits, L.idx(1));
+        scf::IfOp::create(
+            b, alone,
+            [&](OpBuilder &nb, Location loc) {
+              finish(nb, loc, /*partials=*/false);
+              scf::YieldOp::create(nb, loc);
+            },
+            [&](OpBuilder &nb, Location loc) {
+              finish(nb, loc, /*partials=*/true);
+              scf::YieldOp::create(nb, loc);
+            });
+      }
       // Shared memory is reused by the next query token of the sequence.
       gpu::BarrierOp::create(b);
     });
-  }
-
-  /// Resets the split workspaces (a split whose CTA is not launched for a row
-  /// must contribute nothing to its combine) and zeroes the output.
-  static void emitInitKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
-                             int64_t Hq, Value tokens, Value out, Value wsAcc,
-                             Value wsStats) {
-    Loops L{b};
-    auto name = kernelName(b, "kvc_attention_init");
-    auto launch = gpu::LaunchOp::create(
-        b, tokens, L.idx(1), L.idx(1), L.idx(kGPUBlockThreads), L.idx(1),
-        L.idx(1), nullptr, nullptr, {}, {}, {}, nullptr, nullptr, nullptr, name,
-        name);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    Value t = launch.getBlockIds().x, tid = launch.getThreadIds().x;
-    int64_t D = s.headDim;
-    Type elem = cast<MemRefType>(out.getType()).getElementType();
-    Value zero = arith::ConstantOp::create(b, b.getFloatAttr(elem, 0.0));
-    blockStrided(b, tid, Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
-      Loops L{b};
-      memref::StoreOp::create(b, zero, out,
-                              ValueRange{t, L.divU(i, L.idx(D)), L.remU(i, L.idx(D))});
-    });
-    if (s.numSplits > 1)
-      blockStrided(b, tid, s.numSplits * Hq * D, [&](ImplicitLocOpBuilder &b, Value i) {
-        Loops L{b};
-        Value sp = L.divU(i, L.idx(Hq * D));
-        Value h = L.divU(L.remU(i, L.idx(Hq * D)), L.idx(D));
-        Value d = L.remU(i, L.idx(D));
-        memref::StoreOp::create(b, Loops{b}.f32(0.0), wsAcc, ValueRange{sp, t, h, d});
-        Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, d, L.idx(0));
-        scf::IfOp::create(b, first, [&](OpBuilder &nb, Location loc) {
-          ImplicitLocOpBuilder b(loc, nb);
-          Loops L{b};
-          memref::StoreOp::create(b, Loops{b}.f32(kNoScore), wsStats,
-                                  ValueRange{sp, t, h, L.idx(0)});
-          memref::StoreOp::create(b, Loops{b}.f32(0.0), wsStats,
-                                  ValueRange{sp, t, h, L.idx(1)});
-          scf::YieldOp::create(b);
-        });
-      });
-    gpu::TerminatorOp::create(b);
   }
 
   /// out = acc / sum (0 when no key was visible), in the output type.
@@ -446,7 +485,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
   }
 
   /// One CTA per (token, query head), one thread per element of head_dim:
-  /// merge the splits' partial results by log-sum-exp.
+  /// merge the splits' partial results by log-sum-exp. The workspaces hold
+  /// the call's splits (their dim 0).
   static void emitCombineKernel(ImplicitLocOpBuilder &b, const DecodeShape &s,
                                 int64_t Hq, Value tokens, Value wsAcc,
                                 Value wsStats, Value out) {
@@ -460,21 +500,30 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     Loops K{b};
     Value t = launch.getBlockIds().x, h = launch.getBlockIds().y,
           d = launch.getThreadIds().x;
-    Value m = Loops{b}.f32(kNoScore);
-    for (int64_t sp = 0; sp < s.numSplits; ++sp)
-      m = arith::MaximumFOp::create(
-          b, m, memref::LoadOp::create(b, wsStats,
-                                       ValueRange{K.idx(sp), t, h, K.idx(0)}));
-    Value sum = Loops{b}.f32(0.0), acc = Loops{b}.f32(0.0);
-    for (int64_t sp = 0; sp < s.numSplits; ++sp) {
-      Value sm = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(0)});
-      Value w = fastExp2(b, arith::SubFOp::create(b, sm, m)); // base-2 maxima
-      Value sl = memref::LoadOp::create(b, wsStats, ValueRange{K.idx(sp), t, h, K.idx(1)});
-      Value sa = memref::LoadOp::create(b, wsAcc, ValueRange{K.idx(sp), t, h, d});
-      sum = arith::AddFOp::create(b, sum, arith::MulFOp::create(b, sl, w));
-      acc = arith::AddFOp::create(b, acc, arith::MulFOp::create(b, sa, w));
-    }
-    storeNormalized(b, acc, sum, out, {t, h, d});
+    Value numSplits = memref::DimOp::create(b, wsStats, 0);
+    auto maxLoop = scf::ForOp::create(
+        b, K.idx(0), numSplits, K.idx(1), ValueRange{K.f32(kNoScore)},
+        [&](OpBuilder &nb, Location loc, Value sp, ValueRange m) {
+          ImplicitLocOpBuilder b(loc, nb);
+          Loops L{b};
+          Value sm = memref::LoadOp::create(b, wsStats, ValueRange{sp, t, h, L.idx(0)});
+          scf::YieldOp::create(b, ValueRange{arith::MaximumFOp::create(b, m[0], sm)});
+        });
+    Value m = maxLoop.getResult(0);
+    auto sumLoop = scf::ForOp::create(
+        b, K.idx(0), numSplits, K.idx(1), ValueRange{K.f32(0.0), K.f32(0.0)},
+        [&](OpBuilder &nb, Location loc, Value sp, ValueRange state) {
+          ImplicitLocOpBuilder b(loc, nb);
+          Loops L{b};
+          Value sm = memref::LoadOp::create(b, wsStats, ValueRange{sp, t, h, L.idx(0)});
+          Value w = fastExp2(b, arith::SubFOp::create(b, sm, m)); // base-2 maxima
+          Value sl = memref::LoadOp::create(b, wsStats, ValueRange{sp, t, h, L.idx(1)});
+          Value sa = memref::LoadOp::create(b, wsAcc, ValueRange{sp, t, h, d});
+          scf::YieldOp::create(
+              b, ValueRange{arith::AddFOp::create(b, state[0], arith::MulFOp::create(b, sl, w)),
+                            arith::AddFOp::create(b, state[1], arith::MulFOp::create(b, sa, w))});
+        });
+    storeNormalized(b, sumLoop.getResult(1), sumLoop.getResult(0), out, {t, h, d});
     gpu::TerminatorOp::create(b);
   }
 };

@@ -1,8 +1,11 @@
 //===- LowerToGPU.cpp - the kvc-lower-to-gpu pass --------------------------===//
+#include "KernelBuilder.h"
 #include "PrefillAttention.h"
 #include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 #include "kvcc/Conversion/Utils/KVCConversion.h"
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace kvcc {
 #define GEN_PASS_DEF_KVCLOWERTOGPU
@@ -16,12 +19,29 @@ namespace {
 struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
   using Base::Base;
 
+  /// Host code that plans its split-KV factor per call asks the runtime for
+  /// the device's SM count.
+  void declareSMCountFunction() {
+    ModuleOp module = getOperation();
+    bool planned = false;
+    module.walk([&](kvc::PagedAttentionOp op) {
+      planned |= op.getMaxSplits().value_or(1) > 1;
+    });
+    if (!planned || module.lookupSymbol(lowering::kSMCountFunction))
+      return;
+    OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+    auto decl = func::FuncOp::create(b, module.getLoc(), lowering::kSMCountFunction,
+                                     b.getFunctionType({}, {b.getI32Type()}));
+    decl.setPrivate();
+  }
+
   void runOnOperation() override {
     PrefillTile tile{prefillRows, prefillKeys};
     if (std::string problem = tile.check(); !problem.empty()) {
       getOperation().emitError("kvc-lower-to-gpu: ") << problem;
       return signalPassFailure();
     }
+    declareSMCountFunction();
     if (failed(convertKVCOps(getOperation(), [&](const TypeConverter &converter,
                                                  RewritePatternSet &patterns) {
           populateKVCAttentionToGPUPatterns(converter, patterns, tile);

@@ -132,7 +132,7 @@ void Loops::storeRowF32(Value row, Value buffer, ValueRange indices) {
 std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,
                                           bool causal,
                                           std::optional<int64_t> window,
-                                          int64_t numSplits, Value split) {
+                                          Value numSplits, Value split) {
   Value end = add(pos, idx(1));
   Value hi = contextLen;
   if (causal)
@@ -142,7 +142,18 @@ std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,
     lo = maxS(sub(end, idx(*window)), idx(0));
   Value nonEmpty = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
   Value count = arith::SelectOp::create(b, nonEmpty, sub(hi, lo), idx(0));
-  Value chunk = ceilDiv(count, idx(numSplits));
+  // Counts are below 2^31 (context_lens is i32): a split count known only at
+  // run time divides in 32 bits, not through a 64-bit division routine.
+  Value chunk;
+  if (getConstantIntValue(numSplits)) {
+    chunk = ceilDiv(count, numSplits);
+  } else {
+    auto i32 = b.getI32Type();
+    chunk = arith::IndexCastUIOp::create(
+        b, b.getIndexType(),
+        arith::CeilDivUIOp::create(b, arith::IndexCastUIOp::create(b, i32, count),
+                                   arith::IndexCastUIOp::create(b, i32, numSplits)));
+  }
   Value splitLo = arith::MinSIOp::create(b, add(lo, mul(split, chunk)), hi);
   Value splitHi = arith::MinSIOp::create(b, add(splitLo, chunk), hi);
   // lo >= hi (nothing visible): an empty chunk.

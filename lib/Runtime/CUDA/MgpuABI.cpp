@@ -217,6 +217,11 @@ extern "C" void kvcc_cuda_clear_error(void) {
   r.error.clear();
 }
 
+extern "C" int32_t kvcc_cuda_multiprocessor_count(void) {
+  CudaDevice *d = device("kvcc_cuda_multiprocessor_count");
+  return d && d->info().smCount > 0 ? d->info().smCount : 1;
+}
+
 void *kvcc::cuda::mgpuOpenStepStream() { return openStep(); }
 
 Status kvcc::cuda::mgpuStatus() {

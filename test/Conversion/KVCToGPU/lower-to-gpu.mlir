@@ -7,9 +7,19 @@
 // Flash-decoding: a CTA of 128 threads per (split, KV head, sequence) with
 // per-warp state in shared memory; 16-byte loads of K/V rows read through the
 // block table; dot products finished by butterfly shuffles over the 16 lanes of
-// a 128-element row; a split-KV combine kernel after the main one.
+// a 128-element row; a split-KV combine kernel after the main one. The grid's
+// x is the call's split count: num_splits for a call of decode rows only (no
+// more rows than sequences), else one, with no workspace rows and no combine.
+// No init kernel: every split CTA writes its partials.
 // CHECK-LABEL: func.func @decode
-// CHECK: gpu.launch blocks(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %c4{{[_0-9]*}}, %{{[a-z0-9]+}} = %c8{{[_0-9]*}}, %{{[a-z0-9]+}} = %{{[a-z0-9_]+}}) threads(%{{[^)]*}}) in (%{{.*}} = %c128{{[_0-9]*}},
+// CHECK-NOT: kvc_attention_init
+// CHECK: %[[DECODE:.*]] = arith.cmpi ule, %[[ROWS:[a-z0-9_]+]], %[[SEQS:[a-z0-9_]+]] : index
+// CHECK: %[[SPLITS:.*]] = arith.select %[[DECODE]], %c4{{[_0-9]*}}, %c1{{[_0-9]*}} : index
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[SPLITS]], %c1{{[_0-9]*}} : index
+// CHECK: %[[WSROWS:.*]] = arith.select %[[SEVERAL]], %[[ROWS]], %c0{{[_0-9]*}} : index
+// CHECK: memref.alloc(%[[SPLITS]], %[[WSROWS]]) : memref<?x?x32x128xf32>
+// CHECK: memref.alloc(%[[SPLITS]], %[[WSROWS]]) : memref<?x?x32x2xf32>
+// CHECK: gpu.launch blocks(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%[[GRIDX:[a-z0-9]+]] = %[[SPLITS]], %{{[a-z0-9]+}} = %c8{{[_0-9]*}}, %{{[a-z0-9]+}} = %[[SEQS]]) threads(%{{[^)]*}}) in (%{{.*}} = %c128{{[_0-9]*}},
 // CHECK-SAME: module(@kvc_paged_attention) function(@kvc_paged_attention)
 // CHECK-SAME: workgroup(%{{.*}} : memref<4x4x2xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<4x4x128xf32, #gpu.address_space<workgroup>>)
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
@@ -24,8 +34,18 @@
 // CHECK: gpu.shuffle  xor %{{.*}}, %c8_i32
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f32"
 // CHECK: gpu.barrier
+// One split writes the output, several their partials.
+// CHECK: %[[ALONE:.*]] = arith.cmpi eq, %[[GRIDX]], %c1{{[_0-9]*}} : index
+// CHECK: scf.if %[[ALONE]] {
+// CHECK: memref.store %{{.*}} : memref<?x32x128xf16>
+// CHECK: } else {
+// CHECK: memref.store %{{.*}} : memref<?x?x32x128xf32>
+// CHECK: %[[COMBINE:.*]] = arith.cmpi ugt, %[[SPLITS]], %c1{{[_0-9]*}} : index
+// CHECK: scf.if %[[COMBINE]] {
 // CHECK: gpu.launch
 // CHECK-SAME: module(@kvc_split_kv_combine) function(@kvc_split_kv_combine)
+// CHECK: memref.dim %{{.*}}, %c0{{[_0-9]*}} : memref<?x?x32x2xf32>
+// CHECK: scf.for
 // Multi-token chunks: the tensor-core kernel, by default at d128 128 (token,
 // head) rows per CTA and K/V tiles of 32 keys double-buffered: 64 KiB, views
 // of dynamic shared memory.
@@ -43,6 +63,32 @@
 func.func @decode(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>,
                   %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, num_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
+}
+
+// -----
+
+// max_splits: each call plans its splits, the most up to 16 that keep its
+// sequences x 8 KV heads CTAs within two per SM, the SM count from the
+// runtime; one for a call with a prefill chunk.
+// CHECK: func.func private @kvcc_cuda_multiprocessor_count() -> i32
+// CHECK-LABEL: func.func @decode_planned
+// CHECK: %[[SMS:.*]] = call @kvcc_cuda_multiprocessor_count() : () -> i32
+// CHECK: %[[SMSX:.*]] = arith.index_cast %[[SMS]] : i32 to index
+// CHECK: %[[CTAS:.*]] = arith.muli %{{.*}}, %c8{{[_0-9]*}} : index
+// CHECK: %[[CTAS1:.*]] = arith.maxsi %[[CTAS]], %c1{{[_0-9]*}} : index
+// CHECK: %[[TARGET:.*]] = arith.muli %[[SMSX]], %c2{{[_0-9]*}} : index
+// CHECK: %[[FIT:.*]] = arith.divsi %[[TARGET]], %[[CTAS1]] : index
+// CHECK: %[[FIT1:.*]] = arith.maxsi %[[FIT]], %c1{{[_0-9]*}} : index
+// CHECK: %[[PLAN:.*]] = arith.minsi %[[FIT1]], %c16{{[_0-9]*}} : index
+// CHECK: %[[DECODE:.*]] = arith.cmpi ule
+// CHECK: %[[SPLITS:.*]] = arith.select %[[DECODE]], %[[PLAN]], %c1{{[_0-9]*}} : index
+// CHECK: gpu.launch blocks(%{{[a-z0-9]+}}, %{{[a-z0-9]+}}, %{{[a-z0-9]+}}) in (%{{[a-z0-9]+}} = %[[SPLITS]],
+// CHECK-SAME: module(@kvc_paged_attention)
+// CHECK: module(@kvc_split_kv_combine)
+func.func @decode_planned(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>,
+                          %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, max_splits = 16} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   return %o : tensor<?x32x128xf16>
 }
 

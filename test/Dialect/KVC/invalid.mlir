@@ -477,6 +477,22 @@ func.func @f(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b
 
 // -----
 
+func.func @f(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
+  // expected-error @+1 {{'kvc.paged_attention' op max_splits must be in [1, 256], got 0}}
+  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32, max_splits = 0} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
+  // expected-error @+1 {{'kvc.paged_attention' op num_splits (a fixed plan) and max_splits (a plan per call) are exclusive}}
+  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32, num_splits = 2, max_splits = 8} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return
+}
+
+// -----
+
 func.func @f(%q: tensor<4x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>) {
   // expected-error @+1 {{'kvc.paged_attention' op result type 'tensor<?x32x128xf16>' does not match query type 'tensor<4x32x128xf16>'}}
   %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.125 : f32} : tensor<4x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>

@@ -1,5 +1,6 @@
 // RUN: kvcc-opt %s --split-input-file --kvc-plan-split-kv | FileCheck %s
 // RUN: kvcc-opt %s --split-input-file --kvc-plan-split-kv="num-sms=108 max-splits=8" | FileCheck %s --check-prefix=A100
+// RUN: kvcc-opt %s --split-input-file --kvc-plan-split-kv="max-splits=1" | FileCheck %s --check-prefix=NOSPLIT
 // RUN: not kvcc-opt %s --split-input-file --kvc-plan-split-kv="num-sms=0" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // BAD: kvc-plan-split-kv: num-sms and max-splits must be at least 1 and wave-tolerance in (0, 1], got num-sms=0
@@ -41,14 +42,34 @@ func.func @decode_smollm2_b8(%q: tensor<8x9x64xf32>, %c: !kvc.paged_cache<16, 3,
 
 // -----
 
-// A dynamic batch is planned at run time, and a prefill (tokens != batch) is
-// not a decode step: neither is annotated.
-// CHECK-LABEL: func @not_planned
-// CHECK-NOT: num_splits
+// A dynamic batch (a model's step function) is planned per call, up to
+// max-splits; a static prefill (tokens != batch) is not a decode step and is
+// not annotated. With max-splits=1 nothing splits.
+// CHECK-LABEL: func @dynamic_and_prefill
+// CHECK: kvc.paged_attention {{.*}}max_splits = 32 : i64
+// CHECK-NOT: splits
 // CHECK: return
-func.func @not_planned(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>,
+// A100-LABEL: func @dynamic_and_prefill
+// A100: kvc.paged_attention {{.*}}max_splits = 8 : i64
+// NOSPLIT-LABEL: func @dynamic_and_prefill
+// NOSPLIT-NOT: splits
+// NOSPLIT: return
+func.func @dynamic_and_prefill(%q: tensor<?x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<?x?xi32>, %l: tensor<?xi32>, %s: tensor<?xi32>,
                        %q2: tensor<100x32x128xf16>, %b2: tensor<2x64xi32>, %l2: tensor<2xi32>, %s2: tensor<3xi32>) -> (tensor<?x32x128xf16>, tensor<100x32x128xf16>) {
   %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.0883883461 : f32, causal} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   %o2 = kvc.paged_attention %q2, %c[%b2] context_lens(%l2) query_start(%s2) {scale = 0.0883883461 : f32, causal} : tensor<100x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<2x64xi32>, tensor<2xi32>, tensor<3xi32> -> tensor<100x32x128xf16>
   return %o, %o2 : tensor<?x32x128xf16>, tensor<100x32x128xf16>
+}
+
+// -----
+
+// A plan already made is kept.
+// CHECK-LABEL: func @planned
+// CHECK: num_splits = 3 : i64
+// CHECK: max_splits = 4 : i64
+func.func @planned(%q: tensor<1x32x128xf16>, %c: !kvc.paged_cache<16, 8, 128, f16>, %b: tensor<1x2048xi32>, %l: tensor<1xi32>, %s: tensor<2xi32>,
+                   %q2: tensor<?x32x128xf16>, %b2: tensor<?x?xi32>, %l2: tensor<?xi32>, %s2: tensor<?xi32>) -> (tensor<1x32x128xf16>, tensor<?x32x128xf16>) {
+  %o = kvc.paged_attention %q, %c[%b] context_lens(%l) query_start(%s) {scale = 0.0883883461 : f32, num_splits = 3} : tensor<1x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<1x2048xi32>, tensor<1xi32>, tensor<2xi32> -> tensor<1x32x128xf16>
+  %o2 = kvc.paged_attention %q2, %c[%b2] context_lens(%l2) query_start(%s2) {scale = 0.0883883461 : f32, max_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o, %o2 : tensor<1x32x128xf16>, tensor<?x32x128xf16>
 }

@@ -362,6 +362,8 @@ TEST_F(MockTest, MgpuDeviceSelection) {
   Expected<CudaDevice *> dev = mgpuDevice(1);
   ASSERT_TRUE(dev.ok()) << dev.message();
   EXPECT_EQ((*dev)->info().ordinal, 1);
+  // What model.so plans its decode splits from.
+  EXPECT_EQ(kvcc_cuda_multiprocessor_count(), 132);
   EXPECT_EQ(kvcc_cuda_init(1), 0);
   mgpuSetDefaultDevice(1); // same device: fine
   EXPECT_EQ(kvcc_cuda_last_error(), nullptr);
@@ -385,6 +387,7 @@ TEST_F(MockTest, MgpuWithoutDriverOrDevice) {
             0u)
       << lastError();
   EXPECT_EQ(mgpuMemAlloc(64, nullptr, false), nullptr);
+  EXPECT_EQ(kvcc_cuda_multiprocessor_count(), 1); // a plan of one split, and nothing runs
   mgpuMemFree(reinterpret_cast<void *>(0x1000), nullptr); // no device: nothing to release with
   EXPECT_EQ(kvcc_cuda_init(0), -1);
 

@@ -117,7 +117,7 @@ TEST_F(KVCDialectTest, BuildsAVerifiedDecodeStep) {
   auto attention = PagedAttentionOp::create(
       builder, loc, qType, rope.getResult(), args[5], args[6], args[7],
       args[8], builder.getF32FloatAttr(0.0883883f), builder.getUnitAttr(),
-      /*sliding_window=*/nullptr, /*softcap=*/nullptr, /*num_splits=*/nullptr);
+      /*sliding_window=*/nullptr, /*softcap=*/nullptr, /*num_splits=*/nullptr, /*max_splits=*/nullptr);
   func::ReturnOp::create(builder, loc);
 
   EXPECT_TRUE(succeeded(verify(*module)));

@@ -106,7 +106,7 @@ struct Loops {
   /// a malformed batch (pos < -1) sees no key instead of every key.
   std::pair<Value, Value> visibleKeys(Value pos, Value contextLen, bool causal,
                                       std::optional<int64_t> window,
-                                      int64_t numSplits, Value split);
+                                      Value numSplits, Value split);
 
   /// kvc.append's slot rule, shared by every target: a negative `slot`
   /// (integer) marks a padding token and writes nothing; otherwise

@@ -45,6 +45,10 @@ KVCC_CUDA_EXPORT int kvcc_cuda_init(int ordinal);
 /// The first recorded failure, or NULL. Valid until kvcc_cuda_clear_error().
 KVCC_CUDA_EXPORT const char *kvcc_cuda_last_error(void);
 KVCC_CUDA_EXPORT void kvcc_cuda_clear_error(void);
+/// The device's streaming multiprocessors: model.so plans the split-KV factor
+/// of each decode call from it (kvc.paged_attention max_splits). 1 when the
+/// device cannot be opened (the failure is recorded; launches do nothing).
+KVCC_CUDA_EXPORT int32_t kvcc_cuda_multiprocessor_count(void);
 /// Caching (off by default; the executor turns it on): mgpuStreamDestroy keeps
 /// the stream for the next mgpuStreamCreate, and mgpuMemFree keeps the block
 /// (allocations are rounded to size classes) for the next mgpuMemAlloc of its

@@ -197,11 +197,15 @@ LogicalResult PagedAttentionOp::verify() {
     return emitOpError() << "query_start must have one entry per sequence plus "
                             "one ("
                          << batch + 1 << "), got " << starts;
-  if (auto splits = getNumSplits();
-      splits && (static_cast<int64_t>(*splits) < 1 ||
-                 static_cast<int64_t>(*splits) > kMaxNumSplits))
-    return emitOpError() << "num_splits must be in [1, " << kMaxNumSplits
-                         << "], got " << static_cast<int64_t>(*splits);
+  for (auto [name, splits] : {std::pair{"num_splits", getNumSplits()},
+                               std::pair{"max_splits", getMaxSplits()}})
+    if (splits && (static_cast<int64_t>(*splits) < 1 ||
+                   static_cast<int64_t>(*splits) > kMaxNumSplits))
+      return emitOpError() << name << " must be in [1, " << kMaxNumSplits
+                           << "], got " << static_cast<int64_t>(*splits);
+  if (getNumSplits() && getMaxSplits())
+    return emitOpError() << "num_splits (a fixed plan) and max_splits (a plan "
+                            "per call) are exclusive";
   return checkAttentionAttrs(*this, getScale(), getSlidingWindow(),
                              getSoftcap());
 }

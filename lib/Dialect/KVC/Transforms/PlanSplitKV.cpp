@@ -49,10 +49,20 @@ struct PlanSplitKVPass
       return signalPassFailure();
     }
     getOperation().walk([&](PagedAttentionOp op) {
+      if (op.getNumSplits() || op.getMaxSplits())
+        return; // planned already (by hand or by an earlier run)
       int64_t batch = op.getContextLens().getType().getDimSize(0);
       int64_t tokens = op.getQuery().getType().getDimSize(0);
-      // Only a decode step of a static batch bucket: one query per sequence.
-      if (ShapedType::isDynamic(batch) || tokens != batch)
+      // A dynamic batch (a model's step function, which serves prefill
+      // chunks and decode steps of any batch) is planned per call.
+      if (ShapedType::isDynamic(batch)) {
+        if (maxSplits > 1)
+          op.setMaxSplits(static_cast<uint64_t>(maxSplits));
+        return;
+      }
+      // Otherwise only a decode step of a static batch bucket: one query per
+      // sequence.
+      if (tokens != batch)
         return;
       int64_t ctas = batch * op.getCache().getType().getNumKVHeads();
       int64_t splits = chooseNumSplits(ctas, numSMs, maxSplits, waveTolerance);

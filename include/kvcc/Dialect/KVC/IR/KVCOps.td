@@ -63,7 +63,11 @@ def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
     (`softcap * tanh(s / softcap)`); with `causal`, the query at position `p`
     sees keys `0 .. p`, and with `sliding_window = w` only keys `p - w + 1 .. p`.
     `num_splits`, when present, is the split-KV plan of a decode step (see
-    `kvc-plan-split-kv`). A query with no visible key gets zeros. The query
+    `kvc-plan-split-kv`); `max_splits` instead lets each call choose its own
+    plan (a GPU target fills the device with `batch * kv_heads * splits` CTAs,
+    up to `max_splits` splits; a call with a prefill chunk, more query rows
+    than sequences, takes one split). The two are exclusive, and a target may
+    run fewer splits than planned (one on the CPU; one for a prefill call). A query with no visible key gets zeros. The query
     (f16, bf16 or f32) may have another element type than the cache; scores,
     softmax and the weighted sum are computed in f32 and the result has the
     query's type. The sequences cover the rows (`query_start[0] = 0`,
@@ -87,7 +91,8 @@ def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
     UnitAttr:$causal,
     OptionalAttr<I64Attr>:$sliding_window,
     OptionalAttr<F32Attr>:$softcap,
-    OptionalAttr<I64Attr>:$num_splits);
+    OptionalAttr<I64Attr>:$num_splits,
+    OptionalAttr<I64Attr>:$max_splits);
   let results = (outs KVC_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $cache `[` $block_tables `]` `context_lens` `(` $context_lens `)`

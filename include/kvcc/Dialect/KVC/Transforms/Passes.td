@@ -14,14 +14,16 @@ def KVCPlanSplitKV : Pass<"kvc-plan-split-kv", "mlir::func::FuncOp"> {
     decode step of a batch bucket) with `num_splits`, chosen so that
     `batch * kv_heads * num_splits` CTAs fill whole waves of the device's SMs
     best, preferring fewer splits (each split adds a combine) when two choices
-    are within `wave-tolerance`. Ops whose batch is dynamic are left for the
-    runtime to plan.
+    are within `wave-tolerance`. An op whose batch is dynamic (a model's step
+    function, which serves prefill chunks and decode steps of any batch) gets
+    `max_splits` instead: the target plans each call from its batch and the
+    device's SM count. Ops that carry a plan already are left alone.
   }];
   let options = [
     Option<"numSMs", "num-sms", "int64_t", /*default=*/"132",
            "streaming multiprocessors on the target GPU (H100 SXM: 132)">,
     Option<"maxSplits", "max-splits", "int64_t", /*default=*/"32",
-           "upper bound on the split factor">,
+           "upper bound on the split factor (1: never split)">,
     Option<"waveTolerance", "wave-tolerance", "double", /*default=*/"0.85",
            "accept the fewest splits whose wave efficiency is within this "
            "fraction of the best">
