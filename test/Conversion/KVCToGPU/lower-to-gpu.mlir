@@ -178,32 +178,66 @@ func.func @rope_append(%q: tensor<?x8x64xf16>, %k: tensor<?x2x64xf16>, %v: tenso
 
 // -----
 
-// RMSNorm with the residual fused in: one CTA of 128 threads per row writes
-// the sum and the normed row; the squares are summed by 5 shuffle rounds and
-// one exchange of 4 warp partials in shared memory. The weight (a slice of the
-// flat weight argument) is read in place through a strided view.
+// RMSNorm with the residual fused in: one CTA per row writes the sum and the
+// normed row. A row of 64 takes 128 threads (the fewest), one element each:
+// threads 64..127 load the row's last element, count 0 and store nothing. All
+// loads (row, residual, weight: a slice of the flat weight argument read in
+// place through a strided view) come before the first use; the sum is rounded
+// to bf16, stored, and normalized (as on the CPU); the squares are summed by
+// 5 shuffle rounds and one exchange of 4 warp partials in shared memory.
 // CHECK-LABEL: func.func @rms_norm
 // CHECK: gpu.launch
+// CHECK-SAME: threads(%{{[^)]*}}) in (%{{.*}} = %c128{{[_0-9]*}},
 // CHECK-SAME: module(@kvc_rms_norm) function(@kvc_rms_norm)
 // CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<4xf32, #gpu.address_space<workgroup>>)
-// CHECK: scf.for
-// CHECK: arith.extf
+// CHECK-NOT: scf.for
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c64{{[_0-9]*}} : index
+// CHECK: %[[COL:.*]] = arith.select %[[IN]], %{{.*}}, %c63{{[_0-9]*}} : index
+// CHECK: memref.load %{{.*}}[%{{.*}}, %[[COL]]] : memref<?x64xbf16>
+// CHECK: memref.load %{{.*}}[%{{.*}}, %[[COL]]] : memref<?x64xbf16>
 // CHECK: arith.addf
+// CHECK: memref.load %{{.*}}[%[[COL]]] : memref<64xbf16, strided<[1], offset: ?>>
 // CHECK: arith.truncf
-// CHECK: memref.store {{.*}} : memref<?x64xbf16>
-// CHECK: scf.yield
+// CHECK: scf.if %[[IN]] {
+// CHECK-NEXT: memref.store {{.*}} : memref<?x64xbf16>
+// CHECK: arith.select %[[IN]]
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK: memref.store {{.*}}, %[[PARTIALS]]
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
-// CHECK: scf.for
-// CHECK: memref.load {{.*}} : memref<64xbf16, strided<[1], offset: ?>>
+// CHECK: scf.if %[[IN]] {
+// CHECK-NEXT: memref.store {{.*}} : memref<?x64xbf16>
 // CHECK: gpu.terminator
 // CHECK-NOT: gpu.launch
 // CHECK: return
 func.func @rms_norm(%x: tensor<?x64xbf16>, %d: tensor<?x64xbf16>, %w: tensor<64xbf16>) -> (tensor<?x64xbf16>, tensor<?x64xbf16>) {
   %h, %s = kvc.rms_norm %x + %d, %w {epsilon = 1.0e-06 : f64} : tensor<?x64xbf16> + tensor<?x64xbf16>, tensor<64xbf16> -> tensor<?x64xbf16>, tensor<?x64xbf16>
   return %h, %s : tensor<?x64xbf16>, tensor<?x64xbf16>
+}
+
+// -----
+
+// A row of 4096 takes 512 threads (16 warp partials), 8 elements each, all in
+// registers; a row of 20000 (20 elements a thread at 1024 threads) loops over
+// the row twice, reading back the sum it stored.
+// CHECK-LABEL: func.func @rms_norm_rows
+// CHECK: gpu.launch
+// CHECK-SAME: threads(%{{[^)]*}}) in (%{{.*}} = %c512{{[_0-9]*}},
+// CHECK-SAME: workgroup(%{{.*}} : memref<16xf32, #gpu.address_space<workgroup>>)
+// CHECK-NOT: scf.for
+// CHECK-COUNT-8: memref.load %{{.*}} : memref<?x4096xf16>
+// CHECK: gpu.terminator
+// CHECK: gpu.launch
+// CHECK-SAME: threads(%{{[^)]*}}) in (%{{.*}} = %c1024{{[_0-9]*}},
+// CHECK-SAME: workgroup(%{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: gpu.terminator
+func.func @rms_norm_rows(%x: tensor<?x4096xf16>, %w: tensor<4096xf16>, %y: tensor<?x20000xf32>, %d: tensor<?x20000xf32>, %v: tensor<20000xf32>) -> (tensor<?x4096xf16>, tensor<?x20000xf32>, tensor<?x20000xf32>) {
+  %h = kvc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : tensor<?x4096xf16>, tensor<4096xf16> -> tensor<?x4096xf16>
+  %h2, %s2 = kvc.rms_norm %y + %d, %v {epsilon = 1.0e-06 : f64} : tensor<?x20000xf32> + tensor<?x20000xf32>, tensor<20000xf32> -> tensor<?x20000xf32>, tensor<?x20000xf32>
+  return %h, %h2, %s2 : tensor<?x4096xf16>, tensor<?x20000xf32>, tensor<?x20000xf32>
 }
 
 // -----
