@@ -38,8 +38,9 @@ Module families (index.json "purpose"):
   prefill      uses the decode modules (causal, 32/8, d128): multi-token
                chunks go to the tensor-core prefill kernel in the same module
   prefill_ab   the same module built with other prefill-kernel options: no
-               shared-memory swizzle, and the tiles of PREFILL_TILES
-               (--gpu-prefill-tile), timed next to the default
+               shared-memory swizzle, the tiles of PREFILL_TILES
+               (--gpu-prefill-tile) and the lazy O rescale
+               (--gpu-prefill-lazy-rescale), timed next to the default
 """
 import argparse
 import json
@@ -136,6 +137,11 @@ def correctness_grid():
         flags=["--gpu-prefill-tile=128x64"])
     add("c_tile128x16_cap5_d128_b64", 8, 1, 128, 64, softcap=5.0,
         flags=["--gpu-prefill-tile=128x16"])
+    # The prefill kernel's lazy O rescale (kvcc --gpu-prefill-lazy-rescale, an
+    # A/B option): weights up to 2^8 between rescales, the same output.
+    add("c_lazy_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-lazy-rescale"])
+    add("c_lazy_cap30_win40_d64_b3_bf16", 8, 2, 64, 3, window=40, softcap=30.0, dtype="bf16",
+        flags=["--gpu-prefill-lazy-rescale"])
     # Expected to be rejected (32 query heads per KV head x d128 needs 66 KiB of
     # shared memory, above the kernel's 48 KiB): recorded, not fatal.
     add("c_mqa32_d128_b16_expect_reject", 32, 1, 128, 16)
@@ -171,6 +177,10 @@ def bench_modules():
     for tile in PREFILL_TILES:
         g.append(cfg("d_q32kv8_d128_b16_f16_s1_tile" + tile, "prefill_ab", 32, 8, 128, 16,
                      splits=1, kind="attn", flags=["--gpu-prefill-tile=" + tile]))
+    # The lazy O rescale (most K/V tiles skip the 128 multiplies a lane of
+    # the O rescale), default tile.
+    g.append(cfg("d_q32kv8_d128_b16_f16_s1_lazy", "prefill_ab", 32, 8, 128, 16,
+                 splits=1, kind="attn", flags=["--gpu-prefill-lazy-rescale"]))
     # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16, and
     # the per-call plan.
     for bs in (1, 64, 256):

@@ -1037,6 +1037,7 @@ def gpu_run(args, index, kdir):
             # the other prefill tiles (A/B).
             variants = [(s, decode_module(splits=s), "") for s in PREFILL_SPLITS]
             variants.append((1, decode_module(splits=1) + "_noswizzle", " noswizzle"))
+            variants.append((1, decode_module(splits=1) + "_lazy", " lazy rescale"))
             tiled = decode_module(splits=1) + "_tile"
             variants += [(1, mid, " tile" + mid[len(tiled):])
                          for mid in sorted(kernels) if mid.startswith(tiled)]

@@ -83,7 +83,8 @@ std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
          std::to_string(o.maxDecodeSplits) + "}),"
          "kvc-lower-to-gpu{swizzle-shared-memory=" + std::to_string(int(o.swizzleSharedMemory)) +
          " prefill-rows=" + std::to_string(o.prefillRows) +
-         " prefill-keys=" + std::to_string(o.prefillKeys) + "},"
+         " prefill-keys=" + std::to_string(o.prefillKeys) +
+         " prefill-lazy-rescale=" + std::to_string(int(o.prefillLazyRescale)) + "},"
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"

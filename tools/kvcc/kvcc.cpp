@@ -96,6 +96,12 @@ cl::opt<std::string> gpuPrefillTile(
              "head_dim; default 64x64 at head_dim 64, 128x32 at 128"),
     cl::init(""));
 
+cl::opt<bool> gpuPrefillLazyRescale(
+    "gpu-prefill-lazy-rescale",
+    cl::desc("rescale the prefill kernel's accumulators only when a row's max grew "
+             "by more than 2^8 (an A/B option until measured)"),
+    cl::init(false), cl::Hidden);
+
 cl::opt<int64_t> gpuMaxSplits(
     "gpu-max-splits",
     cl::desc("the most KV splits (CTAs per sequence and KV head) a decode step may "
@@ -249,6 +255,7 @@ int main(int argc, char **argv) {
     cudaTarget.gpuArch = gpuArch;
     cudaTarget.irDumpDir = dumpIRDir;
     cudaTarget.swizzleSharedMemory = gpuSwizzle;
+    cudaTarget.prefillLazyRescale = gpuPrefillLazyRescale;
     if (gpuMaxSplits < 1 || gpuMaxSplits > 256)
       return fail("--gpu-max-splits must be in [1, 256], got " + Twine(gpuMaxSplits));
     cudaTarget.maxDecodeSplits = gpuMaxSplits;

@@ -123,6 +123,13 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     memory, which the runtime opts the kernel into. The default (0, 0) is
     the fastest tile measured on an H100: 128 rows by 32 keys at head_dim
     128 (64 KiB), 64 by 64 at head_dim 64 (48 KiB).
+
+    `prefill-lazy-rescale` keeps each row's running max (and skips the
+    rescale of its O accumulators, half of head_dim multiplies a lane and
+    row tile per K/V tile) until some row of the warp sees its max grow by
+    more than 8 in log2 units (FlashAttention-4's rule); softmax weights are
+    then at most 2^8, and the normalized output is the same. Off until it is
+    measured.
   }];
   let options = [
     Option<"swizzleSharedMemory", "swizzle-shared-memory", "bool", "true",
@@ -132,7 +139,10 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
            "MMA tiles a warp), or 0 (128 at head_dim 128, 64 at 64)">,
     Option<"prefillKeys", "prefill-keys", "int64_t", "0",
            "keys per K/V tile of the prefill kernel: 16, 32, 64, 128, or 0 "
-           "(64 at head_dim 64, 32 at 128)">
+           "(64 at head_dim 64, 32 at 128)">,
+    Option<"prefillLazyRescale", "prefill-lazy-rescale", "bool", "false",
+           "rescale the prefill kernel's O accumulators only when a row's max "
+           "grew by more than 2^8 (a warp-uniform branch; an A/B option)">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect",

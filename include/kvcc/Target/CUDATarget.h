@@ -27,6 +27,8 @@ struct CUDATargetOptions {
   /// The prefill kernel's tile (kvc-lower-to-gpu prefill-rows / prefill-keys;
   /// keys 0: by head_dim).
   int64_t prefillRows = 0, prefillKeys = 0;
+  /// kvc-lower-to-gpu prefill-lazy-rescale (an A/B option, off).
+  bool prefillLazyRescale = false;
   /// The most KV splits a decode call of a dynamic batch may plan for itself
   /// (kvc-plan-split-kv max-splits; 1: one CTA per sequence and KV head).
   int64_t maxDecodeSplits = 32;

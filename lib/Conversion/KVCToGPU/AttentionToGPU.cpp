@@ -98,9 +98,12 @@ HeadState merge(ImplicitLocOpBuilder &b, const HeadState &x, const HeadState &y)
 }
 
 struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
-  PagedAttentionToGPU(const TypeConverter &converter, MLIRContext *context, PrefillTile prefillTile)
-      : OpConversionPattern(converter, context), prefillTile(prefillTile) {}
+  PagedAttentionToGPU(const TypeConverter &converter, MLIRContext *context, PrefillTile prefillTile,
+                      bool prefillLazyRescale)
+      : OpConversionPattern(converter, context), prefillTile(prefillTile),
+        prefillLazyRescale(prefillLazyRescale) {}
   PrefillTile prefillTile;
+  bool prefillLazyRescale;
 
   LogicalResult
   matchAndRewrite(kvc::PagedAttentionOp op, OpAdaptor adaptor,
@@ -210,7 +213,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
         ImplicitLocOpBuilder b(loc, nb);
         emitPrefillAttention(b, PrefillParams{G, D, s.blockSize, s.kvHeads, s.scale,
                                               s.causal, s.window, s.softcap, s.layout,
-                                              prefillTile, query, pages, tables, lens, starts, out});
+                                              prefillTile, prefillLazyRescale, query, pages,
+                                              tables, lens, starts, out});
         scf::YieldOp::create(b);
       });
     }
@@ -532,6 +536,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
 
 void kvcc::populateKVCAttentionToGPUPatterns(const TypeConverter &converter,
                                              RewritePatternSet &patterns,
-                                             PrefillTile prefillTile) {
-  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext(), prefillTile);
+                                             PrefillTile prefillTile,
+                                             bool prefillLazyRescale) {
+  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext(), prefillTile,
+                                    prefillLazyRescale);
 }

@@ -44,7 +44,7 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
     declareSMCountFunction();
     if (failed(convertKVCOps(getOperation(), [&](const TypeConverter &converter,
                                                  RewritePatternSet &patterns) {
-          populateKVCAttentionToGPUPatterns(converter, patterns, tile);
+          populateKVCAttentionToGPUPatterns(converter, patterns, tile, prefillLazyRescale);
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);

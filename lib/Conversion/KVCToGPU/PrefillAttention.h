@@ -17,6 +17,8 @@ struct PrefillParams {
   std::optional<double> softcap;
   kvc::CacheLayout layout;
   PrefillTile tile;
+  /// Rescale O only when a row's max grew by more than 2^8 (an A/B option).
+  bool lazyRescale;
   mlir::Value query, pages, blockTables, contextLens, queryStart, out;
 };
 

@@ -32,9 +32,11 @@
 #include "KernelBuilder.h"
 #include "PrefillAttention.h"
 
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/NVGPU/Transforms/Transforms.h"
 
+#include <array>
 #include <limits>
 
 using namespace mlir;
@@ -44,6 +46,9 @@ using namespace kvcc::lowering;
 namespace {
 
 constexpr int64_t kPrefillWarps = kGPUBlockThreads / 32;
+/// The lazy rescale keeps a row's max until it grows by more than this (in
+/// log2 units): the softmax weights stay at most 2^8.
+constexpr double kLazyRescaleLog2 = 8.0;
 /// The most static shared memory a kernel may declare (more is dynamic).
 constexpr int64_t kStaticSharedMemoryBytes = 48 * 1024;
 /// Marks the prefill launches whose tiles swizzlePrefillSharedMemory permutes.
@@ -408,7 +413,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 }
             return scores;
           };
-          for (int64_t t = 0; t < MT; ++t) {
+          // Per MMA tile: its masked scores and its rows' new maxima, then
+          // the weights P (with the rows' maxima `m`), their sums and the O
+          // rescale factors. By default tile by tile; the lazy rescale takes
+          // every tile's maxima first, to decide once for the warp.
+          SmallVector<SmallVector<SmallVector<Value>>> scores(MT);
+          SmallVector<std::array<Value, 2>> mNew(MT);
+          auto scoresAndMaxima = [&](int64_t t) {
             auto masking = scf::IfOp::create(
                 b, needsMask,
                 [&](OpBuilder &nb, Location loc) {
@@ -421,20 +432,26 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 });
             ValueRange flat = masking.getResults();
             Value rowMax[2] = {negInf, negInf};
-            SmallVector<SmallVector<Value>> scores(N / 8);
+            scores[t].resize(N / 8);
             for (int64_t n = 0; n < N / 8; ++n)
               for (int64_t i = 0; i < 2; ++i)
                 for (int64_t jj = 0; jj < 2; ++jj) {
                   Value v = flat[(n * 2 + i) * 2 + jj];
-                  scores[n].push_back(v);
+                  scores[t][n].push_back(v);
                   rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], v);
                 }
-            Value m[2], corr[2];
             for (int64_t i = 0; i < 2; ++i) {
               for (int32_t o = 1; o < 4; o *= 2)
                 rowMax[i] = arith::MaximumFOp::create(b, rowMax[i], shuffleXor(b, rowMax[i], o));
+              mNew[t][i] = arith::MaximumFOp::create(b, state[maxAt(t, i)],
+                                                     arith::MulFOp::create(b, rowMax[i], c));
+            }
+          };
+          auto weights = [&](int64_t t, Value rescale) {
+            Value m[2], corr[2];
+            for (int64_t i = 0; i < 2; ++i) {
               Value mOld = state[maxAt(t, i)];
-              m[i] = arith::MaximumFOp::create(b, mOld, arith::MulFOp::create(b, rowMax[i], c));
+              m[i] = rescale ? arith::SelectOp::create(b, rescale, mNew[t][i], mOld) : mNew[t][i];
               corr[i] = fastExp2(b, arith::SubFOp::create(b, mOld, m[i]));
             }
             // P = 2^(c·S - m), row sums, and P as A fragments (f16/bf16).
@@ -443,7 +460,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               SmallVector<Value> ps;
               for (int64_t i = 0; i < 2; ++i)
                 for (int64_t jj = 0; jj < 2; ++jj) {
-                  Value e = fastExp2(b, math::FmaOp::create(b, scores[n][2 * i + jj], c,
+                  Value e = fastExp2(b, math::FmaOp::create(b, scores[t][n][2 * i + jj], c,
                                                             arith::NegFOp::create(b, m[i])));
                   rowSum[i] = arith::AddFOp::create(b, rowSum[i], e);
                   ps.push_back(arith::TruncFOp::create(b, elem, e));
@@ -460,12 +477,64 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             }
             corrVec[t] = vector::FromElementsOp::create(
                 b, acc, ValueRange{corr[0], corr[0], corr[1], corr[1]});
+          };
+          // Lazy rescale (FlashAttention-4's): keep every row's max unless one
+          // of the warp's rows grew by more than kLazyRescaleLog2 (then all
+          // take their new max), so most tiles skip the O rescale (MT x D/2
+          // multiplies a lane); the weights are then at most 2^kLazyRescaleLog2
+          // (exact in f16 and bf16), and the final O / l is unchanged.
+          Value rescale;
+          if (p.lazyRescale) {
+            for (int64_t t = 0; t < MT; ++t)
+              scoresAndMaxima(t);
+            Value grew = arith::ConstantOp::create(b, b.getBoolAttr(false));
+            for (int64_t t = 0; t < MT; ++t)
+              for (int64_t i = 0; i < 2; ++i)
+                grew = arith::OrIOp::create(
+                    b, grew,
+                    arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
+                                          arith::SubFOp::create(b, mNew[t][i], state[maxAt(t, i)]),
+                                          L.f32(kLazyRescaleLog2)));
+            rescale = NVVM::VoteSyncOp::create(b, b.getI1Type(),
+                                               arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)),
+                                               grew, NVVM::VoteSyncKind::any);
+            for (int64_t t = 0; t < MT; ++t)
+              weights(t, rescale);
+          } else {
+            for (int64_t t = 0; t < MT; ++t) {
+              scoresAndMaxima(t);
+              weights(t, Value());
+            }
           }
-          // Rescale O rows, then O += P V; each V fragment serves all MT
-          // row tiles.
-          for (int64_t t = 0; t < MT; ++t)
-            for (int64_t n = 0; n < D / 8; ++n)
-              yield[oAt(t, n)] = arith::MulFOp::create(b, state[oAt(t, n)], corrVec[t]);
+          // Rescale O rows (with the lazy rescale only when a max moved: a
+          // uniform branch), then O += P V; each V fragment serves all MT row
+          // tiles.
+          auto rescaled = [&](ImplicitLocOpBuilder &b) {
+            SmallVector<Value> o;
+            for (int64_t t = 0; t < MT; ++t)
+              for (int64_t n = 0; n < D / 8; ++n)
+                o.push_back(arith::MulFOp::create(b, state[oAt(t, n)], corrVec[t]));
+            return o;
+          };
+          if (rescale) {
+            SmallVector<Type> oTypes(MT * (D / 8), acc);
+            auto branch = scf::IfOp::create(
+                b, rescale,
+                [&](OpBuilder &nb, Location loc) {
+                  ImplicitLocOpBuilder b(loc, nb);
+                  scf::YieldOp::create(b, rescaled(b));
+                },
+                [&](OpBuilder &nb, Location loc) {
+                  ImplicitLocOpBuilder b(loc, nb);
+                  scf::YieldOp::create(b, state.take_front(MT * (D / 8)));
+                });
+            for (int64_t k = 0; k < MT * (D / 8); ++k)
+              yield[k] = branch.getResult(k);
+          } else {
+            SmallVector<Value> o = rescaled(b);
+            for (int64_t k = 0; k < MT * (D / 8); ++k)
+              yield[k] = o[k];
+          }
           for (int64_t ks = 0; ks < N / 16; ++ks) {
             SmallVector<Value> a;
             for (int64_t t = 0; t < MT; ++t) {

@@ -42,10 +42,12 @@ struct PrefillTile {
 };
 
 /// kvc.paged_attention to the flash-decoding kernel (+ split combine), and
-/// multi-token chunks to the tensor-core prefill kernel with `prefillTile`.
+/// multi-token chunks to the tensor-core prefill kernel with `prefillTile`
+/// (and its lazy O rescale with `prefillLazyRescale`).
 void populateKVCAttentionToGPUPatterns(const mlir::TypeConverter &converter,
                                        mlir::RewritePatternSet &patterns,
-                                       PrefillTile prefillTile = {});
+                                       PrefillTile prefillTile = {},
+                                       bool prefillLazyRescale = false);
 
 /// kvc.append and kvc.rope to one-CTA-per-token kernels.
 void populateKVCCacheAndRopeToGPUPatterns(const mlir::TypeConverter &converter,
