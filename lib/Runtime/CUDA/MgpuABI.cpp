@@ -218,7 +218,11 @@ extern "C" void kvcc_cuda_clear_error(void) {
 }
 
 extern "C" int32_t kvcc_cuda_multiprocessor_count(void) {
-  CudaDevice *d = device("kvcc_cuda_multiprocessor_count");
+  // Called by every attention op of an eager step: once the device is open,
+  // its info needs no driver call (nor a current context).
+  CudaDevice *d = rt().dev.load(std::memory_order_acquire);
+  if (!d)
+    d = device("kvcc_cuda_multiprocessor_count");
   return d && d->info().smCount > 0 ? d->info().smCount : 1;
 }
 
