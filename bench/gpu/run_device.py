@@ -51,6 +51,8 @@ import sys
 import time
 import traceback
 
+from make_kernels import split_tag  # the module ids make_kernels.py wrote
+
 T0 = time.time()
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -76,9 +78,8 @@ DTYPE_BYTES = dict(f16=2, bf16=2, f32=4)
 
 
 def module_id(qh, kvh, d, bs, dtype, splits, prefix):
-    """splits 0: the module that plans its splits per call (make_kernels.split_tag)."""
-    tag = "sauto" if splits == 0 else "s%d" % splits
-    return "%s_q%dkv%d_d%d_b%d_%s_%s" % (prefix, qh, kvh, d, bs, dtype, tag)
+    """splits 0: the module that plans its splits per call."""
+    return "%s_q%dkv%d_d%d_b%d_%s_%s" % (prefix, qh, kvh, d, bs, dtype, split_tag(splits))
 
 
 def planned_splits(batch, kv_heads, sms, max_splits=32):

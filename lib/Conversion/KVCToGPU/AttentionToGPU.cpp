@@ -162,14 +162,14 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     // partials for that row, empty chunks included ((max, sum) = (-inf, 0)),
     // and with one split the decode or prefill kernel writes every row (a
     // row with no visible key gets zeros).
-    Value splits = L.idx(1);
+    Value splits = L.idx(1), several;
     Value wsAcc, wsStats;
     auto f32 = b.getF32Type();
     if (s.maxSplits > 1) {
       Value planned = s.planPerCall ? plannedSplits(b, s, numSeqs) : L.idx(s.maxSplits);
       Value decodeOnly = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, tokens, numSeqs);
       splits = arith::SelectOp::create(b, decodeOnly, planned, L.idx(1));
-      Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, splits, L.idx(1));
+      several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, splits, L.idx(1));
       Value wsRows = arith::SelectOp::create(b, several, tokens, L.idx(0));
       int64_t dyn = ShapedType::kDynamic;
       wsAcc = memref::AllocOp::create(b, MemRefType::get({dyn, dyn, Hq, D}, f32),
@@ -197,7 +197,6 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       gpu::TerminatorOp::create(b);
     }
     if (s.maxSplits > 1) {
-      Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, splits, L.idx(1));
       scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
         ImplicitLocOpBuilder b(loc, nb);
         emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);

@@ -76,10 +76,6 @@ struct RMSNormToGPU : OpConversionPattern<kvc::RMSNormOp> {
       Value partials = launch.getWorkgroupAttributions()[0];
       Value row = launch.getBlockIds().x, tid = launch.getThreadIds().x;
       const int64_t perThread = llvm::divideCeil(H, threads);
-      auto rounded = [&](ImplicitLocOpBuilder &b, Value v) {
-        Loops L{b};
-        return elem.isF32() ? v : L.toF32(L.fromF32(v, elem));
-      };
       // The CTA's sum of a per-thread f32 partial: rsqrt(mean + eps).
       auto invRms = [&](Value acc) {
         for (int64_t o = 16; o >= 1; o /= 2)
@@ -136,9 +132,10 @@ struct RMSNormToGPU : OpConversionPattern<kvc::RMSNormOp> {
         };
         Value acc = L.f32(0.0);
         for (int64_t k = 0; k < perThread; ++k) {
-          if (residual) {
-            s[k] = rounded(b, s[k]);
-            storeOwn(k, L.fromF32(s[k], elem), sum);
+          if (residual) { // the stored sum is what is normalized
+            Value stored = L.fromF32(s[k], elem);
+            storeOwn(k, stored, sum);
+            s[k] = L.toF32(stored);
           }
           Value sq = arith::MulFOp::create(b, s[k], s[k]);
           if (inRow[k])
@@ -158,8 +155,9 @@ struct RMSNormToGPU : OpConversionPattern<kvc::RMSNormOp> {
               Value s = L.toF32(memref::LoadOp::create(b, input, ValueRange{row, i}));
               if (residual) {
                 Value r = L.toF32(memref::LoadOp::create(b, residual, ValueRange{row, i}));
-                s = rounded(b, arith::AddFOp::create(b, s, r));
-                memref::StoreOp::create(b, L.fromF32(s, elem), sum, ValueRange{row, i});
+                Value stored = L.fromF32(arith::AddFOp::create(b, s, r), elem);
+                memref::StoreOp::create(b, stored, sum, ValueRange{row, i});
+                s = L.toF32(stored);
               }
               Value sq = arith::MulFOp::create(b, s, s);
               scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(b, acc[0], sq)});
