@@ -149,7 +149,7 @@ def correctness_grid():
 
 
 # Non-default prefill tiles timed by run_device.py's prefill phase.
-PREFILL_TILES = ("64x32", "64x64", "128x16")
+PREFILL_TILES = ("64x32", "64x64", "128x16", "128x64")
 
 
 def split_tag(splits):
@@ -173,7 +173,9 @@ def bench_modules():
     # Prefill tiles (kvcc --gpu-prefill-tile) against the default 128x32, same
     # phase: 64x32 (one MMA tile a warp, 48 KiB, the default until 128 rows,
     # which reuse each K/V fragment for two MMA tiles, measured faster);
-    # 64x64 halves the barriers and softmax passes; 128x16 fits 48 KiB.
+    # 64x64 halves the barriers and softmax passes; 128x16 fits 48 KiB;
+    # 128x64 is FlashAttention-2's tile (ptxas: 60 bytes of spills at 255
+    # registers, 96 KiB: one CTA an SM).
     for tile in PREFILL_TILES:
         g.append(cfg("d_q32kv8_d128_b16_f16_s1_tile" + tile, "prefill_ab", 32, 8, 128, 16,
                      splits=1, kind="attn", flags=["--gpu-prefill-tile=" + tile]))

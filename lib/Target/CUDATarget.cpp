@@ -5,6 +5,7 @@
 #include "kvcc/Target/CPUTarget.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
@@ -30,9 +31,26 @@ void locateCUDAToolkit() {
     setenv("CUDA_HOME", root.c_str(), 0);
 }
 
+/// Shared-memory addresses are 32 bits in hardware, but the NVPTX backend
+/// keeps pointers to the shared (and local, const) address spaces in 64-bit
+/// registers unless told otherwise, as clang's -fcuda-short-ptr and Triton
+/// do. The 64-bit swizzled ldmatrix and cp.async addresses cost the prefill
+/// kernel its last free registers (8 bytes of spills at 128x32 once the K/V
+/// copies were unrolled). The option is the backend's own (cl::opt), read
+/// when the NVPTX target machine is created.
+void useShortSharedPointers() {
+  auto &options = llvm::cl::getRegisteredOptions();
+  auto it = options.find("nvptx-short-ptr");
+  if (it == options.end())
+    return; // an LLVM without the option: 64-bit pointers, correct but wider
+  if (auto *flag = static_cast<llvm::cl::opt<bool> *>(it->second))
+    flag->setValue(true);
+}
+
 LogicalResult buildPipeline(OpPassManager &pm, const kvcc::CUDATargetOptions &o,
                             const std::string &format) {
   locateCUDAToolkit();
+  useShortSharedPointers();
   return kvcc::parseModulePipeline(kvcc::cudaPipelineText(o, format), pm);
 }
 

@@ -57,6 +57,20 @@ Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
 }
 
+/// Matrices 2·half and 2·half + 1 of an ldmatrix.x4 result (vector<4x2xE>):
+/// the B fragment (vector<2x2xE>) of one of the two 8-wide tiles it loaded.
+/// (Element by element: MLIR 22 leaves a 2-D vector.extract_strided_slice
+/// unconverted on the way to LLVM.)
+Value fragmentHalf(ImplicitLocOpBuilder &b, Value pair, int64_t half) {
+  auto type = cast<VectorType>(pair.getType());
+  SmallVector<Value> elems;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t c = 0; c < 2; ++c)
+      elems.push_back(vector::ExtractOp::create(b, pair, ArrayRef<int64_t>{2 * half + r, c}));
+  return vector::FromElementsOp::create(
+      b, VectorType::get({2, 2}, type.getElementType()), elems);
+}
+
 /// The rows of a fragment (vector<Rx2xbf16>) as the .b32 registers PTX's
 /// bf16 mma.sync takes: element 0 of a pair in the low half, as ldmatrix
 /// leaves it.
@@ -252,39 +266,64 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Value staged = arith::SelectOp::create(b, valid, L.convertTo(row, elem), zero);
       vector::StoreOp::create(b, staged, sQ, ValueRange{r, col}, false, llvm::Align(16));
     });
-    // One K/V tile into shared-memory stage `stage`.
-    auto loadTile = [&](ImplicitLocOpBuilder &b, Value stage, Value tile) {
-      blockStrided(b, tid, N * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
-        Loops L{b};
-        Value key = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
-        Value pos = L.add(L.add(lo, L.mul(tile, L.idx(N))), key);
+    // A thread's share of a K/V tile: N·D/8 16-byte chunks over the CTA's
+    // threads, each chunk of one key row (so the thread's column is the same
+    // in every one, and its keys are kKeysPerPass apart).
+    assert(kGPUBlockThreads % (D / 8) == 0 && N * D / 8 % kGPUBlockThreads == 0 &&
+           "head_dim 64 or 128 and tiles of 16 or more keys");
+    const int64_t chunksPerThread = N * D / 8 / kGPUBlockThreads;
+    const int64_t keysPerPass = kGPUBlockThreads / (D / 8);
+    Value chunkKey = L.divU(tid, L.idx(D / 8));
+    Value chunkCol = L.mul(L.remU(tid, L.idx(D / 8)), L.idx(8));
+    // The pages of the thread's chunks of K/V tile `tile`, as (position,
+    // page) pairs: every block-table read is issued before any copy uses
+    // one, so a tile waits for one read, not one per chunk. A position past
+    // `hi` reads the page of `lo` (always mapped) and copies nothing.
+    struct ChunkSource {
+      Value pos, page;
+    };
+    auto lookUpPages = [&](ImplicitLocOpBuilder &b, Value tile) {
+      Loops L{b};
+      SmallVector<ChunkSource> sources;
+      Value tileStart = L.add(lo, L.mul(tile, L.idx(N)));
+      for (int64_t i = 0; i < chunksPerThread; ++i) {
+        Value pos = L.add(tileStart, L.add(chunkKey, L.idx(i * keysPerPass)));
         Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, pos, hi);
         Value safePos = arith::SelectOp::create(b, valid, pos, lo);
-        Value page = L.loadIndex(p.blockTables, {seq, L.divU(safePos, L.idx(p.blockSize))});
-        Value offset = L.remU(safePos, L.idx(p.blockSize));
+        sources.push_back(
+            {pos, L.loadIndex(p.blockTables, {seq, L.divU(safePos, L.idx(p.blockSize))})});
+      }
+      return sources;
+    };
+    // cp.async of those chunks into shared-memory stage `stage`.
+    auto copyTile = [&](ImplicitLocOpBuilder &b, Value stage, ArrayRef<ChunkSource> sources) {
+      Loops L{b};
+      for (auto [i, source] : llvm::enumerate(sources)) {
+        Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, source.pos, hi);
+        Value offset = L.remU(arith::SelectOp::create(b, valid, source.pos, lo), L.idx(p.blockSize));
         Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
+        Value key = L.add(chunkKey, L.idx(static_cast<int64_t>(i) * keysPerPass));
         for (int64_t kv = 0; kv < 2; ++kv) {
-          auto src = L.cacheRow(p.layout, page, kv, offset, group);
-          src.back() = col;
+          auto src = L.cacheRow(p.layout, source.page, kv, offset, group);
+          src.back() = chunkCol;
           // K/V rows are streamed once per CTA: bypass L1 (cp.async.cg).
           nvgpu::DeviceAsyncCopyOp::create(b, tokenType, kv ? sV : sK,
-                                           ValueRange{stage, key, col}, p.pages,
-                                           src, b.getIndexAttr(8), n,
-                                           b.getUnitAttr());
+                                           ValueRange{stage, key, chunkCol}, p.pages, src,
+                                           b.getIndexAttr(8), n, b.getUnitAttr());
         }
-      });
+      }
     };
     scf::IfOp::create(b, hasKeys, [&](OpBuilder &nb, Location loc) {
       ImplicitLocOpBuilder b(loc, nb);
       Loops L{b};
-      loadTile(b, L.idx(0), L.idx(0));
+      copyTile(b, L.idx(0), lookUpPages(b, L.idx(0)));
       scf::YieldOp::create(b);
     });
     // The prologue's group: Q and the first K/V tile.
     Value prologue = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
 
     auto acc = VectorType::get({2, 2}, b.getF32Type());
-    auto aType = VectorType::get({4, 2}, elem), bType = VectorType::get({2, 2}, elem);
+    auto aType = VectorType::get({4, 2}, elem);
     Value zeroAcc = arith::ConstantOp::create(
         b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0f)));
     // The loop state: per MMA tile t, D/8 O accumulators; then (max, max)
@@ -301,8 +340,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     for (int64_t t = 0; t < MT; ++t)
       aRow.push_back(L.add(L.add(warpRow, L.idx(16 * t)), aRowInTile));
     Value aCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
+    // B fragments by ldmatrix.x4, lanes 8i..8i+7 addressing matrix i: K
+    // (keys x d) matrices (n, k lo), (n, k hi), (n + 8, k lo), (n + 8, k hi);
+    // V (keys x d, transposed) (k lo, n), (k hi, n), (k lo, n + 8), (k hi, n + 8).
     Value bRow = L.remU(lane, L.idx(8));
     Value bCol = L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8));
+    Value bPairRow = L.add(bRow, L.mul(L.divU(lane, L.idx(16)), L.idx(8)));
+    Value vPairCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
     Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
     // Rows quad and quad + 8 of MMA tile t, tile-relative.
     auto fragmentRow = [&](ImplicitLocOpBuilder &b, int64_t t, int64_t i) {
@@ -317,27 +361,23 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           Loops L{b};
           Value stage = L.remU(j, L.idx(2));
           Value next = L.add(j, L.idx(1));
-          Value hasNext = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, next, numTiles);
-          // Prefetch tile j+1 into the other stage, then wait for tile j.
-          scf::IfOp::create(
-              b, hasNext,
-              [&](OpBuilder &nb, Location loc) {
-                ImplicitLocOpBuilder b(loc, nb);
-                Loops L{b};
-                loadTile(b, L.remU(next, L.idx(2)), next);
-                Value g = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
-                nvgpu::DeviceAsyncWaitOp::create(b, g, b.getI32IntegerAttr(1));
-                scf::YieldOp::create(b);
-              },
-              [&](OpBuilder &nb, Location loc) {
-                ImplicitLocOpBuilder b(loc, nb);
-                nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
-                scf::YieldOp::create(b);
-              });
+          // The block-table reads of tile j + 1 first: the barrier's wait
+          // hides their latency. Then tile j has landed (this thread's
+          // copies, then everyone's at the barrier), and every warp is done
+          // with tile j - 1, whose stage the copies of tile j + 1 overwrite:
+          // one barrier a tile, and the copies have a whole tile to land.
+          // Past the last tile every chunk is out of range and zero-fills
+          // the stage of tile j - 1, which no one reads again (unconditional,
+          // so the reads are not sunk into a branch next to their use).
+          SmallVector<ChunkSource> nextSources = lookUpPages(b, next);
+          nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
           gpu::BarrierOp::create(b);
+          copyTile(b, L.remU(next, L.idx(2)), nextSources);
+          nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
 
           // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys; each
-          // K fragment serves all MT row tiles.
+          // K fragment serves all MT row tiles, and one ldmatrix.x4 loads
+          // the fragments of two 8-key column tiles.
           SmallVector<SmallVector<Value>> s(MT, SmallVector<Value>(N / 8, zeroAcc));
           for (int64_t ks = 0; ks < D / 16; ++ks) {
             SmallVector<Value> a;
@@ -345,13 +385,16 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               a.push_back(nvgpu::LdMatrixOp::create(
                   b, aType, sQ, ValueRange{aRow[t], L.add(aCol, L.idx(ks * 16))},
                   /*transpose=*/false, /*numTiles=*/4));
-            for (int64_t n = 0; n < N / 8; ++n) {
-              Value bk = nvgpu::LdMatrixOp::create(
-                  b, bType, sK,
-                  ValueRange{stage, L.add(bRow, L.idx(n * 8)), L.add(bCol, L.idx(ks * 16))},
-                  false, 2);
-              for (int64_t t = 0; t < MT; ++t)
-                s[t][n] = mmaSync(b, a[t], bk, s[t][n]);
+            for (int64_t n = 0; n < N / 8; n += 2) {
+              Value pair = nvgpu::LdMatrixOp::create(
+                  b, aType, sK,
+                  ValueRange{stage, L.add(bPairRow, L.idx(n * 8)), L.add(bCol, L.idx(ks * 16))},
+                  false, 4);
+              for (int64_t half = 0; half < 2; ++half) {
+                Value bk = fragmentHalf(b, pair, half);
+                for (int64_t t = 0; t < MT; ++t)
+                  s[t][n + half] = mmaSync(b, a[t], bk, s[t][n + half]);
+              }
             }
           }
 
@@ -546,17 +589,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               // a0 = (row quad, k lo), a1 = (row quad+8, k lo), a2 = (quad, k hi), a3.
               a.push_back(vector::FromElementsOp::create(b, aType, aElems));
             }
+            // One ldmatrix.x4.trans: the V fragments of two 8-column tiles.
             Value vRow = L.add(L.idx(ks * 16), L.add(bRow, bCol));
-            for (int64_t n = 0; n < D / 8; ++n) {
-              Value bv = nvgpu::LdMatrixOp::create(
-                  b, bType, sV, ValueRange{stage, vRow, L.idx(n * 8)},
-                  /*transpose=*/true, 2);
-              for (int64_t t = 0; t < MT; ++t)
-                yield[oAt(t, n)] = mmaSync(b, a[t], bv, yield[oAt(t, n)]);
+            for (int64_t n = 0; n < D / 8; n += 2) {
+              Value pair = nvgpu::LdMatrixOp::create(
+                  b, aType, sV, ValueRange{stage, vRow, L.add(vPairCol, L.idx(n * 8))},
+                  /*transpose=*/true, 4);
+              for (int64_t half = 0; half < 2; ++half) {
+                Value bv = fragmentHalf(b, pair, half);
+                for (int64_t t = 0; t < MT; ++t)
+                  yield[oAt(t, n + half)] = mmaSync(b, a[t], bv, yield[oAt(t, n + half)]);
+              }
             }
           }
-          // The stage is overwritten by the prefetch two iterations on.
-          gpu::BarrierOp::create(b);
           scf::YieldOp::create(b, yield);
         });
 

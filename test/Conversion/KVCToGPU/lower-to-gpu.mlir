@@ -56,10 +56,22 @@
 // CHECK: memref.view {{.*}} to memref<2x32x128xf16, #gpu.address_space<workgroup>>
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvgpu.device_async_create_group
+// One barrier a K/V tile: the block-table reads of tile j + 1, the wait for
+// tile j, the barrier, the copies of tile j + 1 into the other stage; then
+// S = Q Kᵀ (K fragments of two 8-key tiles by one ldmatrix.x4), softmax and
+// P V (V by ldmatrix.x4.trans), and no barrier at the end of the tile.
+// CHECK: scf.for
+// CHECK: memref.load {{.*}} : memref<?x?xi32>
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvgpu.device_async_create_group
 // CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK: nvgpu.mma.sync
 // CHECK-SAME: mmaShape = [16, 8, 16]
-// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true}
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK-NOT: gpu.barrier
+// CHECK: scf.yield
 func.func @decode(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>,
                   %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, num_splits = 4} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
@@ -109,7 +121,7 @@ func.func @decode_planned(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16,
 // CHECK-SAME: shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK-SAME: (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: llvm.extractvalue
-// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 2 : i32, transpose = true}
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
 // CHECK-NOT: nvgpu.mma.sync
 // CHECK: return
 func.func @prefill_bf16(%q: tensor<?x8x64xbf16>, %cache: !kvc.paged_cache<3, 4, 64, bf16>, %bt: tensor<?x?xi32>,
