@@ -102,7 +102,8 @@ std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
          "kvc-lower-to-gpu{swizzle-shared-memory=" + std::to_string(int(o.swizzleSharedMemory)) +
          " prefill-rows=" + std::to_string(o.prefillRows) +
          " prefill-keys=" + std::to_string(o.prefillKeys) +
-         " prefill-lazy-rescale=" + std::to_string(int(o.prefillLazyRescale)) + "},"
+         " prefill-lazy-rescale=" + std::to_string(int(o.prefillLazyRescale)) +
+         " decode-tensor-cores=" + std::to_string(int(o.decodeTensorCores)) + "},"
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map},"

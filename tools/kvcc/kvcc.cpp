@@ -102,6 +102,12 @@ cl::opt<bool> gpuPrefillLazyRescale(
              "by more than 2^8 (an A/B option until measured)"),
     cl::init(false), cl::Hidden);
 
+cl::opt<bool> gpuDecodeTensorCores(
+    "gpu-decode-tensor-cores",
+    cl::desc("decode GQA groups of 5 or more query heads on tensor cores when a step "
+             "runs one KV split (=false: the flash-decoding kernel, for A/B runs)"),
+    cl::init(true), cl::Hidden);
+
 cl::opt<int64_t> gpuMaxSplits(
     "gpu-max-splits",
     cl::desc("the most KV splits (CTAs per sequence and KV head) a decode step may "
@@ -256,6 +262,7 @@ int main(int argc, char **argv) {
     cudaTarget.irDumpDir = dumpIRDir;
     cudaTarget.swizzleSharedMemory = gpuSwizzle;
     cudaTarget.prefillLazyRescale = gpuPrefillLazyRescale;
+    cudaTarget.decodeTensorCores = gpuDecodeTensorCores;
     if (gpuMaxSplits < 1 || gpuMaxSplits > 256)
       return fail("--gpu-max-splits must be in [1, 256], got " + Twine(gpuMaxSplits));
     cudaTarget.maxDecodeSplits = gpuMaxSplits;

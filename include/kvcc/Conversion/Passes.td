@@ -130,6 +130,16 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     more than 8 in log2 units (FlashAttention-4's rule); softmax weights are
     then at most 2^8, and the normalized output is the same. Off until it is
     measured.
+
+    `decode-tensor-cores` (on) serves the one-token sequences of GQA groups
+    of 5 or more query heads (f16/bf16 caches, head_dim 64 or 128) with a
+    second instance of the tensor-core kernel, `kvc_decode_mma_attention`:
+    64 rows a CTA, the group's heads as rows of one 16-row MMA tile, K/V
+    tiles double-buffered by cp.async (FlashInfer's decode on tensor cores).
+    The flash-decoding kernel keeps 16 registers a head in every lane, so
+    such groups leave its 128-register budget. The host code takes this
+    path when the call runs one split (enough sequences x KV heads to fill
+    the GPU); calls that split keep the flash-decoding kernel.
   }];
   let options = [
     Option<"swizzleSharedMemory", "swizzle-shared-memory", "bool", "true",
@@ -142,7 +152,10 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
            "(64 at head_dim 64, 32 at 128)">,
     Option<"prefillLazyRescale", "prefill-lazy-rescale", "bool", "false",
            "rescale the prefill kernel's O accumulators only when a row's max "
-           "grew by more than 2^8 (a warp-uniform branch; an A/B option)">
+           "grew by more than 2^8 (a warp-uniform branch; an A/B option)">,
+    Option<"decodeTensorCores", "decode-tensor-cores", "bool", "true",
+           "decode the one-token sequences of GQA groups of 5 or more heads "
+           "on tensor cores when a call runs one split">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect",

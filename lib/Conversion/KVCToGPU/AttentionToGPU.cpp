@@ -98,12 +98,10 @@ HeadState merge(ImplicitLocOpBuilder &b, const HeadState &x, const HeadState &y)
 }
 
 struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
-  PagedAttentionToGPU(const TypeConverter &converter, MLIRContext *context, PrefillTile prefillTile,
-                      bool prefillLazyRescale)
-      : OpConversionPattern(converter, context), prefillTile(prefillTile),
-        prefillLazyRescale(prefillLazyRescale) {}
-  PrefillTile prefillTile;
-  bool prefillLazyRescale;
+  PagedAttentionToGPU(const TypeConverter &converter, MLIRContext *context,
+                      const AttentionKernelOptions &options)
+      : OpConversionPattern(converter, context), options(options) {}
+  AttentionKernelOptions options;
 
   LogicalResult
   matchAndRewrite(kvc::PagedAttentionOp op, OpAdaptor adaptor,
@@ -136,6 +134,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                               << " bytes), above 48 KiB";
 
     s.usePrefill = prefillKernelApplies(cacheType.getElementType(), D, G);
+    const bool tensorCoreDecode =
+        s.usePrefill && options.decodeTensorCores && G >= kTensorCoreDecodeMinGroup;
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
     auto resultType = op.getResult().getType();
@@ -178,23 +178,25 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                                         ValueRange{splits, wsRows});
     }
 
-    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
-                                                gpu::AddressSpace::Workgroup);
-    auto smemStats = MemRefType::get({kWarps, G, 2}, f32, nullptr, workgroup);
-    auto smemAcc = MemRefType::get({kWarps, G, D}, f32, nullptr, workgroup);
-    auto launch = gpu::LaunchOp::create(
-        b, splits, L.idx(s.kvHeads), numSeqs,
-        L.idx(kGPUBlockThreads), L.idx(1), L.idx(1), /*dynamicSmem=*/nullptr,
-        /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
-        TypeRange{smemStats, smemAcc}, /*privateAttributions=*/{}, nullptr,
-        nullptr, nullptr, kernelName(b, "kvc_paged_attention"),
-        kernelName(b, "kvc_paged_attention"));
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&launch.getBody().front());
-      emitDecodeKernel(b, s, launch, query, pages, tables, lens, starts, out,
-                       wsAcc, wsStats);
-      gpu::TerminatorOp::create(b);
+    // Large GQA groups decode on tensor cores when the call runs one split
+    // (always, in a module that never splits); then the flash-decoding kernel
+    // has nothing to do.
+    Value onTensorCores;
+    auto emitFlashDecoding = [&](ImplicitLocOpBuilder &b) {
+      emitDecodeLaunch(b, s, splits, G, D, query, pages, tables, lens, starts, out, wsAcc,
+                       wsStats, numSeqs);
+    };
+    if (tensorCoreDecode && s.maxSplits == 1) {
+      onTensorCores = arith::ConstantOp::create(b, b.getBoolAttr(true));
+    } else if (tensorCoreDecode) {
+      onTensorCores = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, splits, L.idx(1));
+      scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        emitFlashDecoding(b);
+        scf::YieldOp::create(b);
+      });
+    } else {
+      emitFlashDecoding(b);
     }
     if (s.maxSplits > 1) {
       scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
@@ -203,6 +205,12 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
         scf::YieldOp::create(b);
       });
     }
+    auto tensorCoreParams = [&](PrefillTile tile, bool decodeTokens) {
+      return PrefillParams{G,       D,      s.blockSize, s.kvHeads, s.scale,
+                           s.causal, s.window, s.softcap, s.layout, tile,
+                           options.prefillLazyRescale, decodeTokens, query, pages,
+                           tables,  lens,   starts,      out};
+    };
     // After the combine, which writes every row (prefill rows included).
     // Every sequence has at least one query row, so a step with as many rows
     // as sequences is all decode: the host skips the launch (one a layer).
@@ -210,15 +218,44 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       Value anyChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, numSeqs);
       scf::IfOp::create(b, anyChunk, [&](OpBuilder &nb, Location loc) {
         ImplicitLocOpBuilder b(loc, nb);
-        emitPrefillAttention(b, PrefillParams{G, D, s.blockSize, s.kvHeads, s.scale,
-                                              s.causal, s.window, s.softcap, s.layout,
-                                              prefillTile, prefillLazyRescale, query, pages,
-                                              tables, lens, starts, out});
+        emitPrefillAttention(b, tensorCoreParams(options.prefillTile, false));
+        scf::YieldOp::create(b);
+      });
+    }
+    // The decode instance: one 16-row MMA tile a warp (64 rows: the group's
+    // heads fit one CTA's first warp, G <= 64), keys by head_dim; a decode
+    // step is memory-bound, so the warps' idle rows cost no time.
+    if (onTensorCores) {
+      scf::IfOp::create(b, onTensorCores, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        emitPrefillAttention(b, tensorCoreParams(PrefillTile{64, 64}, true));
         scf::YieldOp::create(b);
       });
     }
     rewriter.replaceOp(op, L.toTensor(resultType, out));
     return success();
+  }
+
+  /// The flash-decoding kernel: a CTA per (split, KV head, sequence); it
+  /// leaves multi-token chunks to the prefill kernel where that applies.
+  static void emitDecodeLaunch(ImplicitLocOpBuilder &b, const DecodeShape &s, Value splits,
+                               int64_t G, int64_t D, Value query, Value pages, Value tables,
+                               Value lens, Value starts, Value out, Value wsAcc, Value wsStats,
+                               Value numSeqs) {
+    Loops L{b};
+    auto f32 = b.getF32Type();
+    auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    auto smemStats = MemRefType::get({kWarps, G, 2}, f32, nullptr, workgroup);
+    auto smemAcc = MemRefType::get({kWarps, G, D}, f32, nullptr, workgroup);
+    auto launch = gpu::LaunchOp::create(
+        b, splits, L.idx(s.kvHeads), numSeqs, L.idx(kGPUBlockThreads), L.idx(1), L.idx(1),
+        /*dynamicSmem=*/nullptr, /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+        TypeRange{smemStats, smemAcc}, /*privateAttributions=*/{}, nullptr, nullptr, nullptr,
+        kernelName(b, "kvc_paged_attention"), kernelName(b, "kvc_paged_attention"));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    emitDecodeKernel(b, s, launch, query, pages, tables, lens, starts, out, wsAcc, wsStats);
+    gpu::TerminatorOp::create(b);
   }
 
   /// A per-call plan: the most splits (up to max_splits, at least 1) that
@@ -535,8 +572,6 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
 
 void kvcc::populateKVCAttentionToGPUPatterns(const TypeConverter &converter,
                                              RewritePatternSet &patterns,
-                                             PrefillTile prefillTile,
-                                             bool prefillLazyRescale) {
-  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext(), prefillTile,
-                                    prefillLazyRescale);
+                                             const AttentionKernelOptions &options) {
+  patterns.add<PagedAttentionToGPU>(converter, patterns.getContext(), options);
 }

@@ -44,7 +44,9 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
     declareSMCountFunction();
     if (failed(convertKVCOps(getOperation(), [&](const TypeConverter &converter,
                                                  RewritePatternSet &patterns) {
-          populateKVCAttentionToGPUPatterns(converter, patterns, tile, prefillLazyRescale);
+          populateKVCAttentionToGPUPatterns(
+              converter, patterns,
+              AttentionKernelOptions{tile, prefillLazyRescale, decodeTensorCores});
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);

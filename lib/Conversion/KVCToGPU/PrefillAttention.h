@@ -19,6 +19,9 @@ struct PrefillParams {
   PrefillTile tile;
   /// Rescale O only when a row's max grew by more than 2^8 (an A/B option).
   bool lazyRescale;
+  /// The decode instance (kvc_decode_mma_attention): one-token sequences,
+  /// one row tile a sequence; otherwise sequences of two or more tokens.
+  bool decodeTokens;
   mlir::Value query, pages, blockTables, contextLens, queryStart, out;
 };
 
@@ -28,7 +31,8 @@ struct PrefillParams {
 bool prefillKernelApplies(mlir::Type elem, int64_t headDim, int64_t groupSize);
 
 /// Launches the prefill kernel over every sequence with more than one query
-/// token (decode tokens are left to the flash-decoding kernel).
+/// token (decode tokens are left to the flash-decoding kernel), or with
+/// `decodeTokens` its decode instance over the one-token sequences.
 void emitPrefillAttention(mlir::ImplicitLocOpBuilder &b, const PrefillParams &p);
 
 /// XOR-swizzles the shared-memory tiles of every prefill kernel under `root`

@@ -176,9 +176,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   const bool dynamicSmem = smemBytes > kStaticSharedMemoryBytes;
   Value tokens = memref::DimOp::create(b, p.query, 0);
   Value numSeqs = memref::DimOp::create(b, p.contextLens, 0);
-  // Enough row tiles for the longest possible chunk (every token of the step).
-  Value rowTiles = L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(rows));
-  auto name = kernelName(b, "kvc_prefill_attention");
+  // Enough row tiles for the longest possible chunk (every token of the
+  // step); a decode token's G rows fit one tile.
+  assert((!p.decodeTokens || G <= rows) && "a decode token's heads fit one row tile");
+  Value rowTiles = p.decodeTokens ? L.idx(1) : L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(rows));
+  auto name = kernelName(b, p.decodeTokens ? "kvc_decode_mma_attention" : "kvc_prefill_attention");
   Value dynamicBytes;
   if (dynamicSmem)
     dynamicBytes = arith::ConstantIntOp::create(b, smemBytes, 32);
@@ -216,11 +218,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   // Warp w owns rows [16·MT·w, 16·MT·(w + 1)) of the tile: MMA tile t of it
   // starts at warpRow + 16·t.
   Value warpRow = K.mul(warp, K.idx(16 * MT));
-  // Decode tokens (one query) go to the decode kernel; empty tiles exit.
+  // Decode tokens (one query) go to the decode kernel or instance, chunks
+  // to the prefill instance; empty tiles exit.
   Value mine = arith::AndIOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, qlen, K.idx(1)),
-      arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rowBase,
-                            K.mul(qlen, K.idx(G))));
+      b,
+      arith::CmpIOp::create(b, p.decodeTokens ? arith::CmpIPredicate::eq : arith::CmpIPredicate::sgt,
+                            qlen, K.idx(1)),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rowBase, K.mul(qlen, K.idx(G))));
   scf::IfOp::create(b, mine, [&](OpBuilder &nb, Location loc) {
     ImplicitLocOpBuilder b(loc, nb);
     Loops L{b};

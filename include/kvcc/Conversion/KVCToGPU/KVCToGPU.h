@@ -41,13 +41,30 @@ struct PrefillTile {
   std::string check() const;
 };
 
-/// kvc.paged_attention to the flash-decoding kernel (+ split combine), and
-/// multi-token chunks to the tensor-core prefill kernel with `prefillTile`
-/// (and its lazy O rescale with `prefillLazyRescale`).
+/// How kvc.paged_attention becomes kernels (kvc-lower-to-gpu's options).
+struct AttentionKernelOptions {
+  /// The tensor-core prefill kernel's tile.
+  PrefillTile prefillTile;
+  /// Its lazy O rescale (an A/B option).
+  bool prefillLazyRescale = false;
+  /// One-token sequences of GQA groups above kTensorCoreDecodeMinGroup heads
+  /// decode on tensor cores (the prefill kernel's loop at 64 rows) when a
+  /// call runs one split.
+  bool decodeTensorCores = true;
+};
+
+/// GQA groups of at least this many query heads decode on tensor cores (with
+/// `decodeTensorCores`): the flash-decoding kernel keeps 16 registers a head
+/// in every lane, so groups above 4 leave its 128-register budget (2 CTAs an
+/// SM: 0.54 of the copy bandwidth at GQA 8 on an H100; GQA 16 spills).
+constexpr int64_t kTensorCoreDecodeMinGroup = 5;
+
+/// kvc.paged_attention to the flash-decoding kernel (+ split combine),
+/// multi-token chunks to the tensor-core prefill kernel, and the one-token
+/// sequences of large GQA groups to its decode instance (`options`).
 void populateKVCAttentionToGPUPatterns(const mlir::TypeConverter &converter,
                                        mlir::RewritePatternSet &patterns,
-                                       PrefillTile prefillTile = {},
-                                       bool prefillLazyRescale = false);
+                                       const AttentionKernelOptions &options = {});
 
 /// kvc.append and kvc.rope to one-CTA-per-token kernels.
 void populateKVCCacheAndRopeToGPUPatterns(const mlir::TypeConverter &converter,

@@ -1,0 +1,83 @@
+// RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu | FileCheck %s
+// RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu=decode-tensor-cores=0 | FileCheck %s --check-prefix=OFF
+
+// GQA 8 (32 query heads, 4 KV heads), f16 cache, d128, per-call split plan:
+// a call that splits keeps the flash-decoding kernel and its combine; a call
+// of one split sends its one-token sequences to the decode instance of the
+// tensor-core kernel (64 rows: the group's 8 heads in the first warp's MMA
+// tile, K/V tiles of 64 keys: 80 KiB of dynamic shared memory), its chunks
+// to the prefill instance.
+// CHECK-LABEL: func.func @gqa8_planned
+// CHECK: %[[SPLITS:.*]] = arith.select
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[SPLITS]], %c1{{[_0-9]*}} : index
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[SPLITS]], %c1{{[_0-9]*}} : index
+// CHECK: scf.if %[[SEVERAL]] {
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[SPLITS]],
+// CHECK-SAME: module(@kvc_paged_attention)
+// CHECK: scf.if %[[SEVERAL]] {
+// CHECK: module(@kvc_split_kv_combine)
+// CHECK: module(@kvc_prefill_attention)
+// CHECK: scf.if %[[ONE]] {
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{[_0-9]*}}, {{.*}} = %c4{{[_0-9]*}},
+// CHECK-SAME: dynamic_shared_memory_size %c81920_i32 module(@kvc_decode_mma_attention)
+// CHECK: memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+// Only one-token sequences.
+// CHECK: arith.cmpi eq, %{{.*}}, %c1{{[_0-9]*}} : index
+// CHECK: nvgpu.mma.sync
+// Off: every one-token sequence on the flash-decoding kernel.
+// OFF-LABEL: func.func @gqa8_planned
+// OFF-NOT: kvc_decode_mma_attention
+// OFF: module(@kvc_paged_attention)
+// OFF-NOT: kvc_decode_mma_attention
+// OFF: return
+func.func @gqa8_planned(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 4, 128, f16>, %bt: tensor<?x?xi32>,
+                        %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal, max_splits = 16} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 4, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
+}
+
+// -----
+
+// A module that never splits (no split attribute): no flash-decoding kernel
+// at all for a bf16 GQA 16 group at d64, the decode instance always
+// (64-key tiles: 40 KiB, static shared memory).
+// CHECK-LABEL: func.func @gqa16_one_split
+// CHECK-NOT: kvc_paged_attention
+// CHECK: module(@kvc_prefill_attention)
+// CHECK-NOT: kvc_paged_attention
+// CHECK: module(@kvc_decode_mma_attention)
+// CHECK-SAME: workgroup(%{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK-NOT: kvc_paged_attention
+// CHECK: return
+// OFF-LABEL: func.func @gqa16_one_split
+// OFF: module(@kvc_paged_attention)
+// OFF-NOT: kvc_decode_mma_attention
+// OFF: return
+func.func @gqa16_one_split(%q: tensor<?x32x64xbf16>, %cache: !kvc.paged_cache<16, 2, 64, bf16>, %bt: tensor<?x?xi32>,
+                           %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x64xbf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x32x64xbf16>, !kvc.paged_cache<16, 2, 64, bf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x64xbf16>
+  return %o : tensor<?x32x64xbf16>
+}
+
+// -----
+
+// GQA 4 stays on the flash-decoding kernel (0.89 of the copy bandwidth on an
+// H100 at the benchmark shape), and an f32 cache has no tensor-core kernel.
+// CHECK-LABEL: func.func @gqa4
+// CHECK-NOT: kvc_decode_mma_attention
+// CHECK: return
+// CHECK-LABEL: func.func @gqa8_f32
+// CHECK-NOT: kvc_decode_mma_attention
+// CHECK-NOT: kvc_prefill_attention
+// CHECK: return
+func.func @gqa4(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 8, 128, f16>, %bt: tensor<?x?xi32>,
+                %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 8, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
+}
+func.func @gqa8_f32(%q: tensor<?x32x64xf32>, %cache: !kvc.paged_cache<16, 4, 64, f32>, %bt: tensor<?x?xi32>,
+                    %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x64xf32> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x32x64xf32>, !kvc.paged_cache<16, 4, 64, f32>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x64xf32>
+  return %o : tensor<?x32x64xf32>
+}
