@@ -151,8 +151,12 @@ def correctness_grid():
     add("c_tc_gqa8_d128_b16_s1", 32, 4, 128, 16, splits=1)
     add("c_tc_gqa6_win50_d128_b3_s1_bf16", 12, 2, 128, 3, window=50, splits=1, dtype="bf16")
     add("c_tc_gqa16_cap20_d64_b1_s1", 32, 2, 64, 1, softcap=20.0, splits=1)
-    # Expected to be rejected (32 query heads per KV head x d128 needs 66 KiB of
-    # shared memory, above the kernel's 48 KiB): recorded, not fatal.
+    # 32 heads: rows in two warps; a module that never splits has no
+    # flash-decoding kernel, whose 66 KiB merge buffer rejects the one below.
+    add("c_tc_mqa32_d128_b16_s1", 32, 1, 128, 16, splits=1)
+    # Expected to be rejected with a split plan (32 query heads per KV head x
+    # d128: the flash-decoding kernel needs 66 KiB of shared memory, above
+    # its 48 KiB): recorded, not fatal.
     add("c_mqa32_d128_b16_expect_reject", 32, 1, 128, 16)
     return g
 

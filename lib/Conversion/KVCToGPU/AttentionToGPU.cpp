@@ -127,15 +127,21 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       return op.emitOpError() << "the GPU kernel needs head_dim in {8, 16, 32, "
                                  "64, 128, 256}, got "
                               << D;
-    int64_t smemBytes = kWarps * G * (D + 2) * 4;
-    if (smemBytes > 48 * 1024)
-      return op.emitOpError() << "the GPU kernel keeps " << G << " heads x "
-                              << D << " per warp in shared memory (" << smemBytes
-                              << " bytes), above 48 KiB";
-
     s.usePrefill = prefillKernelApplies(cacheType.getElementType(), D, G);
     const bool tensorCoreDecode =
         s.usePrefill && options.decodeTensorCores && G >= kTensorCoreDecodeMinGroup;
+    // The flash-decoding kernel merges its warps' states in shared memory;
+    // a module that never splits a large group does not have it.
+    int64_t smemBytes = kWarps * G * (D + 2) * 4;
+    if (smemBytes > 48 * 1024 && !(tensorCoreDecode && s.maxSplits == 1)) {
+      auto diag = op.emitOpError() << "the GPU kernel keeps " << G << " heads x " << D
+                                   << " per warp in shared memory (" << smemBytes
+                                   << " bytes), above 48 KiB";
+      if (tensorCoreDecode)
+        diag << "; without KV splits (kvcc --gpu-max-splits=1) this group decodes on "
+                "tensor cores instead";
+      return diag;
+    }
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Loops L{b};
     auto resultType = op.getResult().getType();
@@ -211,9 +217,9 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                            options.prefillLazyRescale, decodeTokens, query, pages,
                            tables,  lens,   starts,      out};
     };
-    // After the combine, which writes every row (prefill rows included).
     // Every sequence has at least one query row, so a step with as many rows
     // as sequences is all decode: the host skips the launch (one a layer).
+    // (Only such a step splits, so the combine never overlaps these rows.)
     if (s.usePrefill) {
       Value anyChunk = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, tokens, numSeqs);
       scf::IfOp::create(b, anyChunk, [&](OpBuilder &nb, Location loc) {
@@ -222,9 +228,10 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
         scf::YieldOp::create(b);
       });
     }
-    // The decode instance: one 16-row MMA tile a warp (64 rows: the group's
-    // heads fit one CTA's first warp, G <= 64), keys by head_dim; a decode
-    // step is memory-bound, so the warps' idle rows cost no time.
+    // The decode instance: one 16-row MMA tile a warp, 64 rows, so the
+    // group's G <= 64 heads (a decode token's rows) fit one CTA; 64-key
+    // tiles. A decode step is memory-bound, so the rows past G (whole idle
+    // warps for G <= 48) cost no time.
     if (onTensorCores) {
       scf::IfOp::create(b, onTensorCores, [&](OpBuilder &nb, Location loc) {
         ImplicitLocOpBuilder b(loc, nb);

@@ -1,5 +1,6 @@
 // RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu | FileCheck %s
-// RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu=decode-tensor-cores=0 | FileCheck %s --check-prefix=OFF
+// RUN: not kvcc-opt %s --split-input-file --kvc-lower-to-gpu=decode-tensor-cores=0 2>&1 | FileCheck %s --check-prefix=OFF
+// RUN: not kvcc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(kvc-plan-split-kv{max-splits=32}),kvc-lower-to-gpu)" 2>&1 | FileCheck %s --check-prefix=PLANNED
 
 // GQA 8 (32 query heads, 4 KV heads), f16 cache, d128, per-call split plan:
 // a call that splits keeps the flash-decoding kernel and its combine; a call
@@ -80,4 +81,24 @@ func.func @gqa8_f32(%q: tensor<?x32x64xf32>, %cache: !kvc.paged_cache<16, 4, 64,
                     %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x64xf32> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x32x64xf32>, !kvc.paged_cache<16, 4, 64, f32>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x64xf32>
   return %o : tensor<?x32x64xf32>
+}
+
+// -----
+
+// MQA with 32 query heads at d128 in a module that never splits: the
+// flash-decoding kernel would need 66 KiB of shared memory to merge its
+// warps, but there is none; the decode instance's 64 rows hold the 32 heads
+// (warps 0 and 1).
+// CHECK-LABEL: func.func @mqa32_one_split
+// CHECK-NOT: kvc_paged_attention
+// CHECK: module(@kvc_decode_mma_attention)
+// CHECK: return
+// OFF: error: 'kvc.paged_attention' op the GPU kernel keeps 32 heads x 128 per warp in shared memory (66560 bytes), above 48 KiB{{$}}
+// With a split plan the flash-decoding kernel is needed; the error says how
+// to do without it.
+// PLANNED: error: 'kvc.paged_attention' op the GPU kernel keeps 32 heads x 128 per warp in shared memory (66560 bytes), above 48 KiB; without KV splits (kvcc --gpu-max-splits=1) this group decodes on tensor cores instead
+func.func @mqa32_one_split(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 1, 128, f16>, %bt: tensor<?x?xi32>,
+                           %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 1, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
 }
