@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Static SASS profile of kvcc's GPU kernels, without a GPU.
 
-    python3 bench/gpu/sass_profile.py MODULE.mlir [--arch sm_90] [--kernel REGEX]
-                                      [--json OUT] [-- KVCC_FLAGS...]
+    python3 bench/gpu/sass_profile.py MODULE.mlir|MODEL_DIR|MODEL.gguf [--arch sm_90]
+                                      [--kernel REGEX] [--json OUT] [-- KVCC_FLAGS...]
 
-Compiles MODULE.mlir with `build/bin/kvcc build --target=cuda --emit=ptx`, assembles
+Compiles MODULE.mlir with `build/bin/kvcc build --target=cuda --emit=ptx` (a model, a
+Hugging Face directory or a GGUF file, with `kvcc compile`: every kernel of its step
+function), assembles
 each kernel with ptxas (registers, spills, shared memory), disassembles the cubin with
 cuobjdump and reports every loop (a backward branch and the code it jumps back over):
 its static instruction count and the instruction families that decide a kernel's speed
@@ -42,7 +44,7 @@ FAMILIES = [
     ("st.global", ("STG",)),
     ("ld.shared", ("LDS",)),
     ("st.shared", ("STS",)),
-    ("spill", ("LDL", "STL")),
+    ("local", ("LDL", "STL")),  # spills, or local arrays (libdevice sinf's slow path)
     ("barrier", ("BAR",)),
     ("shuffle", ("SHFL",)),
     ("mufu", ("MUFU",)),
@@ -114,6 +116,25 @@ def run(cmd, what, env=None):
     return done.stdout + done.stderr
 
 
+def compile_kernels(kvcc, source, arch, flags, tmp):
+    """PTX files (one a kernel) of a kvc module or a whole model, into tmp."""
+    if source.endswith(".mlir"):
+        run([kvcc, "build", source, "--target=cuda", "--emit=ptx", "--gpu-arch=" + arch,
+             "-o", tmp] + flags, "kvcc build")
+        return
+    # kvcc compile prints every kernel module's PTX after a "// kernel module @NAME" line.
+    text = run([kvcc, "compile", source, "--target=cuda", "--emit=ptx", "--gpu-arch=" + arch]
+               + flags, "kvcc compile")
+    parts = re.split(r"^// kernel module @(\S+)\n", text, flags=re.M)
+    if len(parts) < 3:
+        fail("kvcc compile %s printed no kernel modules" % source)
+    for name, ptx in zip(parts[1::2], parts[2::2]):
+        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+            fail("unexpected kernel module name %r" % name)
+        with open(os.path.join(tmp, name + ".ptx"), "w") as f:
+            f.write(ptx)
+
+
 def ptxas_info(text):
     info = {}
     m = re.search(r"Used (\d+) registers", text)
@@ -166,13 +187,14 @@ def main():
         flags = argv[argv.index("--") + 1:]
         argv = argv[:argv.index("--")]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("module", help="a kvc MLIR module (bench/gpu/make_kernels.py writes them)")
+    ap.add_argument("module", help="a kvc MLIR module (bench/gpu/make_kernels.py writes them), "
+                    "or a model (a Hugging Face directory or a GGUF file)")
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--kernel", default="", help="only kernels whose name matches this regex")
     ap.add_argument("--json", help="also write the profile here")
     args = ap.parse_args(argv)
-    if not os.path.isfile(args.module):
-        fail("no module at %s" % args.module)
+    if not os.path.exists(args.module):
+        fail("no module or model at %s" % args.module)
     kvcc = os.path.join(ROOT, "build", "bin", "kvcc")
     if not os.access(kvcc, os.X_OK):
         fail("no %s: build kvcc first (scripts/build.sh)" % kvcc)
@@ -181,8 +203,7 @@ def main():
     cuobjdump, cuobjdump_env = find_cuobjdump()
     report = []
     with tempfile.TemporaryDirectory() as tmp:
-        run([kvcc, "build", args.module, "--target=cuda", "--emit=ptx",
-             "--gpu-arch=" + args.arch, "-o", tmp] + flags, "kvcc build")
+        compile_kernels(kvcc, args.module, args.arch, flags, tmp)
         for name in sorted(os.listdir(tmp)):
             kernel = name[:-len(".ptx")]
             if not name.endswith(".ptx") or not re.search(args.kernel, kernel):
