@@ -43,8 +43,7 @@ void useShortSharedPointers() {
   auto it = options.find("nvptx-short-ptr");
   if (it == options.end())
     return; // an LLVM without the option: 64-bit pointers, correct but wider
-  if (auto *flag = static_cast<llvm::cl::opt<bool> *>(it->second))
-    flag->setValue(true);
+  static_cast<llvm::cl::opt<bool> *>(it->second)->setValue(true);
 }
 
 LogicalResult buildPipeline(OpPassManager &pm, const kvcc::CUDATargetOptions &o,

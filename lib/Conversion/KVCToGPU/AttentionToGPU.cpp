@@ -184,39 +184,55 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                                         ValueRange{splits, wsRows});
     }
 
-    // Large GQA groups decode on tensor cores when the call runs one split
-    // (always, in a module that never splits); then the flash-decoding kernel
-    // has nothing to do.
-    Value onTensorCores;
-    auto emitFlashDecoding = [&](ImplicitLocOpBuilder &b) {
-      emitDecodeLaunch(b, s, splits, G, D, query, pages, tables, lens, starts, out, wsAcc,
-                       wsStats, numSeqs);
-    };
-    if (tensorCoreDecode && s.maxSplits == 1) {
-      onTensorCores = arith::ConstantOp::create(b, b.getBoolAttr(true));
-    } else if (tensorCoreDecode) {
-      onTensorCores = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, splits, L.idx(1));
-      scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
-        ImplicitLocOpBuilder b(loc, nb);
-        emitFlashDecoding(b);
-        scf::YieldOp::create(b);
-      });
-    } else {
-      emitFlashDecoding(b);
-    }
-    if (s.maxSplits > 1) {
-      scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
-        ImplicitLocOpBuilder b(loc, nb);
-        emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
-        scf::YieldOp::create(b);
-      });
-    }
     auto tensorCoreParams = [&](PrefillTile tile, bool decodeTokens) {
       return PrefillParams{G,       D,      s.blockSize, s.kvHeads, s.scale,
                            s.causal, s.window, s.softcap, s.layout, tile,
                            options.prefillLazyRescale, decodeTokens, query, pages,
                            tables,  lens,   starts,      out};
     };
+    auto flashDecoding = [&](ImplicitLocOpBuilder &b) {
+      emitDecodeLaunch(b, s, splits, query, pages, tables, lens, starts, out, wsAcc, wsStats,
+                       numSeqs);
+    };
+    auto combine = [&](ImplicitLocOpBuilder &b) {
+      emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
+    };
+    // The decode instance: one 16-row MMA tile a warp, 64 rows, so the
+    // group's G <= 64 heads (a decode token's rows) fit one CTA; 64-key
+    // tiles. A decode step is memory-bound, so the rows past G (whole idle
+    // warps for G <= 48) cost no time.
+    auto tensorCoreDecoding = [&](ImplicitLocOpBuilder &b) {
+      emitPrefillAttention(b, tensorCoreParams(PrefillTile{64, 64}, true));
+    };
+    if (!tensorCoreDecode) {
+      flashDecoding(b);
+      if (s.maxSplits > 1)
+        scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
+          ImplicitLocOpBuilder b(loc, nb);
+          combine(b);
+          scf::YieldOp::create(b);
+        });
+    } else if (s.maxSplits == 1) {
+      // A module that never splits: large groups always decode on tensor
+      // cores, and there is no flash-decoding kernel.
+      tensorCoreDecoding(b);
+    } else {
+      // A call that splits (all decode) keeps the flash-decoding kernel and
+      // its combine; one of a single split decodes on tensor cores.
+      scf::IfOp::create(
+          b, several,
+          [&](OpBuilder &nb, Location loc) {
+            ImplicitLocOpBuilder b(loc, nb);
+            flashDecoding(b);
+            combine(b);
+            scf::YieldOp::create(b);
+          },
+          [&](OpBuilder &nb, Location loc) {
+            ImplicitLocOpBuilder b(loc, nb);
+            tensorCoreDecoding(b);
+            scf::YieldOp::create(b);
+          });
+    }
     // Every sequence has at least one query row, so a step with as many rows
     // as sequences is all decode: the host skips the launch (one a layer).
     // (Only such a step splits, so the combine never overlaps these rows.)
@@ -228,17 +244,6 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
         scf::YieldOp::create(b);
       });
     }
-    // The decode instance: one 16-row MMA tile a warp, 64 rows, so the
-    // group's G <= 64 heads (a decode token's rows) fit one CTA; 64-key
-    // tiles. A decode step is memory-bound, so the rows past G (whole idle
-    // warps for G <= 48) cost no time.
-    if (onTensorCores) {
-      scf::IfOp::create(b, onTensorCores, [&](OpBuilder &nb, Location loc) {
-        ImplicitLocOpBuilder b(loc, nb);
-        emitPrefillAttention(b, tensorCoreParams(PrefillTile{64, 64}, true));
-        scf::YieldOp::create(b);
-      });
-    }
     rewriter.replaceOp(op, L.toTensor(resultType, out));
     return success();
   }
@@ -246,10 +251,10 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
   /// The flash-decoding kernel: a CTA per (split, KV head, sequence); it
   /// leaves multi-token chunks to the prefill kernel where that applies.
   static void emitDecodeLaunch(ImplicitLocOpBuilder &b, const DecodeShape &s, Value splits,
-                               int64_t G, int64_t D, Value query, Value pages, Value tables,
-                               Value lens, Value starts, Value out, Value wsAcc, Value wsStats,
-                               Value numSeqs) {
+                               Value query, Value pages, Value tables, Value lens, Value starts,
+                               Value out, Value wsAcc, Value wsStats, Value numSeqs) {
     Loops L{b};
+    const int64_t G = s.groupSize, D = s.headDim;
     auto f32 = b.getF32Type();
     auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
     auto smemStats = MemRefType::get({kWarps, G, 2}, f32, nullptr, workgroup);

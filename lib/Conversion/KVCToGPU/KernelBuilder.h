@@ -24,13 +24,13 @@ inline Value shuffleXor(ImplicitLocOpBuilder &b, Value v, int64_t offset) {
       .getShuffleResult();
 }
 
-/// log2(e): softmax in base 2 scales the scores by it, so that exp(s - m)
-/// becomes one fastExp2.
 /// The runtime function (MgpuABI.h) that gives host code the device's SM
 /// count: `() -> i32`, declared by kvc-lower-to-gpu where a call plans its
 /// split-KV factor.
 constexpr llvm::StringLiteral kSMCountFunction = "kvcc_cuda_multiprocessor_count";
 
+/// log2(e): softmax in base 2 scales the scores by it, so that exp(s - m)
+/// becomes one fastExp2.
 constexpr double kLog2E = 1.4426950408889634;
 
 /// 2^x by the SFU's ex2.approx.ftz (one MUFU instruction). math.exp2 and

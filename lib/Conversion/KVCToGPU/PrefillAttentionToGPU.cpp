@@ -272,19 +272,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     });
     // A thread's share of a K/V tile: N·D/8 16-byte chunks over the CTA's
     // threads, each chunk of one key row (so the thread's column is the same
-    // in every one, and its keys are kKeysPerPass apart).
+    // in every one, and its keys are keysPerPass apart).
     assert(kGPUBlockThreads % (D / 8) == 0 && N * D / 8 % kGPUBlockThreads == 0 &&
            "head_dim 64 or 128 and tiles of 16 or more keys");
     const int64_t chunksPerThread = N * D / 8 / kGPUBlockThreads;
     const int64_t keysPerPass = kGPUBlockThreads / (D / 8);
     Value chunkKey = L.divU(tid, L.idx(D / 8));
     Value chunkCol = L.mul(L.remU(tid, L.idx(D / 8)), L.idx(8));
-    // The pages of the thread's chunks of K/V tile `tile`, as (position,
-    // page) pairs: every block-table read is issued before any copy uses
-    // one, so a tile waits for one read, not one per chunk. A position past
-    // `hi` reads the page of `lo` (always mapped) and copies nothing.
+    // Where the thread's chunks of K/V tile `tile` come from: every
+    // block-table read is issued before any copy uses one, so a tile waits
+    // for one read, not one per chunk. A position past `hi` reads the page
+    // of `lo` (always mapped) and copies nothing.
     struct ChunkSource {
-      Value pos, page;
+      Value valid, safePos, page;
     };
     auto lookUpPages = [&](ImplicitLocOpBuilder &b, Value tile) {
       Loops L{b};
@@ -294,8 +294,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         Value pos = L.add(tileStart, L.add(chunkKey, L.idx(i * keysPerPass)));
         Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, pos, hi);
         Value safePos = arith::SelectOp::create(b, valid, pos, lo);
-        sources.push_back(
-            {pos, L.loadIndex(p.blockTables, {seq, L.divU(safePos, L.idx(p.blockSize))})});
+        sources.push_back({valid, safePos,
+                           L.loadIndex(p.blockTables, {seq, L.divU(safePos, L.idx(p.blockSize))})});
       }
       return sources;
     };
@@ -303,9 +303,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     auto copyTile = [&](ImplicitLocOpBuilder &b, Value stage, ArrayRef<ChunkSource> sources) {
       Loops L{b};
       for (auto [i, source] : llvm::enumerate(sources)) {
-        Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, source.pos, hi);
-        Value offset = L.remU(arith::SelectOp::create(b, valid, source.pos, lo), L.idx(p.blockSize));
-        Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
+        Value offset = L.remU(source.safePos, L.idx(p.blockSize));
+        Value n = arith::SelectOp::create(b, source.valid, L.idx(8), L.idx(0));
         Value key = L.add(chunkKey, L.idx(static_cast<int64_t>(i) * keysPerPass));
         for (int64_t kv = 0; kv < 2; ++kv) {
           auto src = L.cacheRow(p.layout, source.page, kv, offset, group);
@@ -564,7 +563,6 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             return o;
           };
           if (rescale) {
-            SmallVector<Type> oTypes(MT * (D / 8), acc);
             auto branch = scf::IfOp::create(
                 b, rescale,
                 [&](OpBuilder &nb, Location loc) {

@@ -11,14 +11,14 @@
 // CHECK-LABEL: func.func @gqa8_planned
 // CHECK: %[[SPLITS:.*]] = arith.select
 // CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[SPLITS]], %c1{{[_0-9]*}} : index
-// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[SPLITS]], %c1{{[_0-9]*}} : index
 // CHECK: scf.if %[[SEVERAL]] {
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[SPLITS]],
 // CHECK-SAME: module(@kvc_paged_attention)
-// CHECK: scf.if %[[SEVERAL]] {
+// CHECK-NOT: kvc_decode_mma_attention
 // CHECK: module(@kvc_split_kv_combine)
-// CHECK: module(@kvc_prefill_attention)
-// CHECK: scf.if %[[ONE]] {
+// CHECK-NOT: kvc_decode_mma_attention
+// CHECK: } else {
+// CHECK-NOT: kvc_paged_attention
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{[_0-9]*}}, {{.*}} = %c4{{[_0-9]*}},
 // CHECK-SAME: dynamic_shared_memory_size %c81920_i32 module(@kvc_decode_mma_attention)
 // CHECK: memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
@@ -26,6 +26,10 @@
 // Only one-token sequences.
 // CHECK: arith.cmpi eq, %{{.*}}, %c1{{[_0-9]*}} : index
 // CHECK: nvgpu.mma.sync
+// Chunks: the prefill instance, after either.
+// CHECK: %[[CHUNK:.*]] = arith.cmpi ugt
+// CHECK: scf.if %[[CHUNK]] {
+// CHECK: module(@kvc_prefill_attention)
 // Off: every one-token sequence on the flash-decoding kernel.
 // OFF-LABEL: func.func @gqa8_planned
 // OFF-NOT: kvc_decode_mma_attention
@@ -45,10 +49,10 @@ func.func @gqa8_planned(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 4
 // (64-key tiles: 40 KiB, static shared memory).
 // CHECK-LABEL: func.func @gqa16_one_split
 // CHECK-NOT: kvc_paged_attention
-// CHECK: module(@kvc_prefill_attention)
-// CHECK-NOT: kvc_paged_attention
 // CHECK: module(@kvc_decode_mma_attention)
 // CHECK-SAME: workgroup(%{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK-NOT: kvc_paged_attention
+// CHECK: module(@kvc_prefill_attention)
 // CHECK-NOT: kvc_paged_attention
 // CHECK: return
 // OFF-LABEL: func.func @gqa16_one_split
