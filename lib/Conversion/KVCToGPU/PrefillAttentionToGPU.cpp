@@ -51,6 +51,8 @@ constexpr int64_t kPrefillWarps = kGPUBlockThreads / 32;
 constexpr double kLazyRescaleLog2 = 8.0;
 /// The most static shared memory a kernel may declare (more is dynamic).
 constexpr int64_t kStaticSharedMemoryBytes = 48 * 1024;
+/// The most CTAs a grid's y dimension takes.
+constexpr int64_t kMaxGridY = 65535;
 /// Marks the prefill launches whose tiles swizzlePrefillSharedMemory permutes.
 constexpr llvm::StringLiteral kSwizzleAttr = "kvcc.swizzle_shared_memory";
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
@@ -111,6 +113,37 @@ Value mmaSync(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value c) {
   for (int64_t k = 0; k < 4; ++k)
     elems.push_back(LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{k}));
   return vector::FromElementsOp::create(b, c.getType(), elems);
+}
+
+/// The sequence that owns CTA slot `slot`: the last s in [0, numSeqs) with
+/// firstSlotOf(s) <= slot, for an increasing firstSlotOf with
+/// firstSlotOf(0) = 0. The CTA's threads test kGPUBlockThreads sequences a
+/// step and count the owners with one bar.red.popc (one step up to 128
+/// sequences): no scan, no workspace, no host-side knowledge of the batch.
+Value sequenceOfSlot(ImplicitLocOpBuilder &b, Value tid, Value numSeqs, Value slot,
+                     llvm::function_ref<Value(ImplicitLocOpBuilder &, Value)> firstSlotOf) {
+  Loops L{b};
+  Value zero = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+  auto loop = scf::ForOp::create(
+      b, L.idx(0), numSeqs, L.idx(kGPUBlockThreads), ValueRange{zero},
+      [&](OpBuilder &nb, Location loc, Value base, ValueRange state) {
+        ImplicitLocOpBuilder b(loc, nb);
+        Loops L{b};
+        Value s = L.add(base, tid);
+        Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, s, numSeqs);
+        Value safe = arith::SelectOp::create(b, inRange, s, L.idx(0));
+        Value owns = arith::AndIOp::create(
+            b, inRange,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ule, firstSlotOf(b, safe), slot));
+        Value count = NVVM::BarrierOp::create(
+                          b, b.getI32Type(), Value(), Value(),
+                          NVVM::BarrierReductionAttr::get(b.getContext(), NVVM::BarrierReduction::POPC),
+                          arith::ExtUIOp::create(b, b.getI32Type(), owns))
+                          .getRes();
+        scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(b, state[0], count)});
+      });
+  Value owners = arith::IndexCastUIOp::create(b, b.getIndexType(), loop.getResult(0));
+  return L.sub(owners, L.idx(1));
 }
 
 } // namespace
@@ -179,7 +212,23 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   // Enough row tiles for the longest possible chunk (every token of the
   // step); a decode token's G rows fit one tile.
   assert((!p.decodeTokens || G <= rows) && "a decode token's heads fit one row tile");
-  Value rowTiles = p.decodeTokens ? L.idx(1) : L.ceilDiv(L.mul(tokens, L.idx(G)), L.idx(rows));
+  // The decode instance: one row tile a (KV head, sequence). The prefill
+  // instance: a 1-D grid of (slot, KV head), the KV head fastest, where
+  // sequence s owns the slots [f(s), f(s + 1)) with
+  // f(s) = floor(query_start[s]·G / rows) + s: at least as many as its
+  // ceil(qlen·G / rows) row tiles (f(s + 1) - f(s) > qlen·G / rows), at most
+  // two to spare, and f(B) = floor(tokens·G / rows) + B in all. So a ragged
+  // batch launches about the CTAs it has work for (a grid of every row tile
+  // of the longest possible chunk for every sequence was mostly empty CTAs),
+  // and a sequence's slots take its row tiles last first: a causal row tile
+  // sees more keys the later it is, so the heaviest CTAs start first and the
+  // lightest fill the tail (longest-processing-time order).
+  // (The slots take grid y and z, y < 2^16: the KV head stays a special
+  // register, which ptxas re-reads instead of keeping it live.)
+  Value slots = L.add(L.divU(L.mul(tokens, L.idx(G)), L.idx(rows)), numSeqs);
+  Value gridX = p.decodeTokens ? L.idx(1) : L.idx(p.kvHeads);
+  Value gridY = p.decodeTokens ? L.idx(p.kvHeads) : L.minU(slots, L.idx(kMaxGridY));
+  Value gridZ = p.decodeTokens ? numSeqs : L.ceilDiv(slots, L.idx(kMaxGridY));
   auto name = kernelName(b, p.decodeTokens ? "kvc_decode_mma_attention" : "kvc_prefill_attention");
   Value dynamicBytes;
   if (dynamicSmem)
@@ -188,7 +237,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   if (!dynamicSmem)
     attributions = {sQType, sKVType, sKVType};
   auto launch = gpu::LaunchOp::create(
-      b, rowTiles, L.idx(p.kvHeads), numSeqs, L.idx(kGPUBlockThreads), L.idx(1),
+      b, gridX, gridY, gridZ, L.idx(kGPUBlockThreads), L.idx(1),
       L.idx(1), dynamicBytes, nullptr, {}, attributions, {}, nullptr, nullptr,
       nullptr, name, name);
   launch->setAttr(kSwizzleAttr, b.getUnitAttr());
@@ -207,8 +256,30 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     sK = launch.getWorkgroupAttributions()[1];
     sV = launch.getWorkgroupAttributions()[2];
   }
-  Value rowTile = launch.getBlockIds().x, group = launch.getBlockIds().y,
-        seq = launch.getBlockIds().z, tid = launch.getThreadIds().x;
+  Value tid = launch.getThreadIds().x;
+  Value rowTile, group, seq, slotIsTile;
+  if (p.decodeTokens) {
+    rowTile = K.idx(0);
+    group = launch.getBlockIds().y;
+    seq = launch.getBlockIds().z;
+  } else {
+    group = launch.getBlockIds().x;
+    Value slot = K.add(launch.getBlockIds().y, K.mul(launch.getBlockIds().z, K.idx(kMaxGridY)));
+    auto firstSlot = [&](ImplicitLocOpBuilder &b, Value s, Value start) {
+      Loops L{b};
+      return L.add(L.divU(L.mul(start, L.idx(G)), L.idx(rows)), s);
+    };
+    seq = sequenceOfSlot(b, tid, numSeqs, slot, [&](ImplicitLocOpBuilder &b, Value s) {
+      return firstSlot(b, s, Loops{b}.loadIndex(p.queryStart, {s}));
+    });
+    Value start = K.loadIndex(p.queryStart, {seq});
+    Value tiles = K.ceilDiv(
+        K.mul(K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), start), K.idx(G)),
+        K.idx(rows));
+    Value rank = K.sub(slot, firstSlot(b, seq, start));
+    slotIsTile = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, rank, tiles);
+    rowTile = arith::SelectOp::create(b, slotIsTile, K.sub(K.sub(tiles, K.idx(1)), rank), K.idx(0));
+  }
   Value warp = K.divU(tid, K.idx(32)), lane = K.remU(tid, K.idx(32));
   Value quad = K.divU(lane, K.idx(4)), t4 = K.remU(lane, K.idx(4));
   Value first = K.loadIndex(p.queryStart, {seq});
@@ -219,12 +290,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   // starts at warpRow + 16·t.
   Value warpRow = K.mul(warp, K.idx(16 * MT));
   // Decode tokens (one query) go to the decode kernel or instance, chunks
-  // to the prefill instance; empty tiles exit.
-  Value mine = arith::AndIOp::create(
-      b,
-      arith::CmpIOp::create(b, p.decodeTokens ? arith::CmpIPredicate::eq : arith::CmpIPredicate::sgt,
-                            qlen, K.idx(1)),
-      arith::CmpIOp::create(b, arith::CmpIPredicate::slt, rowBase, K.mul(qlen, K.idx(G))));
+  // to the prefill instance; spare slots exit.
+  Value mine = arith::CmpIOp::create(
+      b, p.decodeTokens ? arith::CmpIPredicate::eq : arith::CmpIPredicate::sgt, qlen, K.idx(1));
+  if (slotIsTile)
+    mine = arith::AndIOp::create(b, mine, slotIsTile);
   scf::IfOp::create(b, mine, [&](OpBuilder &nb, Location loc) {
     ImplicitLocOpBuilder b(loc, nb);
     Loops L{b};
@@ -283,19 +353,48 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     // block-table read is issued before any copy uses one, so a tile waits
     // for one read, not one per chunk. A position past `hi` reads the page
     // of `lo` (always mapped) and copies nothing.
+    //
+    // Positions and offsets inside a page are 32-bit (a context holds fewer
+    // than 2^31 tokens, a page fewer than 2^31 elements): 64-bit index math
+    // took two instructions and two registers a value in the loop. Only the
+    // page's base is 64-bit, in the cache viewed as [pages, page elements].
+    Type i32 = b.getI32Type();
+    auto toI32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
+      return arith::IndexCastOp::create(b, i32, v);
+    };
+    auto c32 = [&](ImplicitLocOpBuilder &b, int64_t v) -> Value {
+      return arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
+    };
+    auto pagesType = cast<MemRefType>(p.pages.getType());
+    assert(pagesType.getLayout().isIdentity() && "the page pool is a dense buffer");
+    auto [cacheStrides, cacheOffset] = pagesType.getStridesAndOffset();
+    (void)cacheOffset;
+    // cacheRow's order: (page, kv, offset, head, 0) token-major, (page, kv,
+    // head, offset, 0) head-major.
+    const int64_t offsetStride = cacheStrides[p.layout == kvc::CacheLayout::HeadMajor ? 3 : 2];
+    const int64_t headStride = cacheStrides[p.layout == kvc::CacheLayout::HeadMajor ? 2 : 3];
+    Value pageView = memref::CollapseShapeOp::create(
+        b, p.pages, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3, 4}});
+    Value lo32 = toI32(b, lo), hi32 = toI32(b, hi);
+    Value chunkKey32 = toI32(b, chunkKey);
+    Value headCol32 = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, toI32(b, group), c32(b, headStride)), toI32(b, chunkCol));
     struct ChunkSource {
       Value valid, safePos, page;
     };
     auto lookUpPages = [&](ImplicitLocOpBuilder &b, Value tile) {
-      Loops L{b};
       SmallVector<ChunkSource> sources;
-      Value tileStart = L.add(lo, L.mul(tile, L.idx(N)));
+      Value tileStart = arith::AddIOp::create(
+          b, lo32, arith::MulIOp::create(b, toI32(b, tile), c32(b, N)));
       for (int64_t i = 0; i < chunksPerThread; ++i) {
-        Value pos = L.add(tileStart, L.add(chunkKey, L.idx(i * keysPerPass)));
-        Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, pos, hi);
-        Value safePos = arith::SelectOp::create(b, valid, pos, lo);
-        sources.push_back({valid, safePos,
-                           L.loadIndex(p.blockTables, {seq, L.divU(safePos, L.idx(p.blockSize))})});
+        Value pos = arith::AddIOp::create(
+            b, tileStart, arith::AddIOp::create(b, chunkKey32, c32(b, i * keysPerPass)));
+        Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, pos, hi32);
+        Value safePos = arith::SelectOp::create(b, valid, pos, lo32);
+        Value pageIndex = arith::IndexCastUIOp::create(
+            b, b.getIndexType(), arith::DivUIOp::create(b, safePos, c32(b, p.blockSize)));
+        Value page = memref::LoadOp::create(b, p.blockTables, ValueRange{seq, pageIndex});
+        sources.push_back({valid, safePos, page});
       }
       return sources;
     };
@@ -303,16 +402,21 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     auto copyTile = [&](ImplicitLocOpBuilder &b, Value stage, ArrayRef<ChunkSource> sources) {
       Loops L{b};
       for (auto [i, source] : llvm::enumerate(sources)) {
-        Value offset = L.remU(source.safePos, L.idx(p.blockSize));
+        Value offset = arith::RemUIOp::create(b, source.safePos, c32(b, p.blockSize));
+        Value rowInPage = arith::AddIOp::create(
+            b, arith::MulIOp::create(b, offset, c32(b, offsetStride)), headCol32);
+        Value page = arith::IndexCastOp::create(b, b.getIndexType(), source.page);
         Value n = arith::SelectOp::create(b, source.valid, L.idx(8), L.idx(0));
         Value key = L.add(chunkKey, L.idx(static_cast<int64_t>(i) * keysPerPass));
         for (int64_t kv = 0; kv < 2; ++kv) {
-          auto src = L.cacheRow(p.layout, source.page, kv, offset, group);
-          src.back() = chunkCol;
+          Value inPage = arith::IndexCastUIOp::create(
+              b, b.getIndexType(),
+              arith::AddIOp::create(b, rowInPage, c32(b, kv * cacheStrides[1])));
           // K/V rows are streamed once per CTA: bypass L1 (cp.async.cg).
           nvgpu::DeviceAsyncCopyOp::create(b, tokenType, kv ? sV : sK,
-                                           ValueRange{stage, key, chunkCol}, p.pages, src,
-                                           b.getIndexAttr(8), n, b.getUnitAttr());
+                                           ValueRange{stage, key, chunkCol}, pageView,
+                                           ValueRange{page, inPage}, b.getIndexAttr(8), n,
+                                           b.getUnitAttr());
         }
       }
     };
@@ -402,6 +506,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           }
 
           Value tileStart = L.add(lo, L.mul(j, L.idx(N)));
+          Value tileStart32 = arith::AddIOp::create(
+              b, lo32, arith::MulIOp::create(b, toI32(b, j), c32(b, N)));
           SmallVector<Value> yield(state.begin(), state.end());
           SmallVector<SmallVector<Value>> pFrag(MT);
           SmallVector<Value> corrVec(MT);
@@ -427,11 +533,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // rows (quad, quad + 8).
           auto scoresOf = [&](ImplicitLocOpBuilder &b, int64_t t, bool masked) {
             Loops L{b};
+            // 32-bit positions, as in the copies.
             Value valid[2], pos[2];
             for (int64_t i = 0; i < 2 && masked; ++i) {
-              Value tok = L.divU(L.add(rowBase, fragmentRow(b, t, i)), L.idx(G));
-              pos[i] = L.add(firstPos, tok);
-              valid[i] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
+              Value tok = arith::DivUIOp::create(
+                  b, toI32(b, L.add(rowBase, fragmentRow(b, t, i))), c32(b, G));
+              pos[i] = arith::AddIOp::create(b, toI32(b, firstPos), tok);
+              valid[i] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, toI32(b, qlen));
             }
             SmallVector<Value> scores;
             for (int64_t n = 0; n < N / 8; ++n)
@@ -443,16 +551,21 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                         b, L.f32(*p.softcap * kLog2E),
                         math::TanhOp::create(b, arith::MulFOp::create(b, v, L.f32(p.scale / *p.softcap))));
                   if (masked) {
-                    Value key = L.add(tileStart, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2))));
+                    Value key = arith::AddIOp::create(
+                        b, tileStart32, toI32(b, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)))));
                     Value ok = arith::AndIOp::create(
-                        b, valid[i], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi));
+                        b, valid[i], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi32));
                     if (p.causal)
                       ok = arith::AndIOp::create(
                           b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i]));
+                    // key + window > pos as pos - key < window: no overflow
+                    // (both positions in [0, 2^31)).
                     if (p.window)
                       ok = arith::AndIOp::create(
-                          b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt,
-                                                       L.add(key, L.idx(*p.window)), pos[i]));
+                          b, ok,
+                          arith::CmpIOp::create(
+                              b, arith::CmpIPredicate::slt, arith::SubIOp::create(b, pos[i], key),
+                              c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max()))));
                     v = arith::SelectOp::create(b, ok, v, negInf);
                   }
                   scores.push_back(v);

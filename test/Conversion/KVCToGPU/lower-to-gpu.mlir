@@ -48,12 +48,32 @@
 // CHECK: scf.for
 // Multi-token chunks: the tensor-core kernel, by default at d128 128 (token,
 // head) rows per CTA and K/V tiles of 32 keys double-buffered: 64 KiB, views
-// of dynamic shared memory.
-// CHECK: gpu.launch
+// of dynamic shared memory. The grid: x the 8 KV heads (fastest), y and z
+// the slots, floor(tokens * G / rows) + sequences = tokens * 4 / 128 + B of
+// them, y < 2^16; a CTA finds its sequence, the last s with
+// floor(query_start[s] * 4 / 128) + s <= slot, by counting with bar.red.popc.
+// CHECK: %[[TG:.*]] = arith.muli %[[TOKENS:[a-z0-9_]+]], %c4{{[_0-9]*}} : index
+// CHECK: %[[TGR:.*]] = arith.divui %[[TG]], %c128{{[_0-9]*}} : index
+// CHECK: %[[SLOTS:.*]] = arith.addi %[[TGR]], %[[B:[a-z0-9_]+]] : index
+// CHECK: %[[GY:.*]] = arith.minui %[[SLOTS]], %c65535{{[_0-9]*}} : index
+// CHECK: %[[GZ:.*]] = arith.ceildivui %[[SLOTS]], %c65535{{[_0-9]*}} : index
+// CHECK: gpu.launch blocks(%{{[a-z0-9]+}}, %[[BY:[a-z0-9]+]], %[[BZ:[a-z0-9]+]]) in (%{{[a-z0-9]+}} = %c8{{[_0-9]*}}, %{{[a-z0-9]+}} = %[[GY]], %{{[a-z0-9]+}} = %[[GZ]]) threads(%[[TID:[a-z0-9]+]],
 // CHECK-SAME: dynamic_shared_memory_size %c65536_i32 module(@kvc_prefill_attention) function(@kvc_prefill_attention)
 // CHECK: memref.view {{.*}} to memref<128x128xf16, #gpu.address_space<workgroup>>
 // CHECK: memref.view {{.*}} to memref<2x32x128xf16, #gpu.address_space<workgroup>>
 // CHECK: memref.view {{.*}} to memref<2x32x128xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[ZY:.*]] = arith.muli %[[BZ]], %c65535{{[_0-9]*}} : index
+// CHECK: %[[SLOT:.*]] = arith.addi %[[BY]], %[[ZY]] : index
+// CHECK: scf.for %[[BASE:.*]] = %c0{{[_0-9]*}} to %[[B]] step %c128{{[_0-9]*}} iter_args(%[[N:.*]] = %c0_i32) -> (i32) {
+// CHECK: %[[S:.*]] = arith.addi %[[BASE]], %[[TID]] : index
+// CHECK: memref.load %{{.*}}[%{{.*}}] : memref<?xi32>
+// CHECK: %[[F:.*]] = arith.addi %{{.*}}, %{{.*}} : index
+// CHECK: arith.cmpi ule, %[[F]], %[[SLOT]] : index
+// CHECK: %[[COUNT:.*]] = nvvm.barrier #nvvm.reduction<popc> %{{.*}} -> i32
+// CHECK: arith.addi %[[N]], %[[COUNT]] : i32
+// K/V rows come from the cache viewed as [pages, page elements], the offset
+// in a page 32-bit.
+// CHECK: memref.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3, 4]] : memref<?x2x16x8x128xf16> into memref<?x32768xf16>
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvgpu.device_async_create_group
 // One barrier a K/V tile: the block-table reads of tile j + 1, the wait for
