@@ -37,6 +37,9 @@ sees the driver-API launches) and is what GB/s and TFLOP/s use.
     python3 bench/gpu/run_device.py [--out DIR] [--budget S] [--dry-run]
         [--phases ceilings,correctness,decode,prefill,sweep] [--no-flex]
 
+--phases profile makes one call of each kernel Nsight Compute should see (kvcc's
+prefill and decode next to SDPA's); bench/gpu/profile_device.sh runs it under ncu.
+
 --dry-run needs neither torch nor a GPU: checks the index, loads the runtime
 and kernels with ctypes (the driver is absent, so the error is expected),
 builds every descriptor from numpy stand-ins and prints the plan and budget.
@@ -384,7 +387,7 @@ def dry_run(args, index, kdir):
 def phase_budget(total):
     """Deadlines (seconds since start) per phase; later phases get what is left."""
     return dict(ceilings=0.06 * total, correctness=0.16 * total, decode=0.42 * total,
-                prefill=0.62 * total, sweep=0.95 * total, report=total)
+                prefill=0.62 * total, sweep=0.95 * total, profile=total, report=total)
 
 
 # ----------------------------------------------------------------------------
@@ -1105,8 +1108,48 @@ def gpu_run(args, index, kdir):
                 log("%s: ERROR %r" % (label, e))
                 torch.cuda.empty_cache()
 
+    # -- profile (bench/gpu/profile_device.sh runs this phase alone under ncu) -----
+    def profile():
+        """One call of each kernel Nsight Compute should see, next to its peer:
+        kvcc's prefill (1 x 16384, causal) and SDPA's flash backend; kvcc's decode
+        at the benchmark shape (GQA 4) and at GQA 8 with and without the
+        tensor-core decode instance, and SDPA (cuDNN) on the GQA 4 shape. No
+        timing and no check here (run the other phases for those)."""
+        F = torch.nn.functional
+        sdpa_kernel, SDPBackend = sdpa_backends()
+        m0 = kernels[decode_module(splits=1)].entry
+        n = 16384
+        case = build_case(m0, [(n, n)])
+        qd = case["q"].view(1, n, 32, 128).transpose(1, 2)
+        k, v = dense_kv(case)
+        run_kvcc(kernels[decode_module(splits=1)], case)()
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            F.scaled_dot_product_attention(qd, k.repeat_interleave(4, 1), v.repeat_interleave(4, 1),
+                                           is_causal=True, scale=m0["scale"])
+        torch.cuda.synchronize()
+        log("profile: prefill 1x%d (kvcc, SDPA flash)" % n)
+        del case, k, v, qd
+        for mid in (decode_module(splits=1), "w_q32kv4_d128_b16_f16_s1",
+                    "w_q32kv4_d128_b16_f16_s1_notc"):
+            if mid not in kernels:
+                log("profile: no module %s" % mid)
+                continue
+            m = kernels[mid].entry
+            case = build_case(m, [(MAIN["context"], 1)] * MAIN["batch"])
+            run_kvcc(kernels[mid], case)()
+            if mid == decode_module(splits=1):
+                B, H, D = MAIN["batch"], m["kv_heads"], m["head_dim"]
+                kd, vd = dense_kv(case)
+                F.scaled_dot_product_attention(case["q"].view(B, 1, -1, D).transpose(1, 2), kd, vd,
+                                               scale=m["scale"], enable_gqa=True)
+                del kd, vd
+            torch.cuda.synchronize()
+            log("profile: decode b%d c%d %s" % (MAIN["batch"], MAIN["context"], mid))
+            del case
+        torch.cuda.empty_cache()
+
     phases = dict(ceilings=ceilings, correctness=correctness, decode=decode, prefill=prefill,
-                  sweep=sweep)
+                  sweep=sweep, profile=profile)
     for name in args.phases.split(","):
         log("== phase %s (deadline t=%.0f s)" % (name, deadlines[name]))
         try:
