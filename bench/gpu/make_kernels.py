@@ -142,22 +142,27 @@ def correctness_grid():
     add("c_lazy_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-lazy-rescale"])
     add("c_lazy_cap30_win40_d64_b3_bf16", 8, 2, 64, 3, window=40, softcap=30.0, dtype="bf16",
         flags=["--gpu-prefill-lazy-rescale"])
-    # GQA groups of 5+ heads decode on tensor cores in calls of one split
-    # (kvc_decode_mma_attention; the "sauto" modules above with such groups
-    # take it in their ragged step and split in their decode step): a module
-    # that never splits always does; 6 heads (a group that does not fill the
-    # 8 rows of an MMA quad's half), 16 heads at d64 with a soft-cap on
-    # pages of 1, a window over pages of 3.
+    # GQA groups of 5+ heads decode on tensor cores (kvc_decode_mma_attention),
+    # split or not: a module that never splits runs one CTA per (KV head,
+    # sequence); with splits each CTA takes its share of the keys in whole
+    # 64-key tiles and a call of several leaves partials for the combine (the
+    # correctness "decode" step's 1-token context leaves all splits but one
+    # empty). 6 heads (a group that does not fill the 8 rows of an MMA quad's
+    # half), 16 heads at d64 with a soft-cap on pages of 1, windows over pages
+    # of 3.
     add("c_tc_gqa8_d128_b16_s1", 32, 4, 128, 16, splits=1)
     add("c_tc_gqa6_win50_d128_b3_s1_bf16", 12, 2, 128, 3, window=50, splits=1, dtype="bf16")
     add("c_tc_gqa16_cap20_d64_b1_s1", 32, 2, 64, 1, softcap=20.0, splits=1)
-    # 32 heads: rows in two warps; a module that never splits has no
-    # flash-decoding kernel, whose 66 KiB merge buffer rejects the one below.
+    add("c_tc_gqa8_s4_d128_b16", 32, 4, 128, 16, splits=4)
+    add("c_tc_gqa6_win70_s3_d128_b3_bf16", 12, 2, 128, 3, window=70, splits=3, dtype="bf16")
+    # 32 heads: rows in two warps; no flash-decoding kernel, whose 66 KiB
+    # merge buffer would reject this group, with or without a split plan.
     add("c_tc_mqa32_d128_b16_s1", 32, 1, 128, 16, splits=1)
-    # Expected to be rejected with a split plan (32 query heads per KV head x
-    # d128: the flash-decoding kernel needs 66 KiB of shared memory, above
-    # its 48 KiB): recorded, not fatal.
-    add("c_mqa32_d128_b16_expect_reject", 32, 1, 128, 16)
+    add("c_tc_mqa32_d128_b16_sauto", 32, 1, 128, 16)
+    # Expected to be rejected (32 query heads per KV head x d256: no
+    # tensor-core kernel at d256, and the flash-decoding kernel would need
+    # 132 KiB of shared memory, above its 48 KiB): recorded, not fatal.
+    add("c_mqa32_d256_b16_expect_reject", 32, 1, 256, 16)
     return g
 
 
@@ -206,10 +211,12 @@ def bench_modules():
         for s in (1, 16, 0):
             g.append(cfg("w_q32kv%d_d128_b16_f16_%s" % (kvh, split_tag(s)), "sweep", 32,
                          kvh, 128, 16, splits=s, kind="attn"))
-    # GQA 8 at one split without the tensor-core decode (the flash-decoding
-    # kernel, as before it): the A/B of kvc_decode_mma_attention.
-    g.append(cfg("w_q32kv4_d128_b16_f16_s1_notc", "sweep", 32, 4, 128, 16, splits=1,
-                 kind="attn", flags=["--gpu-decode-tensor-cores=false"]))
+    # GQA 8 without the tensor-core decode (the flash-decoding kernel, as
+    # before it), at one split and with the per-call plan (small batches
+    # split): the A/B of kvc_decode_mma_attention.
+    for s in (1, 0):
+        g.append(cfg("w_q32kv4_d128_b16_f16_%s_notc" % split_tag(s), "sweep", 32, 4, 128, 16,
+                     splits=s, kind="attn", flags=["--gpu-decode-tensor-cores=false"]))
     return g
 
 

@@ -1097,7 +1097,8 @@ def gpu_run(args, index, kdir):
                 continue
             ids = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16, 0)]
             # the flash-decoding kernel where a group decodes on tensor cores
-            ids.append(decode_module(p["kv_heads"], p["block_size"], "f16", 1) + "_notc")
+            ids += [decode_module(p["kv_heads"], p["block_size"], "f16", s) + "_notc"
+                    for s in (1, 0)]
             label = "sweep %s b%d c%d kv%d p%d" % (p["slice"], p["batch"], p["context"],
                                                   p["kv_heads"], p["block_size"])
             try:

@@ -104,8 +104,8 @@ cl::opt<bool> gpuPrefillLazyRescale(
 
 cl::opt<bool> gpuDecodeTensorCores(
     "gpu-decode-tensor-cores",
-    cl::desc("decode GQA groups of 5 or more query heads on tensor cores when a step "
-             "runs one KV split (=false: the flash-decoding kernel, for A/B runs)"),
+    cl::desc("decode GQA groups of 5 or more query heads on tensor cores, split or not "
+             "(=false: the flash-decoding kernel, for A/B runs)"),
     cl::init(true), cl::Hidden);
 
 cl::opt<int64_t> gpuMaxSplits(

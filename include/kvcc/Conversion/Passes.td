@@ -137,9 +137,11 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     64 rows a CTA, the group's heads as rows of one 16-row MMA tile, K/V
     tiles double-buffered by cp.async (FlashInfer's decode on tensor cores).
     The flash-decoding kernel keeps 16 registers a head in every lane, so
-    such groups leave its 128-register budget. The host code takes this
-    path when the call runs one split (enough sequences x KV heads to fill
-    the GPU); calls that split keep the flash-decoding kernel.
+    such groups leave its 128-register budget. It splits the keys as the
+    flash-decoding kernel does (a CTA per split, KV head and sequence, each
+    a share of the keys in whole 64-key tiles; a call of several splits
+    writes partials for the same combine kernel), so such groups have no
+    flash-decoding kernel.
   }];
   let options = [
     Option<"swizzleSharedMemory", "swizzle-shared-memory", "bool", "true",
@@ -155,7 +157,7 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
            "grew by more than 2^8 (a warp-uniform branch; an A/B option)">,
     Option<"decodeTensorCores", "decode-tensor-cores", "bool", "true",
            "decode the one-token sequences of GQA groups of 5 or more heads "
-           "on tensor cores when a call runs one split">
+           "on tensor cores (split or not)">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect",

@@ -131,15 +131,15 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     const bool tensorCoreDecode =
         s.usePrefill && options.decodeTensorCores && G >= kTensorCoreDecodeMinGroup;
     // The flash-decoding kernel merges its warps' states in shared memory;
-    // a module that never splits a large group does not have it.
+    // a group that decodes on tensor cores does not use it.
     int64_t smemBytes = kWarps * G * (D + 2) * 4;
-    if (smemBytes > 48 * 1024 && !(tensorCoreDecode && s.maxSplits == 1)) {
+    if (smemBytes > 48 * 1024 && !tensorCoreDecode) {
       auto diag = op.emitOpError() << "the GPU kernel keeps " << G << " heads x " << D
                                    << " per warp in shared memory (" << smemBytes
                                    << " bytes), above 48 KiB";
-      if (tensorCoreDecode)
-        diag << "; without KV splits (kvcc --gpu-max-splits=1) this group decodes on "
-                "tensor cores instead";
+      if (s.usePrefill && G >= kTensorCoreDecodeMinGroup)
+        diag << "; the tensor-core decode (kvcc --gpu-decode-tensor-cores, on by default) "
+                "serves this group";
       return diag;
     }
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
@@ -190,49 +190,31 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                            options.prefillLazyRescale, decodeTokens, query, pages,
                            tables,  lens,   starts,      out};
     };
-    auto flashDecoding = [&](ImplicitLocOpBuilder &b) {
+    // Decode tokens: the flash-decoding kernel, or for large groups the
+    // decode instance of the tensor-core kernel (one 16-row MMA tile a warp,
+    // 64 rows, so the group's G <= 64 heads, a decode token's rows, fit one
+    // CTA; 64-key tiles; a decode step is memory-bound, so the rows past G,
+    // whole idle warps for G <= 48, cost no time). Either splits the keys the
+    // same way: the grid's x is the call's split count, and a call of
+    // several leaves partials for the combine.
+    if (tensorCoreDecode) {
+      PrefillParams params = tensorCoreParams(PrefillTile{64, 64}, true);
+      if (s.maxSplits > 1) {
+        params.splits = splits;
+        params.wsAcc = wsAcc;
+        params.wsStats = wsStats;
+      }
+      emitPrefillAttention(b, params);
+    } else {
       emitDecodeLaunch(b, s, splits, query, pages, tables, lens, starts, out, wsAcc, wsStats,
                        numSeqs);
-    };
-    auto combine = [&](ImplicitLocOpBuilder &b) {
-      emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
-    };
-    // The decode instance: one 16-row MMA tile a warp, 64 rows, so the
-    // group's G <= 64 heads (a decode token's rows) fit one CTA; 64-key
-    // tiles. A decode step is memory-bound, so the rows past G (whole idle
-    // warps for G <= 48) cost no time.
-    auto tensorCoreDecoding = [&](ImplicitLocOpBuilder &b) {
-      emitPrefillAttention(b, tensorCoreParams(PrefillTile{64, 64}, true));
-    };
-    if (!tensorCoreDecode) {
-      flashDecoding(b);
-      if (s.maxSplits > 1)
-        scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
-          ImplicitLocOpBuilder b(loc, nb);
-          combine(b);
-          scf::YieldOp::create(b);
-        });
-    } else if (s.maxSplits == 1) {
-      // A module that never splits: large groups always decode on tensor
-      // cores, and there is no flash-decoding kernel.
-      tensorCoreDecoding(b);
-    } else {
-      // A call that splits (all decode) keeps the flash-decoding kernel and
-      // its combine; one of a single split decodes on tensor cores.
-      scf::IfOp::create(
-          b, several,
-          [&](OpBuilder &nb, Location loc) {
-            ImplicitLocOpBuilder b(loc, nb);
-            flashDecoding(b);
-            combine(b);
-            scf::YieldOp::create(b);
-          },
-          [&](OpBuilder &nb, Location loc) {
-            ImplicitLocOpBuilder b(loc, nb);
-            tensorCoreDecoding(b);
-            scf::YieldOp::create(b);
-          });
     }
+    if (s.maxSplits > 1)
+      scf::IfOp::create(b, several, [&](OpBuilder &nb, Location loc) {
+        ImplicitLocOpBuilder b(loc, nb);
+        emitCombineKernel(b, s, Hq, tokens, wsAcc, wsStats, out);
+        scf::YieldOp::create(b);
+      });
     // Every sequence has at least one query row, so a step with as many rows
     // as sequences is all decode: the host skips the launch (one a layer).
     // (Only such a step splits, so the combine never overlaps these rows.)

@@ -23,6 +23,12 @@ struct PrefillParams {
   /// one row tile a sequence; otherwise sequences of two or more tokens.
   bool decodeTokens;
   mlir::Value query, pages, blockTables, contextLens, queryStart, out;
+  /// The decode instance's split-KV plan: the call's split count (the grid's
+  /// x; null: one split) and, when a call may split, the flash-decoding
+  /// kernel's workspaces ([splits, tokens, q_heads, head_dim] accumulators,
+  /// [.., 2] (max, sum) in base 2), where a call of several splits leaves its
+  /// partials for the same combine kernel.
+  mlir::Value splits = {}, wsAcc = {}, wsStats = {};
 };
 
 /// Whether the tensor-core kernel serves this shape (an f16 or bf16 cache, head_dim
@@ -31,8 +37,9 @@ struct PrefillParams {
 bool prefillKernelApplies(mlir::Type elem, int64_t headDim, int64_t groupSize);
 
 /// Launches the prefill kernel over every sequence with more than one query
-/// token (decode tokens are left to the flash-decoding kernel), or with
-/// `decodeTokens` its decode instance over the one-token sequences.
+/// token (decode tokens are left to the decode kernels), or with
+/// `decodeTokens` its decode instance over the one-token sequences, a CTA per
+/// (split, KV head, sequence) (`splits`).
 void emitPrefillAttention(mlir::ImplicitLocOpBuilder &b, const PrefillParams &p);
 
 /// XOR-swizzles the shared-memory tiles of every prefill kernel under `root`

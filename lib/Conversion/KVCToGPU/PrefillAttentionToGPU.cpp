@@ -226,7 +226,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   // (The slots take grid y and z, y < 2^16: the KV head stays a special
   // register, which ptxas re-reads instead of keeping it live.)
   Value slots = L.add(L.divU(L.mul(tokens, L.idx(G)), L.idx(rows)), numSeqs);
-  Value gridX = p.decodeTokens ? L.idx(1) : L.idx(p.kvHeads);
+  assert((!p.wsAcc || (p.decodeTokens && p.splits)) && "only the decode instance splits");
+  Value gridX = p.decodeTokens ? (p.splits ? p.splits : L.idx(1)) : L.idx(p.kvHeads);
   Value gridY = p.decodeTokens ? L.idx(p.kvHeads) : L.minU(slots, L.idx(kMaxGridY));
   Value gridZ = p.decodeTokens ? numSeqs : L.ceilDiv(slots, L.idx(kMaxGridY));
   auto name = kernelName(b, p.decodeTokens ? "kvc_decode_mma_attention" : "kvc_prefill_attention");
@@ -311,6 +312,15 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     Value lo = L.idx(0);
     if (p.window)
       lo = L.maxS(L.sub(L.add(tileFirstPos, L.idx(1)), L.idx(*p.window)), L.idx(0));
+    // A split of the decode instance takes its share of [lo, hi) in whole
+    // K/V tiles (no split boundary inside a tile); a share past hi is empty.
+    Value split = launch.getBlockIds().x;
+    if (p.splits) {
+      Value span = L.maxS(L.sub(hi, lo), L.idx(0));
+      Value share = L.mul(L.ceilDiv(L.ceilDiv(span, launch.getGridSize().x), L.idx(N)), L.idx(N));
+      lo = arith::MinSIOp::create(b, L.add(lo, L.mul(split, share)), hi);
+      hi = arith::MinSIOp::create(b, L.add(lo, share), hi);
+    }
     Value hasKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
     Value numTiles = arith::SelectOp::create(
         b, hasKeys, L.ceilDiv(L.sub(hi, lo), L.idx(N)), L.idx(0));
@@ -733,17 +743,55 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, Loops{b}.f32(0.0));
         Value inv = arith::SelectOp::create(
             b, positive, arith::DivFOp::create(b, Loops{b}.f32(1.0), sum), Loops{b}.f32(0.0));
+        auto storeRow = [&](ImplicitLocOpBuilder &b, bool partial) {
+          Loops L{b};
+          Value token = L.add(first, tok), qHead = L.add(L.mul(group, L.idx(G)), head);
+          for (int64_t n = 0; n < D / 8; ++n)
+            for (int64_t jj = 0; jj < 2; ++jj) {
+              Value o = extract(b, loop.getResult(oAt(t, n)), i, jj);
+              Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
+              if (partial)
+                memref::StoreOp::create(b, o, p.wsAcc, ValueRange{split, token, qHead, d});
+              else
+                memref::StoreOp::create(b, L.fromF32(arith::MulFOp::create(b, o, inv), outElem),
+                                        p.out, ValueRange{token, qHead, d});
+            }
+          if (!partial)
+            return;
+          // The quad's 4 lanes hold the row's (max, sum) alike: one stores it.
+          Value lead = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, t4, L.idx(0));
+          scf::IfOp::create(b, lead, [&](OpBuilder &nb, Location loc) {
+            ImplicitLocOpBuilder b(loc, nb);
+            Loops L{b};
+            memref::StoreOp::create(b, loop.getResult(maxAt(t, i)), p.wsStats,
+                                    ValueRange{split, token, qHead, L.idx(0)});
+            memref::StoreOp::create(b, sum, p.wsStats, ValueRange{split, token, qHead, L.idx(1)});
+            scf::YieldOp::create(b);
+          });
+        };
         scf::IfOp::create(b, exists, [&](OpBuilder &nb, Location loc) {
           ImplicitLocOpBuilder b(loc, nb);
           Loops L{b};
-          for (int64_t n = 0; n < D / 8; ++n)
-            for (int64_t jj = 0; jj < 2; ++jj) {
-              Value v = arith::MulFOp::create(b, extract(b, loop.getResult(oAt(t, n)), i, jj), inv);
-              Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
-              memref::StoreOp::create(
-                  b, L.fromF32(v, outElem), p.out,
-                  ValueRange{L.add(first, tok), L.add(L.mul(group, L.idx(G)), head), d});
-            }
+          if (!p.wsAcc) {
+            storeRow(b, false);
+          } else {
+            // Several splits (uniform: the grid's x) leave partials for the
+            // combine; one writes the row.
+            Value several = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt,
+                                                  launch.getGridSize().x, L.idx(1));
+            scf::IfOp::create(
+                b, several,
+                [&](OpBuilder &nb, Location loc) {
+                  ImplicitLocOpBuilder b(loc, nb);
+                  storeRow(b, true);
+                  scf::YieldOp::create(b);
+                },
+                [&](OpBuilder &nb, Location loc) {
+                  ImplicitLocOpBuilder b(loc, nb);
+                  storeRow(b, false);
+                  scf::YieldOp::create(b);
+                });
+          }
           scf::YieldOp::create(b);
         });
       }

@@ -1,35 +1,47 @@
 // RUN: kvcc-opt %s --split-input-file --kvc-lower-to-gpu | FileCheck %s
 // RUN: not kvcc-opt %s --split-input-file --kvc-lower-to-gpu=decode-tensor-cores=0 2>&1 | FileCheck %s --check-prefix=OFF
-// RUN: not kvcc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(kvc-plan-split-kv{max-splits=32}),kvc-lower-to-gpu)" 2>&1 | FileCheck %s --check-prefix=PLANNED
+// RUN: kvcc-opt %s --split-input-file --pass-pipeline="builtin.module(func.func(kvc-plan-split-kv{max-splits=32}),kvc-lower-to-gpu)" 2>&1 | FileCheck %s --check-prefix=PLANNED
 
 // GQA 8 (32 query heads, 4 KV heads), f16 cache, d128, per-call split plan:
-// a call that splits keeps the flash-decoding kernel and its combine; a call
-// of one split sends its one-token sequences to the decode instance of the
-// tensor-core kernel (64 rows: the group's 8 heads in the first warp's MMA
-// tile, K/V tiles of 64 keys: 80 KiB of dynamic shared memory), its chunks
-// to the prefill instance.
+// one-token sequences decode on the decode instance of the tensor-core kernel
+// (64 rows: the group's 8 heads in the first warp's MMA tile, K/V tiles of 64
+// keys: 80 KiB of dynamic shared memory), a CTA per (split, KV head,
+// sequence); a split takes its share of the keys in whole tiles, and a call
+// of several splits leaves partials in the flash-decoding workspaces for the
+// same combine kernel. No flash-decoding kernel. Chunks: the prefill instance.
 // CHECK-LABEL: func.func @gqa8_planned
+// CHECK-NOT: kvc_paged_attention
 // CHECK: %[[SPLITS:.*]] = arith.select
 // CHECK: %[[SEVERAL:.*]] = arith.cmpi ugt, %[[SPLITS]], %c1{{[_0-9]*}} : index
-// CHECK: scf.if %[[SEVERAL]] {
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[SPLITS]],
-// CHECK-SAME: module(@kvc_paged_attention)
-// CHECK-NOT: kvc_decode_mma_attention
-// CHECK: module(@kvc_split_kv_combine)
-// CHECK-NOT: kvc_decode_mma_attention
-// CHECK: } else {
-// CHECK-NOT: kvc_paged_attention
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{[_0-9]*}}, {{.*}} = %c4{{[_0-9]*}},
+// CHECK: %[[ACC:.*]] = memref.alloc(%[[SPLITS]], %{{.*}}) : memref<?x?x32x128xf32>
+// CHECK: %[[STATS:.*]] = memref.alloc(%[[SPLITS]], %{{.*}}) : memref<?x?x32x2xf32>
+// CHECK: gpu.launch blocks(%[[SPLIT:[a-z0-9]+]], {{.*}}) in (%[[GRIDX:[a-z0-9]+]] = %[[SPLITS]], {{.*}} = %c4{{[_0-9]*}},
 // CHECK-SAME: dynamic_shared_memory_size %c81920_i32 module(@kvc_decode_mma_attention)
 // CHECK: memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
 // CHECK: memref.view {{.*}} to memref<2x64x128xf16, #gpu.address_space<workgroup>>
 // Only one-token sequences.
 // CHECK: arith.cmpi eq, %{{.*}}, %c1{{[_0-9]*}} : index
+// The split's share: ceil(ceil(keys / splits) / 64) * 64 keys from lo + split * share.
+// CHECK: arith.ceildivui %{{.*}}, %[[GRIDX]] : index
+// CHECK: %[[SHARE:.*]] = arith.muli %{{.*}}, %c64{{[_0-9]*}} : index
+// CHECK: arith.muli %[[SPLIT]], %[[SHARE]] : index
 // CHECK: nvgpu.mma.sync
-// Chunks: the prefill instance, after either.
+// Several splits: unnormalized rows and (max, sum) into the workspaces; one:
+// the normalized row.
+// CHECK: %[[MANY:.*]] = arith.cmpi ugt, %[[GRIDX]], %c1{{[_0-9]*}} : index
+// CHECK: scf.if %[[MANY]] {
+// CHECK: memref.store %{{.*}}, %[[ACC]][%[[SPLIT]], %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x?x32x128xf32>
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[SPLIT]], %{{.*}}, %{{.*}}, %c0{{[_0-9]*}}] : memref<?x?x32x2xf32>
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[SPLIT]], %{{.*}}, %{{.*}}, %c1{{[_0-9]*}}] : memref<?x?x32x2xf32>
+// CHECK: } else {
+// CHECK: memref.store %{{.*}} : memref<?x32x128xf16>
+// CHECK: scf.if %[[SEVERAL]] {
+// CHECK: module(@kvc_split_kv_combine)
 // CHECK: %[[CHUNK:.*]] = arith.cmpi ugt
 // CHECK: scf.if %[[CHUNK]] {
 // CHECK: module(@kvc_prefill_attention)
+// CHECK-NOT: kvc_paged_attention
+// CHECK: return
 // Off: every one-token sequence on the flash-decoding kernel.
 // OFF-LABEL: func.func @gqa8_planned
 // OFF-NOT: kvc_decode_mma_attention
@@ -89,18 +101,20 @@ func.func @gqa8_f32(%q: tensor<?x32x64xf32>, %cache: !kvc.paged_cache<16, 4, 64,
 
 // -----
 
-// MQA with 32 query heads at d128 in a module that never splits: the
-// flash-decoding kernel would need 66 KiB of shared memory to merge its
-// warps, but there is none; the decode instance's 64 rows hold the 32 heads
-// (warps 0 and 1).
+// MQA with 32 query heads at d128: the flash-decoding kernel would need
+// 66 KiB of shared memory to merge its warps, but large groups decode on
+// tensor cores, whose 64 rows hold the 32 heads (warps 0 and 1), with or
+// without a split plan. Without the tensor-core decode the error says so.
 // CHECK-LABEL: func.func @mqa32_one_split
 // CHECK-NOT: kvc_paged_attention
 // CHECK: module(@kvc_decode_mma_attention)
 // CHECK: return
-// OFF: error: 'kvc.paged_attention' op the GPU kernel keeps 32 heads x 128 per warp in shared memory (66560 bytes), above 48 KiB{{$}}
-// With a split plan the flash-decoding kernel is needed; the error says how
-// to do without it.
-// PLANNED: error: 'kvc.paged_attention' op the GPU kernel keeps 32 heads x 128 per warp in shared memory (66560 bytes), above 48 KiB; without KV splits (kvcc --gpu-max-splits=1) this group decodes on tensor cores instead
+// OFF: error: 'kvc.paged_attention' op the GPU kernel keeps 32 heads x 128 per warp in shared memory (66560 bytes), above 48 KiB; the tensor-core decode (kvcc --gpu-decode-tensor-cores, on by default) serves this group{{$}}
+// PLANNED-LABEL: func.func @mqa32_one_split
+// PLANNED-NOT: kvc_paged_attention
+// PLANNED: module(@kvc_decode_mma_attention)
+// PLANNED: module(@kvc_split_kv_combine)
+// PLANNED: return
 func.func @mqa32_one_split(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 1, 128, f16>, %bt: tensor<?x?xi32>,
                            %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 1, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>

@@ -47,9 +47,9 @@ struct AttentionKernelOptions {
   PrefillTile prefillTile;
   /// Its lazy O rescale (an A/B option).
   bool prefillLazyRescale = false;
-  /// One-token sequences of GQA groups above kTensorCoreDecodeMinGroup heads
-  /// decode on tensor cores (the prefill kernel's loop at 64 rows) when a
-  /// call runs one split.
+  /// One-token sequences of GQA groups of kTensorCoreDecodeMinGroup or more
+  /// heads decode on tensor cores (the prefill kernel's loop at 64 rows),
+  /// split like the flash-decoding kernel (which such groups then lack).
   bool decodeTensorCores = true;
 };
 
