@@ -165,7 +165,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     //
     // No init launch: a call of several splits is all decode (each sequence
     // one row, ModelABI.h), so every split CTA of a sequence writes its
-    // partials for that row, empty chunks included ((max, sum) = (-inf, 0)),
+    // partials for that row, empty chunks included ((max, sum) = (kNoScore, 0)),
     // and with one split the decode or prefill kernel writes every row (a
     // row with no visible key gets zeros).
     Value splits = L.idx(1), several;

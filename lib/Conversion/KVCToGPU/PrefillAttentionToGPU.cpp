@@ -212,21 +212,24 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   // Enough row tiles for the longest possible chunk (every token of the
   // step); a decode token's G rows fit one tile.
   assert((!p.decodeTokens || G <= rows) && "a decode token's heads fit one row tile");
-  // The decode instance: one row tile a (KV head, sequence). The prefill
-  // instance: a 1-D grid of (slot, KV head), the KV head fastest, where
-  // sequence s owns the slots [f(s), f(s + 1)) with
+  // The decode instance: one row tile a (split, KV head, sequence). The
+  // prefill instance: a grid of (KV head, slot), the KV head fastest (x), the
+  // slot in y and z, where sequence s owns the slots [f(s), f(s + 1)) with
   // f(s) = floor(query_start[s]·G / rows) + s: at least as many as its
   // ceil(qlen·G / rows) row tiles (f(s + 1) - f(s) > qlen·G / rows), at most
   // two to spare, and f(B) = floor(tokens·G / rows) + B in all. So a ragged
   // batch launches about the CTAs it has work for (a grid of every row tile
   // of the longest possible chunk for every sequence was mostly empty CTAs),
   // and a sequence's slots take its row tiles last first: a causal row tile
-  // sees more keys the later it is, so the heaviest CTAs start first and the
-  // lightest fill the tail (longest-processing-time order).
+  // sees more keys the later it is, so a sequence's heaviest CTAs start first
+  // and its lightest fill the tail (longest-processing-time order for one
+  // chunk; a batch runs it sequence by sequence).
   // (The slots take grid y and z, y < 2^16: the KV head stays a special
   // register, which ptxas re-reads instead of keeping it live.)
   Value slots = L.add(L.divU(L.mul(tokens, L.idx(G)), L.idx(rows)), numSeqs);
-  assert((!p.wsAcc || (p.decodeTokens && p.splits)) && "only the decode instance splits");
+  assert(!p.splits == !p.wsAcc && !p.splits == !p.wsStats &&
+         "a split plan comes with its workspaces");
+  assert((!p.splits || p.decodeTokens) && "only the decode instance splits");
   Value gridX = p.decodeTokens ? (p.splits ? p.splits : L.idx(1)) : L.idx(p.kvHeads);
   Value gridY = p.decodeTokens ? L.idx(p.kvHeads) : L.minU(slots, L.idx(kMaxGridY));
   Value gridZ = p.decodeTokens ? numSeqs : L.ceilDiv(slots, L.idx(kMaxGridY));
@@ -314,10 +317,16 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       lo = L.maxS(L.sub(L.add(tileFirstPos, L.idx(1)), L.idx(*p.window)), L.idx(0));
     // A split of the decode instance takes its share of [lo, hi) in whole
     // K/V tiles (no split boundary inside a tile); a share past hi is empty.
-    Value split = launch.getBlockIds().x;
+    // (The division by the split count in 32 bits: a context is < 2^31.)
+    Value split = p.splits ? launch.getBlockIds().x : Value();
     if (p.splits) {
-      Value span = L.maxS(L.sub(hi, lo), L.idx(0));
-      Value share = L.mul(L.ceilDiv(L.ceilDiv(span, launch.getGridSize().x), L.idx(N)), L.idx(N));
+      Type i32 = b.getI32Type();
+      Value span = arith::IndexCastOp::create(b, i32, L.maxS(L.sub(hi, lo), L.idx(0)));
+      Value perSplit = arith::CeilDivUIOp::create(
+          b, span, arith::IndexCastOp::create(b, i32, launch.getGridSize().x));
+      Value share = L.mul(L.ceilDiv(arith::IndexCastUIOp::create(b, b.getIndexType(), perSplit),
+                                    L.idx(N)),
+                          L.idx(N));
       lo = arith::MinSIOp::create(b, L.add(lo, L.mul(split, share)), hi);
       hi = arith::MinSIOp::create(b, L.add(lo, share), hi);
     }
@@ -365,7 +374,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     // of `lo` (always mapped) and copies nothing.
     //
     // Positions and offsets inside a page are 32-bit (a context holds fewer
-    // than 2^31 tokens, a page fewer than 2^31 elements): 64-bit index math
+    // than 2^31 - 2N tokens, so the lookups one tile past the end do not
+    // wrap; a page fewer than 2^31 elements): 64-bit index math
     // took two instructions and two registers a value in the loop. Only the
     // page's base is 64-bit, in the cache viewed as [pages, page elements].
     Type i32 = b.getI32Type();
@@ -379,6 +389,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     assert(pagesType.getLayout().isIdentity() && "the page pool is a dense buffer");
     auto [cacheStrides, cacheOffset] = pagesType.getStridesAndOffset();
     (void)cacheOffset;
+    assert(cacheStrides[0] <= std::numeric_limits<int32_t>::max() &&
+           "a page's elements have 32-bit offsets");
     // cacheRow's order: (page, kv, offset, head, 0) token-major, (page, kv,
     // head, offset, 0) head-major.
     const int64_t offsetStride = cacheStrides[p.layout == kvc::CacheLayout::HeadMajor ? 3 : 2];
@@ -746,16 +758,23 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         auto storeRow = [&](ImplicitLocOpBuilder &b, bool partial) {
           Loops L{b};
           Value token = L.add(first, tok), qHead = L.add(L.mul(group, L.idx(G)), head);
-          for (int64_t n = 0; n < D / 8; ++n)
+          for (int64_t n = 0; n < D / 8; ++n) {
+            if (partial) {
+              // The lane's two adjacent columns in one 8-byte store.
+              Value pair = vector::ExtractOp::create(b, loop.getResult(oAt(t, n)),
+                                                     ArrayRef<int64_t>{i});
+              vector::StoreOp::create(
+                  b, pair, p.wsAcc,
+                  ValueRange{split, token, qHead, L.add(L.idx(n * 8), L.mul(t4, L.idx(2)))});
+              continue;
+            }
             for (int64_t jj = 0; jj < 2; ++jj) {
               Value o = extract(b, loop.getResult(oAt(t, n)), i, jj);
               Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
-              if (partial)
-                memref::StoreOp::create(b, o, p.wsAcc, ValueRange{split, token, qHead, d});
-              else
-                memref::StoreOp::create(b, L.fromF32(arith::MulFOp::create(b, o, inv), outElem),
-                                        p.out, ValueRange{token, qHead, d});
+              memref::StoreOp::create(b, L.fromF32(arith::MulFOp::create(b, o, inv), outElem),
+                                      p.out, ValueRange{token, qHead, d});
             }
+          }
           if (!partial)
             return;
           // The quad's 4 lanes hold the row's (max, sum) alike: one stores it.

@@ -22,7 +22,8 @@
 // Only one-token sequences.
 // CHECK: arith.cmpi eq, %{{.*}}, %c1{{[_0-9]*}} : index
 // The split's share: ceil(ceil(keys / splits) / 64) * 64 keys from lo + split * share.
-// CHECK: arith.ceildivui %{{.*}}, %[[GRIDX]] : index
+// CHECK: %[[NSPLITS:.*]] = arith.index_cast %[[GRIDX]] : index to i32
+// CHECK: arith.ceildivui %{{.*}}, %[[NSPLITS]] : i32
 // CHECK: %[[SHARE:.*]] = arith.muli %{{.*}}, %c64{{[_0-9]*}} : index
 // CHECK: arith.muli %[[SPLIT]], %[[SHARE]] : index
 // CHECK: nvgpu.mma.sync
@@ -30,7 +31,7 @@
 // the normalized row.
 // CHECK: %[[MANY:.*]] = arith.cmpi ugt, %[[GRIDX]], %c1{{[_0-9]*}} : index
 // CHECK: scf.if %[[MANY]] {
-// CHECK: memref.store %{{.*}}, %[[ACC]][%[[SPLIT]], %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x?x32x128xf32>
+// CHECK: vector.store %{{.*}}, %[[ACC]][%[[SPLIT]], %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x?x32x128xf32>, vector<2xf32>
 // CHECK: memref.store %{{.*}}, %[[STATS]][%[[SPLIT]], %{{.*}}, %{{.*}}, %c0{{[_0-9]*}}] : memref<?x?x32x2xf32>
 // CHECK: memref.store %{{.*}}, %[[STATS]][%[[SPLIT]], %{{.*}}, %{{.*}}, %c1{{[_0-9]*}}] : memref<?x?x32x2xf32>
 // CHECK: } else {
@@ -118,5 +119,27 @@ func.func @gqa8_f32(%q: tensor<?x32x64xf32>, %cache: !kvc.paged_cache<16, 4, 64,
 func.func @mqa32_one_split(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 1, 128, f16>, %bt: tensor<?x?xi32>,
                            %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 1, 128, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
+  return %o : tensor<?x32x128xf16>
+}
+
+// -----
+
+// A head-major cache ([page, kv, head, offset, d]): the K/V copies read the
+// pool as [pages, 2 * 4 * 16 * 128 elements], at 32-bit offsets in the page:
+// offset * 128 (d) + KV head * 2048 (16 * 128) + column, + 8192 for V.
+// CHECK-LABEL: func.func @gqa8_head_major
+// CHECK: module(@kvc_decode_mma_attention)
+// CHECK: memref.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3, 4]] : memref<?x2x4x16x128xf16> into memref<?x16384xf16>
+// CHECK: %[[HEAD:.*]] = arith.muli %{{.*}}, %c2048_i32{{[_0-9]*}} : i32
+// CHECK: arith.addi %[[HEAD]], %{{.*}} : i32
+// CHECK: scf.for
+// CHECK: %[[ROW:.*]] = arith.remui %{{.*}}, %c16_i32{{[_0-9]*}} : i32
+// CHECK: arith.muli %[[ROW]], %c128_i32{{[_0-9]*}} : i32
+// CHECK: %[[V:.*]] = arith.addi %{{.*}}, %c8192_i32{{[_0-9]*}} : i32
+// CHECK: %[[VIDX:.*]] = arith.index_castui %[[V]] : i32 to index
+// CHECK: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %[[VIDX]]], %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}], 8
+func.func @gqa8_head_major(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 4, 128, f16, head_major>, %bt: tensor<?x?xi32>,
+                           %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x32x128xf16> {
+  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.0883883461 : f32, causal} : tensor<?x32x128xf16>, !kvc.paged_cache<16, 4, 128, f16, head_major>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xf16>
   return %o : tensor<?x32x128xf16>
 }
