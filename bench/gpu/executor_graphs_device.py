@@ -47,12 +47,14 @@ def torch_cublas():
 def run(kvcc_run, art, hf, tokens, graphs, stats, device):
     cmd = [kvcc_run, art, "--weights", hf, "--device=" + device, "--prompt", "The history of the printing press",
            "--max-tokens", str(tokens), "--ignore-eos", "--temperature", "0", "--print-tokens", "--quiet",
-           "--stats-json", stats] + (["--cuda-graphs"] if graphs else ["--no-cuda-graphs"])
+           "--stats-json", stats]
+    flag = "--cuda-graphs" if graphs else "--no-cuda-graphs"
+    cmd.append(flag)
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
     if p.returncode != 0:
-        raise RuntimeError("kvcc-run%s failed (%d): %s" % (" --cuda-graphs" if graphs else " --no-cuda-graphs", p.returncode,
-                                                          (p.stderr or p.stdout).strip()[-1500:]))
+        raise RuntimeError("kvcc-run %s failed (%d): %s" % (flag, p.returncode,
+                                                           (p.stderr or p.stdout).strip()[-1500:]))
     line = [l for l in p.stdout.splitlines() if l.startswith("{\"prompt_tokens\"")][-1]
     with open(stats) as f:
         st = json.load(f)

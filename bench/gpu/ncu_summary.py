@@ -59,8 +59,10 @@ def summarize(units, rows):
            "| tensor pipe % | top stalls (cycles per issue) |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in rows:
+        # ("selected" is the issuing state, about 1 cycle per issue: not a stall)
         stalls = sorted(((number(v), m.group(1)) for k, v in row.items()
-                         for m in [STALL.match(k)] if m and number(v)), reverse=True)
+                         for m in [STALL.match(k)]
+                         if m and m.group(1) != "selected" and number(v)), reverse=True)
         # The tensor pipe's aggregate and its sub-pipes (hmma, ...) may all be
         # there: the largest is the aggregate, or the one sub-pipe in use.
         tensor_inst = max([number(v) or 0 for k, v in row.items() if TENSOR_INST.match(k)] or [0])

@@ -101,6 +101,15 @@ def decode_module(kvh=8, bs=16, dtype="f16", splits=1):
     return module_id(32, kvh, 128, bs, dtype, splits, prefix)
 
 
+def sweep_ids(p):
+    """The modules a sweep point times: splits 1, 16 and the per-call plan, and
+    the flash-decoding kernel where a group decodes on tensor cores (notc, one
+    split and the plan)."""
+    ids = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16, 0)]
+    return ids + [decode_module(p["kv_heads"], p["block_size"], "f16", s) + "_notc"
+                  for s in (1, 0)]
+
+
 def sweep_points():
     pts = []
     seen = set()
@@ -373,8 +382,8 @@ def dry_run(args, index, kdir):
     print("  sweep: %d points (K/V cap %.0f GiB), kvcc splits 1, 16 and auto + sdpa each:" % (
         len(pts), KV_CAP_BYTES / 2**30))
     for p in pts:
-        mods_needed = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16)]
-        missing = [x for x in mods_needed if x not in kernels]
+        # (notc modules exist only where a group decodes on tensor cores)
+        missing = [x for x in sweep_ids(p) if x not in kernels and not x.endswith("_notc")]
         print("    %-13s batch %3d ctx %5d kv %2d page %3d  K/V %6.3f GB %s" % (
             p["slice"], p["batch"], p["context"], p["kv_heads"], p["block_size"],
             p["kv_bytes"] / 1e9, ("MISSING " + ",".join(missing)) if missing else ""))
@@ -720,8 +729,8 @@ def gpu_run(args, index, kdir):
     def correctness_case(m, step, seqs):
         rec = dict(id=m["id"], step=step)
         if step == "decode" and m["splits"] != 1:
-            rec["splits"] = m["splits"] or planned_splits(
-                len(seqs), m["kv_heads"], torch.cuda.get_device_properties(0).multi_processor_count)
+            rec["splits"] = m["splits"] or planned_splits(len(seqs), m["kv_heads"],
+                                                          props.multi_processor_count)
         try:
             case = build_case(m, seqs)
             rec["seed"] = case["seed"]
@@ -939,13 +948,15 @@ def gpu_run(args, index, kdir):
             if left(phase) < 0:
                 res.data["skipped"].append("%s %s: out of time" % (label, mid))
                 continue
-            rec = dict(config="%s %s" % (label, mid.split("_")[-1]), module=mid, batch=batch,
+            # the id after its dtype: s1, sauto, s1_notc, ...
+            variant = mid.split("_%s_" % m0["dtype"], 1)[-1]
+            rec = dict(config="%s %s" % (label, variant), variant=variant, module=mid, batch=batch,
                        context=ctx, kv_heads=m0["kv_heads"], block_size=m0["block_size"],
                        splits=kernels[mid].entry["splits"], bytes=nbytes, rotations=rotations,
                        seed=case["seed"], peers=peers)
             if rec["splits"] == 0:
-                rec["planned_splits"] = planned_splits(
-                    batch, m0["kv_heads"], torch.cuda.get_device_properties(0).multi_processor_count)
+                rec["planned_splits"] = planned_splits(batch, m0["kv_heads"],
+                                                       props.multi_processor_count)
             if extra:
                 rec.update(extra)
             try:
@@ -1095,10 +1106,7 @@ def gpu_run(args, index, kdir):
                 res.data["skipped"].append("sweep %s b%d c%d kv%d page%d: out of time" % (
                     p["slice"], p["batch"], p["context"], p["kv_heads"], p["block_size"]))
                 continue
-            ids = [decode_module(p["kv_heads"], p["block_size"], "f16", s) for s in (1, 16, 0)]
-            # the flash-decoding kernel where a group decodes on tensor cores
-            ids += [decode_module(p["kv_heads"], p["block_size"], "f16", s) + "_notc"
-                    for s in (1, 0)]
+            ids = sweep_ids(p)
             label = "sweep %s b%d c%d kv%d p%d" % (p["slice"], p["batch"], p["context"],
                                                   p["kv_heads"], p["block_size"])
             try:
@@ -1114,10 +1122,13 @@ def gpu_run(args, index, kdir):
         """One call of each kernel Nsight Compute should see, next to its peer:
         kvcc's prefill (1 x 16384, causal) and SDPA's flash backend; kvcc's decode
         at the benchmark shape (GQA 4) and at GQA 8 with and without the
-        tensor-core decode instance, and SDPA (cuDNN) on the GQA 4 shape. No
-        timing and no check here (run the other phases for those)."""
+        tensor-core decode instance, and SDPA's default backend on the GQA 4
+        shape. No timing and no check here (run the other phases for those)."""
         F = torch.nn.functional
         sdpa_kernel, SDPBackend = sdpa_backends()
+        if decode_module(splits=1) not in kernels:
+            log("profile: no module %s" % decode_module(splits=1))
+            return
         m0 = kernels[decode_module(splits=1)].entry
         n = 16384
         case = build_case(m0, [(n, n)])
@@ -1130,8 +1141,7 @@ def gpu_run(args, index, kdir):
         torch.cuda.synchronize()
         log("profile: prefill 1x%d (kvcc, SDPA flash)" % n)
         del case, k, v, qd
-        for mid in (decode_module(splits=1), "w_q32kv4_d128_b16_f16_s1",
-                    "w_q32kv4_d128_b16_f16_s1_notc"):
+        for mid in (decode_module(splits=1), decode_module(4), decode_module(4) + "_notc"):
             if mid not in kernels:
                 log("profile: no module %s" % mid)
                 continue
@@ -1213,8 +1223,10 @@ def plot(res):
     ax.legend(fontsize=6)
     ax = axes[1]
     other = [r for r in res.data["sweep"] if r.get("rate") and r.get("slice") in ("page", "gqa")]
-    labels = ["%s b%d c%d kv%d p%d s%s" % (r["slice"], r["batch"], r["context"], r["kv_heads"],
-                                          r["block_size"], split_label(r["splits"])) for r in other]
+    labels = ["%s b%d c%d kv%d p%d %s" % (r["slice"], r["batch"], r["context"], r["kv_heads"],
+                                         r["block_size"],
+                                         r.get("variant") or "s" + split_label(r["splits"]))
+              for r in other]
     ax.barh(range(len(other)), [r["rate"] for r in other])
     ax.set_yticks(range(len(other)))
     ax.set_yticklabels(labels, fontsize=6)

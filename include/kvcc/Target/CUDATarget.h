@@ -30,7 +30,7 @@ struct CUDATargetOptions {
   /// kvc-lower-to-gpu prefill-lazy-rescale (an A/B option, off).
   bool prefillLazyRescale = false;
   /// kvc-lower-to-gpu decode-tensor-cores: GQA groups of 5+ heads decode on
-  /// tensor cores in calls of one split (off only for A/B runs).
+  /// tensor cores, split or not (off only for A/B runs).
   bool decodeTensorCores = true;
   /// The most KV splits a decode call of a dynamic batch may plan for itself
   /// (kvc-plan-split-kv max-splits; 1: one CTA per sequence and KV head).

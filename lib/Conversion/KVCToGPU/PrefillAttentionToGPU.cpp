@@ -38,6 +38,7 @@
 
 #include <array>
 #include <limits>
+#include <tuple>
 
 using namespace mlir;
 using namespace kvcc;
@@ -261,34 +262,35 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     sV = launch.getWorkgroupAttributions()[2];
   }
   Value tid = launch.getThreadIds().x;
-  Value rowTile, group, seq, slotIsTile;
+  Value group, seq, slot;
+  // The first slot of sequence s, which starts at query row `start`.
+  auto firstSlot = [&](ImplicitLocOpBuilder &b, Value s, Value start) {
+    Loops L{b};
+    return L.add(L.divU(L.mul(start, L.idx(G)), L.idx(rows)), s);
+  };
   if (p.decodeTokens) {
-    rowTile = K.idx(0);
     group = launch.getBlockIds().y;
     seq = launch.getBlockIds().z;
   } else {
     group = launch.getBlockIds().x;
-    Value slot = K.add(launch.getBlockIds().y, K.mul(launch.getBlockIds().z, K.idx(kMaxGridY)));
-    auto firstSlot = [&](ImplicitLocOpBuilder &b, Value s, Value start) {
-      Loops L{b};
-      return L.add(L.divU(L.mul(start, L.idx(G)), L.idx(rows)), s);
-    };
+    slot = K.add(launch.getBlockIds().y, K.mul(launch.getBlockIds().z, K.idx(kMaxGridY)));
     seq = sequenceOfSlot(b, tid, numSeqs, slot, [&](ImplicitLocOpBuilder &b, Value s) {
       return firstSlot(b, s, Loops{b}.loadIndex(p.queryStart, {s}));
     });
-    Value start = K.loadIndex(p.queryStart, {seq});
-    Value tiles = K.ceilDiv(
-        K.mul(K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), start), K.idx(G)),
-        K.idx(rows));
-    Value rank = K.sub(slot, firstSlot(b, seq, start));
-    slotIsTile = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, rank, tiles);
-    rowTile = arith::SelectOp::create(b, slotIsTile, K.sub(K.sub(tiles, K.idx(1)), rank), K.idx(0));
   }
   Value warp = K.divU(tid, K.idx(32)), lane = K.remU(tid, K.idx(32));
   Value quad = K.divU(lane, K.idx(4)), t4 = K.remU(lane, K.idx(4));
   Value first = K.loadIndex(p.queryStart, {seq});
   Value qlen = K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), first);
   Value ctx = K.loadIndex(p.contextLens, {seq});
+  // The slot's row tile, counted from the sequence's last.
+  Value rowTile = K.idx(0), slotIsTile;
+  if (!p.decodeTokens) {
+    Value tiles = K.ceilDiv(K.mul(qlen, K.idx(G)), K.idx(rows));
+    Value rank = K.sub(slot, firstSlot(b, seq, first));
+    slotIsTile = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, rank, tiles);
+    rowTile = arith::SelectOp::create(b, slotIsTile, K.sub(K.sub(tiles, K.idx(1)), rank), K.idx(0));
+  }
   Value rowBase = K.mul(rowTile, K.idx(rows));
   // Warp w owns rows [16·MT·w, 16·MT·(w + 1)) of the tile: MMA tile t of it
   // starts at warpRow + 16·t.
@@ -317,19 +319,9 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       lo = L.maxS(L.sub(L.add(tileFirstPos, L.idx(1)), L.idx(*p.window)), L.idx(0));
     // A split of the decode instance takes its share of [lo, hi) in whole
     // K/V tiles (no split boundary inside a tile); a share past hi is empty.
-    // (The division by the split count in 32 bits: a context is < 2^31.)
     Value split = p.splits ? launch.getBlockIds().x : Value();
-    if (p.splits) {
-      Type i32 = b.getI32Type();
-      Value span = arith::IndexCastOp::create(b, i32, L.maxS(L.sub(hi, lo), L.idx(0)));
-      Value perSplit = arith::CeilDivUIOp::create(
-          b, span, arith::IndexCastOp::create(b, i32, launch.getGridSize().x));
-      Value share = L.mul(L.ceilDiv(arith::IndexCastUIOp::create(b, b.getIndexType(), perSplit),
-                                    L.idx(N)),
-                          L.idx(N));
-      lo = arith::MinSIOp::create(b, L.add(lo, L.mul(split, share)), hi);
-      hi = arith::MinSIOp::create(b, L.add(lo, share), hi);
-    }
+    if (p.splits)
+      std::tie(lo, hi) = L.splitRange(lo, hi, launch.getGridSize().x, split, N);
     Value hasKeys = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
     Value numTiles = arith::SelectOp::create(
         b, hasKeys, L.ceilDiv(L.sub(hi, lo), L.idx(N)), L.idx(0));
@@ -391,10 +383,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     (void)cacheOffset;
     assert(cacheStrides[0] <= std::numeric_limits<int32_t>::max() &&
            "a page's elements have 32-bit offsets");
-    // cacheRow's order: (page, kv, offset, head, 0) token-major, (page, kv,
-    // head, offset, 0) head-major.
-    const int64_t offsetStride = cacheStrides[p.layout == kvc::CacheLayout::HeadMajor ? 3 : 2];
-    const int64_t headStride = cacheStrides[p.layout == kvc::CacheLayout::HeadMajor ? 2 : 3];
+    const CacheRowDims dims = cacheRowDims(p.layout);
+    const int64_t offsetStride = cacheStrides[dims.offset], headStride = cacheStrides[dims.head];
     Value pageView = memref::CollapseShapeOp::create(
         b, p.pages, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3, 4}});
     Value lo32 = toI32(b, lo), hi32 = toI32(b, hi);
@@ -475,7 +465,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     Value bRow = L.remU(lane, L.idx(8));
     Value bCol = L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8));
     Value bPairRow = L.add(bRow, L.mul(L.divU(lane, L.idx(16)), L.idx(8)));
-    Value vPairCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
+    Value vPairCol = aCol; // lanes 16-31 address the second 8 columns, as for Q
     Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
     // Rows quad and quad + 8 of MMA tile t, tile-relative.
     auto fragmentRow = [&](ImplicitLocOpBuilder &b, int64_t t, int64_t i) {

@@ -7,11 +7,11 @@ using namespace mlir;
 namespace kvcc::lowering {
 
 MemRefType pageBufferType(kvc::PagedCacheType cache) {
-  int64_t b = cache.getBlockSize(), h = cache.getNumKVHeads();
-  if (cache.getLayout() == kvc::CacheLayout::HeadMajor)
-    std::swap(b, h);
-  return MemRefType::get({ShapedType::kDynamic, 2, b, h, cache.getHeadDim()},
-                         cache.getElementType());
+  SmallVector<int64_t> shape = {ShapedType::kDynamic, 2, 0, 0, cache.getHeadDim()};
+  CacheRowDims dims = cacheRowDims(cache.getLayout());
+  shape[dims.offset] = cache.getBlockSize();
+  shape[dims.head] = cache.getNumKVHeads();
+  return MemRefType::get(shape, cache.getElementType());
 }
 
 Value argmaxPrefers(ImplicitLocOpBuilder &b, Value a, Value ia, Value best,
@@ -140,6 +140,11 @@ std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,
   Value lo = idx(0);
   if (window)
     lo = maxS(sub(end, idx(*window)), idx(0));
+  return splitRange(lo, hi, numSplits, split);
+}
+
+std::pair<Value, Value> Loops::splitRange(Value lo, Value hi, Value numSplits, Value split,
+                                          int64_t granule) {
   Value nonEmpty = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lo, hi);
   Value count = arith::SelectOp::create(b, nonEmpty, sub(hi, lo), idx(0));
   // Counts are below 2^31 (context_lens is i32): a split count known only at
@@ -154,6 +159,8 @@ std::pair<Value, Value> Loops::visibleKeys(Value pos, Value contextLen,
         arith::CeilDivUIOp::create(b, arith::IndexCastUIOp::create(b, i32, count),
                                    arith::IndexCastUIOp::create(b, i32, numSplits)));
   }
+  if (granule > 1)
+    chunk = mul(ceilDiv(chunk, idx(granule)), idx(granule));
   Value splitLo = arith::MinSIOp::create(b, add(lo, mul(split, chunk)), hi);
   Value splitHi = arith::MinSIOp::create(b, add(splitLo, chunk), hi);
   // lo >= hi (nothing visible): an empty chunk.
@@ -177,11 +184,19 @@ void Loops::ifSlot(
   });
 }
 
+CacheRowDims cacheRowDims(kvc::CacheLayout layout) {
+  if (layout == kvc::CacheLayout::HeadMajor)
+    return {3, 2};
+  return {2, 3};
+}
+
 SmallVector<Value> Loops::cacheRow(kvc::CacheLayout layout, Value page,
                                    int64_t kv, Value offset, Value head) {
-  if (layout == kvc::CacheLayout::HeadMajor)
-    return {page, idx(kv), head, offset, idx(0)};
-  return {page, idx(kv), offset, head, idx(0)};
+  SmallVector<Value> indices = {page, idx(kv), Value(), Value(), idx(0)};
+  CacheRowDims dims = cacheRowDims(layout);
+  indices[dims.offset] = offset;
+  indices[dims.head] = head;
+  return indices;
 }
 
 } // namespace kvcc::lowering

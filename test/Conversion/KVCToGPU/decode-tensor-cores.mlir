@@ -22,7 +22,7 @@
 // Only one-token sequences.
 // CHECK: arith.cmpi eq, %{{.*}}, %c1{{[_0-9]*}} : index
 // The split's share: ceil(ceil(keys / splits) / 64) * 64 keys from lo + split * share.
-// CHECK: %[[NSPLITS:.*]] = arith.index_cast %[[GRIDX]] : index to i32
+// CHECK: %[[NSPLITS:.*]] = arith.index_castui %[[GRIDX]] : index to i32
 // CHECK: arith.ceildivui %{{.*}}, %[[NSPLITS]] : i32
 // CHECK: %[[SHARE:.*]] = arith.muli %{{.*}}, %c64{{[_0-9]*}} : index
 // CHECK: arith.muli %[[SPLIT]], %[[SHARE]] : index

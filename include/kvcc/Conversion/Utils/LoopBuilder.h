@@ -36,6 +36,13 @@ constexpr double kNoScore = -1.0e30;
 /// head_major:  [pages, 2, kv_heads, block_size, head_dim].
 mlir::MemRefType pageBufferType(kvc::PagedCacheType cache);
 
+/// The dimensions of a page buffer that hold the token's offset in its page
+/// and the KV head: (2, 3) token-major, (3, 2) head-major.
+struct CacheRowDims {
+  int64_t offset, head;
+};
+CacheRowDims cacheRowDims(kvc::CacheLayout layout);
+
 /// kvc.argmax's order, shared by every lowering so they pick the same column:
 /// true when (a, column ia) beats (best, column ib). NaN beats every number,
 /// a larger number beats a smaller one, and equal values (two NaNs included)
@@ -107,6 +114,12 @@ struct Loops {
   std::pair<Value, Value> visibleKeys(Value pos, Value contextLen, bool causal,
                                       std::optional<int64_t> window,
                                       Value numSplits, Value split);
+
+  /// Chunk `split` of [lo, hi) cut into `numSplits`: ceil(count / numSplits)
+  /// keys rounded up to a multiple of `granule`, from lo + split * chunk;
+  /// chunks past hi (or of an empty range) are empty (lo == hi).
+  std::pair<Value, Value> splitRange(Value lo, Value hi, Value numSplits, Value split,
+                                     int64_t granule = 1);
 
   /// kvc.append's slot rule, shared by every target: a negative `slot`
   /// (integer) marks a padding token and writes nothing; otherwise
