@@ -23,7 +23,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.kvcc_tools_dir, config.llvm_tools_dir]
-tools = ["kvcc-opt", "kvcc", "kvcc-run", "FileCheck", "not", "count"]
+tools = ["kvcc-opt", "kvcc", "kvcc-run", "kvcc-emulate", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The real model (scripts/fetch-model.sh puts it in the cache); tests that need

@@ -1,0 +1,70 @@
+//===- GPUEmulator.h - Run GPU-dialect kernels on the CPU -------*- C++ -*-===//
+//
+// Runs a host function of the GPU-dialect stage (`kvcc build --target=cuda
+// --emit=gpu`: the IR that becomes PTX, kernels and host code) on the CPU, so
+// the tensor-core kernels can be checked against the float64 references on a
+// machine without a GPU. It interprets the IR:
+//
+//  - a warp is 32 lanes in lockstep with an active mask (scf.if / scf.for /
+//    scf.while diverge and reconverge per lane); the warps of a CTA run as
+//    threads that meet at gpu.barrier / nvvm.barrier (popc/and/or reductions);
+//  - nvgpu.mma.sync, nvvm.mma.sync, nvgpu.ldmatrix and gpu.shuffle exchange
+//    data across the warp's lanes with the fragment layouts of the PTX ISA;
+//  - nvgpu.device_async_copy completes only at the device_async_wait that
+//    retires its group (the latest time PTX allows), so a missing wait reads
+//    stale shared memory;
+//  - every access is bounds-checked against its allocation, ldmatrix and
+//    cp.async addresses are checked for alignment, and fresh gpu.alloc and
+//    shared memory hold all-ones bytes (NaN in every float type) so a read of
+//    unwritten data shows.
+//
+// It is a correctness tool, not a performance model: nothing here is timed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_EMULATOR_GPUEMULATOR_H
+#define KVCC_EMULATOR_GPUEMULATOR_H
+
+#include "kvcc/Support/Error.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace kvcc::emu {
+
+struct EmulatorOptions {
+  /// What kvcc_cuda_multiprocessor_count answers (the split planner's input):
+  /// 132, an H100 SXM.
+  int32_t multiprocessorCount = 132;
+};
+
+/// One argument of the entry function: a memref's dense row-major data (owned
+/// by the caller and updated in place: outputs and caches are written back),
+/// or a scalar.
+struct HostArgument {
+  bool isMemRef = false;
+  char *data = nullptr;
+  size_t bytes = 0;
+  std::vector<int64_t> shape;
+  int64_t intValue = 0;   ///< integer and index scalars
+  double floatValue = 0;  ///< float scalars
+};
+
+struct EmulationStats {
+  uint64_t launches = 0; ///< gpu.launch_func executed
+  uint64_t blocks = 0;   ///< CTAs run
+};
+
+/// Runs func.func ENTRY of MODULE. Errors name the kernel, the CTA, the warp
+/// and lane, and the operation at fault.
+Status runEntry(mlir::ModuleOp module, llvm::StringRef entry,
+                std::vector<HostArgument> &arguments, const EmulatorOptions &options,
+                EmulationStats *stats = nullptr);
+
+/// Bytes of one element of a memref of TYPE (i1 is a byte), 0 if unsupported.
+unsigned elementBytes(mlir::Type type);
+
+} // namespace kvcc::emu
+
+#endif // KVCC_EMULATOR_GPUEMULATOR_H

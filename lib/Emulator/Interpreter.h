@@ -1,0 +1,234 @@
+//===- Interpreter.h - The warp interpreter of the GPU emulator -*- C++ -*-===//
+//
+// Values live per warp: a Slot holds one SSA value for all 32 lanes (scalars
+// and vectors as the bits of their element type, memrefs as descriptors).
+// Operations run for the lanes of an active mask; structured control flow
+// narrows the mask. The host function runs in the same interpreter as a warp
+// of one lane.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KVCC_LIB_EMULATOR_INTERPRETER_H
+#define KVCC_LIB_EMULATOR_INTERPRETER_H
+
+#include "kvcc/Emulator/GPUEmulator.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace kvcc::emu::sim {
+
+constexpr unsigned kWarpSize = 32;
+
+/// A buffer the emulated program may touch: a host argument, a gpu.alloc, or
+/// a CTA's shared memory. Accesses are checked against [begin, begin + size).
+struct Allocation {
+  std::string what;
+  char *begin = nullptr;
+  size_t size = 0;
+  bool shared = false;
+  std::atomic<bool> live{true};
+  std::vector<char> storage; ///< empty when the caller owns the bytes
+};
+
+/// One lane's memref: a strided view into an allocation.
+struct MemRefVal {
+  Allocation *alloc = nullptr;
+  char *base = nullptr; ///< element 0 of the view is base + offset elements
+  int64_t offset = 0;
+  llvm::SmallVector<int64_t, 5> sizes, strides;
+  unsigned elemBytes = 0;
+};
+
+/// One SSA value in every lane of a warp.
+struct Slot {
+  unsigned width = 1;          ///< elements per lane (vector, LLVM struct)
+  std::vector<uint64_t> bits;  ///< bits[lane * width + i], in the element type
+  std::vector<MemRefVal> mem;  ///< per lane, for memrefs
+  uint64_t &at(unsigned lane, unsigned i) { return bits[lane * width + i]; }
+  uint64_t at(unsigned lane, unsigned i) const { return bits[lane * width + i]; }
+};
+
+/// One lane's value, passed from the host to a kernel's arguments.
+struct LaneValue {
+  llvm::SmallVector<uint64_t, 4> bits;
+  std::optional<MemRefVal> mem;
+};
+
+/// Calls F(lane) for each lane set in MASK.
+template <typename F> void forLanes(uint32_t mask, F f) {
+  while (mask) {
+    unsigned lane = __builtin_ctz(mask);
+    mask &= mask - 1;
+    f(lane);
+  }
+}
+
+/// Sets every element of R in the lanes of MASK to F(lane, element).
+template <typename F> void fillElements(Slot &r, uint32_t mask, F f) {
+  forLanes(mask, [&](unsigned l) {
+    for (unsigned i = 0; i < r.width; ++i)
+      r.at(l, i) = f(l, i);
+  });
+}
+
+struct ValueHash {
+  size_t operator()(mlir::Value v) const { return mlir::hash_value(v); }
+};
+
+/// A CTA barrier for the warps (threads) of a block, with the popc/and/or
+/// reduction of nvvm.barrier. A warp that returns retires from it; an error
+/// in any warp aborts it so the others stop waiting.
+class Barrier {
+public:
+  explicit Barrier(unsigned participants) : count_(participants) {}
+  /// Waits for every live warp; TOTAL gets the sum of the contributions.
+  bool arrive(int64_t contribution, int64_t *total);
+  void retire();
+  void abort();
+
+private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  unsigned count_, waiting_ = 0;
+  uint64_t generation_ = 0;
+  int64_t accumulated_ = 0, result_ = 0;
+  bool aborted_ = false;
+};
+
+/// A cp.async of one lane, applied when its group retires.
+struct PendingCopy {
+  char *dst = nullptr;
+  const char *src = nullptr;
+  size_t copyBytes = 0, totalBytes = 0; ///< the rest of totalBytes is zero-filled
+};
+
+class Runner;
+
+/// The state the warps of one CTA share.
+struct CTA {
+  int64_t blockId[3] = {0, 0, 0}, gridDim[3] = {1, 1, 1}, blockDim[3] = {1, 1, 1};
+  std::vector<std::unique_ptr<Allocation>> sharedMemory; ///< attributions, then dynamic
+  Allocation *dynamicShared = nullptr;
+  std::unique_ptr<Barrier> barrier;
+  /// cp.async groups no wait retired: they land after the last warp exits
+  /// (the latest time PTX allows), so a read that needed a wait sees stale
+  /// shared memory whatever the warps' interleaving.
+  std::mutex unretiredMutex;
+  std::vector<PendingCopy> unretired;
+};
+
+/// A failure: the operation, the lane, and what went wrong; the Runner turns
+/// it into a message once the warps have stopped.
+struct Failure {
+  mlir::Operation *op = nullptr;
+  std::string message;
+  std::string where; ///< kernel, CTA, warp, lane
+};
+
+class Warp {
+public:
+  /// A warp of CTA (null for the host) whose existing lanes are LANES.
+  Warp(Runner &runner, CTA *cta, unsigned index, uint32_t lanes, std::string where);
+
+  /// Runs a kernel's body with its arguments (the same in every lane).
+  bool runKernel(mlir::gpu::GPUFuncOp kernel, llvm::ArrayRef<LaneValue> arguments);
+  /// Runs a host function (lane 0) and returns its results.
+  bool runFunction(mlir::Operation *function, llvm::ArrayRef<LaneValue> arguments,
+                   llvm::SmallVectorImpl<LaneValue> &results);
+
+  LaneValue laneValue(mlir::Value v, unsigned lane);
+
+private:
+  friend struct OpRunner;
+  bool runBlock(mlir::Block &block, uint32_t mask);
+  bool exec(mlir::Operation &op, uint32_t mask);
+  bool execArith(mlir::Operation &op, uint32_t mask, bool &handled);
+  bool execVectorMemRef(mlir::Operation &op, uint32_t mask, bool &handled);
+  bool execControl(mlir::Operation &op, uint32_t mask, bool &handled);
+  bool execGPU(mlir::Operation &op, uint32_t mask, bool &handled);
+  bool execHost(mlir::Operation &op, uint32_t mask, bool &handled);
+
+  // Values.
+  Slot &def(mlir::Value v, unsigned width);
+  Slot &defMemRef(mlir::Value v);
+  const Slot &get(mlir::Value v);
+  void bind(mlir::Value v, const LaneValue &value);
+  /// Copies SRC's lanes in MASK into DST (same shape).
+  void assignLanes(mlir::Value dst, const Slot &src, uint32_t mask);
+
+  // Memory.
+  bool address(mlir::Operation *op, unsigned lane, const MemRefVal &m,
+               mlir::ValueRange indices, int64_t elements, char *&out);
+  bool checkRange(mlir::Operation *op, unsigned lane, const MemRefVal &m, const char *p,
+                  size_t bytes);
+
+  // Collectives and barriers.
+  bool requireFullWarp(mlir::Operation *op, uint32_t mask);
+  bool barrier(mlir::Operation *op, int64_t contribution, int64_t *total);
+  void retireAsyncGroups(size_t keep);
+  /// Leaves the copies no wait retired to the CTA.
+  void handOverAsyncCopies();
+
+public:
+  bool fail(mlir::Operation *op, const llvm::Twine &message, int lane = -1);
+
+  Runner &runner;
+  CTA *cta;
+  unsigned index;
+  uint32_t lanes;
+  std::string where;
+
+private:
+  std::unordered_map<mlir::Value, Slot, ValueHash> values_;
+  std::vector<PendingCopy> openGroup_;
+  std::vector<std::vector<PendingCopy>> committedGroups_;
+};
+
+/// The emulation of one entry call: allocations, options, the first failure.
+class Runner {
+public:
+  Runner(mlir::ModuleOp module, const EmulatorOptions &options)
+      : module(module), options(options) {}
+
+  Allocation *allocate(std::string what, size_t bytes, bool shared);
+  Allocation *adopt(std::string what, char *data, size_t bytes);
+  /// Runs every CTA of a launch; false after a failure.
+  bool launch(mlir::Operation *launchOp, mlir::gpu::GPUFuncOp kernel, const int64_t grid[3],
+              const int64_t block[3], int64_t dynamicSharedBytes,
+              llvm::ArrayRef<LaneValue> arguments);
+  void recordFailure(Failure failure);
+  bool failed() const { return failed_.load(); }
+  Status failureStatus();
+
+  mlir::ModuleOp module;
+  EmulatorOptions options;
+  EmulationStats stats;
+
+private:
+  std::vector<std::unique_ptr<Allocation>> allocations_;
+  std::mutex failureMutex_;
+  std::atomic<bool> failed_{false};
+  Failure failure_;
+};
+
+// Element bits.
+unsigned bitWidth(mlir::Type t);
+mlir::Type elementType(mlir::Type t);
+unsigned slotWidth(mlir::Type t);
+double toDouble(mlir::Type t, uint64_t bits);
+uint64_t fromDouble(mlir::Type t, double v);
+int64_t toSigned(unsigned width, uint64_t bits);
+uint64_t truncBits(unsigned width, uint64_t bits);
+
+} // namespace kvcc::emu::sim
+
+#endif // KVCC_LIB_EMULATOR_INTERPRETER_H

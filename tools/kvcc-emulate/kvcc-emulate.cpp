@@ -1,0 +1,194 @@
+//===- kvcc-emulate.cpp - Run a GPU-dialect module on the CPU -------------===//
+//
+//   kvcc-emulate layer.mlir --entry=decode --out-dir=OUT a0.npy a1.npy 7 ...
+//
+// The input is a kvc module, lowered here exactly as `kvcc build
+// --target=cuda` lowers it (the same --gpu-* options), or a module already at
+// the GPU-dialect stage (a gpu.container_module).
+//
+// Each argument of the entry function is a .npy file (memrefs: the dtype must
+// match the element type; bf16 as raw 16-bit integers) or a number (scalars).
+// After the run every memref argument, outputs and caches included, is
+// written to OUT/argN.npy. See include/kvcc/Emulator/GPUEmulator.h for what
+// the emulator checks.
+//
+//===----------------------------------------------------------------------===//
+#include "kvcc/Emulator/GPUEmulator.h"
+#include "kvcc/InitAll.h"
+#include "kvcc/Support/Npy.h"
+#include "kvcc/Target/CUDATarget.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <sys/stat.h>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("<GPU-dialect module>"), cl::Required);
+cl::list<std::string> argumentTexts(cl::Positional, cl::desc("<argument>..."));
+cl::opt<std::string> entryName("entry", cl::desc("the host function to run"), cl::Required);
+cl::opt<std::string> outDir("out-dir",
+                            cl::desc("where every memref argument is written after the run "
+                                     "(argN.npy)"));
+cl::opt<int> smCount("sm-count",
+                     cl::desc("what kvcc_cuda_multiprocessor_count answers (default 132)"),
+                     cl::init(132));
+
+// The lowering's options, as kvcc build takes them.
+cl::opt<std::string> gpuPrefillTile("gpu-prefill-tile",
+                                    cl::desc("the prefill kernel's tile, ROWSxKEYS (see kvcc)"),
+                                    cl::init(""));
+cl::opt<bool> gpuPrefillLazyRescale("gpu-prefill-lazy-rescale",
+                                    cl::desc("the prefill kernel's lazy rescale"),
+                                    cl::init(false));
+cl::opt<bool> gpuDecodeTensorCores("gpu-decode-tensor-cores",
+                                   cl::desc("GQA groups of 5+ heads decode on tensor cores"),
+                                   cl::init(true));
+cl::opt<int64_t> gpuMaxSplits("gpu-max-splits", cl::desc("the most KV splits of a decode call"),
+                              cl::init(32));
+cl::opt<bool> gpuSwizzle("gpu-swizzle-shared-memory",
+                         cl::desc("XOR-swizzled prefill shared-memory tiles"), cl::init(true));
+
+/// The .npy dtypes a memref element type accepts (bf16: raw bits).
+std::vector<std::string> dtypesFor(Type t) {
+  if (t.isF16())
+    return {"<f2"};
+  if (t.isBF16())
+    return {"<u2", "<i2"};
+  if (t.isF32())
+    return {"<f4"};
+  if (t.isF64())
+    return {"<f8"};
+  if (t.isIndex() || t.isInteger(64))
+    return {"<i8", "<u8"};
+  if (t.isInteger(32))
+    return {"<i4", "<u4"};
+  if (t.isInteger(16))
+    return {"<i2", "<u2"};
+  if (t.isInteger(8))
+    return {"|i1", "|u1"};
+  if (t.isInteger(1))
+    return {"|b1", "|u1"};
+  return {};
+}
+
+int fail(const std::string &message) {
+  llvm::errs() << "kvcc-emulate: " << message << "\n";
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "kvcc GPU emulator: runs GPU-dialect kernels on the CPU\n");
+  if (smCount < 1)
+    return fail("--sm-count must be >= 1, got " + std::to_string(smCount));
+
+  DialectRegistry registry;
+  kvcc::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sources;
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputPath);
+  if (!buffer)
+    return fail(inputPath + ": cannot read: " + buffer.getError().message());
+  sources.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sources, &context);
+  if (!module)
+    return fail(inputPath + ": not a valid MLIR module");
+
+  if (!(*module)->hasAttr("gpu.container_module")) {
+    kvcc::CUDATargetOptions cuda;
+    if (std::string problem = kvcc::parsePrefillTile(gpuPrefillTile, cuda); !problem.empty())
+      return fail(problem);
+    if (gpuMaxSplits < 1 || gpuMaxSplits > 256)
+      return fail("--gpu-max-splits must be in [1, 256], got " + std::to_string(gpuMaxSplits));
+    cuda.prefillLazyRescale = gpuPrefillLazyRescale;
+    cuda.decodeTensorCores = gpuDecodeTensorCores;
+    cuda.maxDecodeSplits = gpuMaxSplits;
+    cuda.swizzleSharedMemory = gpuSwizzle;
+    if (failed(kvcc::lowerToGPUDialect(*module, cuda)))
+      return fail(inputPath + ": lowering to the GPU dialect failed");
+  }
+
+  auto entry = module->lookupSymbol<func::FuncOp>(entryName);
+  if (!entry || entry.isExternal())
+    return fail(inputPath + ": no function @" + entryName + " with a body");
+  FunctionType type = entry.getFunctionType();
+  if (argumentTexts.size() != type.getNumInputs())
+    return fail("@" + entryName + " takes " + std::to_string(type.getNumInputs()) +
+                " arguments, " + std::to_string(argumentTexts.size()) + " given");
+
+  std::vector<kvcc::NpyArray> arrays(argumentTexts.size());
+  std::vector<kvcc::emu::HostArgument> arguments(argumentTexts.size());
+  for (size_t i = 0; i < argumentTexts.size(); ++i) {
+    const std::string &text = argumentTexts[i];
+    Type t = type.getInput(i);
+    std::string what = "argument " + std::to_string(i) + " (" + text + ")";
+    if (auto mt = dyn_cast<MemRefType>(t)) {
+      kvcc::Expected<kvcc::NpyArray> array = kvcc::readNpy(text);
+      if (!array)
+        return fail(array.message());
+      std::vector<std::string> accepted = dtypesFor(mt.getElementType());
+      if (std::find(accepted.begin(), accepted.end(), array->dtype) == accepted.end()) {
+        std::string element;
+        llvm::raw_string_ostream os(element);
+        os << mt.getElementType();
+        return fail(what + ": dtype '" + array->dtype + "' does not match element type " + element);
+      }
+      arrays[i] = array.take();
+      arguments[i].isMemRef = true;
+      arguments[i].data = arrays[i].data.data();
+      arguments[i].bytes = arrays[i].data.size();
+      arguments[i].shape = arrays[i].shape;
+      continue;
+    }
+    llvm::StringRef s(text);
+    if (t.isIntOrIndex()) {
+      long long v;
+      if (s.getAsInteger(10, v))
+        return fail(what + ": expected an integer");
+      arguments[i].intValue = v;
+    } else if (isa<FloatType>(t)) {
+      double v;
+      if (s.getAsDouble(v))
+        return fail(what + ": expected a number");
+      arguments[i].floatValue = v;
+    } else {
+      return fail(what + ": argument type not supported");
+    }
+  }
+
+  kvcc::emu::EmulatorOptions options;
+  options.multiprocessorCount = smCount;
+  kvcc::emu::EmulationStats stats;
+  if (kvcc::Status s = kvcc::emu::runEntry(*module, entryName, arguments, options, &stats);
+      !s.ok())
+    return fail(s.message());
+
+  if (!outDir.empty()) {
+    ::mkdir(outDir.c_str(), 0755);
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      if (!arguments[i].isMemRef)
+        continue;
+      std::string path = outDir + "/arg" + std::to_string(i) + ".npy";
+      if (kvcc::Status s = kvcc::writeNpy(path, arrays[i]); !s.ok())
+        return fail(s.message());
+    }
+  }
+  llvm::outs() << "emulated @" << entryName << ": " << stats.launches << " launches, "
+               << stats.blocks << " CTAs\n";
+  return 0;
+}
