@@ -85,9 +85,10 @@ void mmaM16N8(int k, GetA fragA, GetB fragB, GetC fragC, SetD fragD) {
 } // namespace
 
 bool Warp::requireFullWarp(Operation *op, uint32_t mask) {
-  if (mask != lanes)
+  // .sync.aligned: all 32 threads of the warp, so a partial last warp fails too.
+  if (mask != 0xffffffffu)
     return fail(op, "warp-collective operation reached with lanes inactive (mask " +
-                        llvm::utohexstr(mask, /*LowerCase=*/true) + " of " + llvm::utohexstr(lanes, /*LowerCase=*/true) + ")");
+                        llvm::utohexstr(mask, /*LowerCase=*/true) + " of ffffffff)");
   return true;
 }
 
@@ -136,7 +137,8 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
       return barrier(&op, 0, nullptr);
     const Slot &p = get(b.getReductionPredicate());
     int64_t trues = 0, falses = 0;
-    forLanes(mask, [&](unsigned l) { (p.at(l, 0) & 1 ? trues : falses)++; });
+    // The predicate is an i32, true when nonzero.
+    forLanes(mask, [&](unsigned l) { (p.at(l, 0) != 0 ? trues : falses)++; });
     bool isAnd = *kind == NVVM::BarrierReduction::AND;
     int64_t total = 0;
     if (!barrier(&op, isAnd ? falses : trues, &total))
@@ -147,36 +149,36 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     return uniform(b.getRes(), result);
   }
   if (auto s = dyn_cast<gpu::ShuffleOp>(op)) {
-    if (!requireFullWarp(&op, mask))
-      return false;
+    // gpu.shuffle semantics: the first `width` lanes take part and must all be
+    // active; a source outside [0, width) and every lane at or past `width`
+    // get valid = false (the value is unspecified: the lane's own here).
     const Slot &v = get(s.getValue()), &off = get(s.getOffset()), &width = get(s.getWidth());
+    uint32_t w = static_cast<uint32_t>(width.at(__builtin_ctz(mask), 0));
+    if (w == 0 || w > kWarpSize)
+      return fail(&op, "gpu.shuffle width " + std::to_string(w) + " is outside [1, 32]");
+    uint32_t participants = w == kWarpSize ? 0xffffffffu : (1u << w) - 1;
+    if ((mask & participants) != participants)
+      return fail(&op, "gpu.shuffle reached with participating lanes inactive (mask " +
+                           llvm::utohexstr(mask, /*LowerCase=*/true) + ", width " +
+                           std::to_string(w) + ")");
     Slot out = v;
     Slot &valid = def(s.getValid(), 1);
-    bool ok = true;
     forLanes(mask, [&](unsigned l) {
-      uint32_t w = static_cast<uint32_t>(width.at(l, 0));
-      uint32_t o = static_cast<uint32_t>(off.at(l, 0));
-      if (w == 0 || w > kWarpSize || (w & (w - 1))) {
-        ok = false;
-        return;
-      }
-      uint32_t base = l & ~(w - 1);
+      int64_t o = static_cast<uint32_t>(off.at(l, 0));
       int64_t src = l;
-      bool isValid = false;
       switch (s.getMode()) {
-      case gpu::ShuffleMode::XOR: src = l ^ o; isValid = src >= base && src < base + w; break;
-      case gpu::ShuffleMode::UP: src = int64_t(l) - o; isValid = src >= int64_t(base); break;
-      case gpu::ShuffleMode::DOWN: src = int64_t(l) + o; isValid = src < int64_t(base + w); break;
-      case gpu::ShuffleMode::IDX: src = base + o; isValid = o < w; break;
+      case gpu::ShuffleMode::XOR: src = l ^ o; break;
+      case gpu::ShuffleMode::UP: src = int64_t(l) - o; break;
+      case gpu::ShuffleMode::DOWN: src = int64_t(l) + o; break;
+      case gpu::ShuffleMode::IDX: src = o; break;
       }
+      bool isValid = l < w && src >= 0 && src < int64_t(w);
       if (!isValid)
         src = l;
       for (unsigned i = 0; i < v.width; ++i)
         out.at(l, i) = v.at(static_cast<unsigned>(src), i);
       valid.at(l, 0) = isValid;
     });
-    if (!ok)
-      return fail(&op, "gpu.shuffle width must be a power of two <= 32");
     assignLanes(s.getShuffleResult(), out, mask);
     return true;
   }

@@ -214,6 +214,8 @@ bool Warp::address(Operation *op, unsigned lane, const MemRefVal &m, ValueRange 
                    int64_t elements, char *&out) {
   if (!m.alloc)
     return fail(op, "memref is not bound to an allocation", lane);
+  if (m.elemBytes == 0)
+    return fail(op, "memref element type not modelled (only scalars of whole bytes)", lane);
   if (indices.size() != m.sizes.size())
     return fail(op, "index count does not match the memref's rank", lane);
   int64_t linear = m.offset;
@@ -966,6 +968,10 @@ bool Warp::execControl(Operation &op, uint32_t mask, bool &handled) {
     const Slot &lb = get(f.getLowerBound()), &ub = get(f.getUpperBound()),
                &step = get(f.getStep());
     Block *body = f.getBody();
+    bool badStep = false;
+    forLanes(mask, [&](unsigned l) { badStep |= toSigned(w, step.at(l, 0)) <= 0; });
+    if (badStep)
+      return fail(&op, "scf.for with a step <= 0");
     forward(f.getInitArgs(), f.getRegionIterArgs(), mask);
     int64_t iv[kWarpSize] = {};
     forLanes(mask, [&](unsigned l) { iv[l] = toSigned(w, lb.at(l, 0)); });

@@ -164,10 +164,10 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
     recordFailure({launchOp, message, name});
     return false;
   };
-  int64_t threads = block[0] * block[1] * block[2];
   for (int i = 0; i < 3; ++i)
-    if (grid[i] < 1 || block[i] < 1)
-      return hostFail("launch with an empty grid or block dimension");
+    if (grid[i] < 1 || block[i] < 1 || block[i] > 1024)
+      return hostFail("launch with a grid or block dimension outside the CUDA limits");
+  int64_t threads = block[0] * block[1] * block[2];
   if (threads > 1024)
     return hostFail("launch of " + std::to_string(threads) + " threads a block (at most 1024)");
   if (grid[1] > 65535 || grid[2] > 65535 || grid[0] > (int64_t(1) << 31) - 1)
@@ -184,6 +184,8 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
   int64_t staticShared = 0;
   for (BlockArgument a : kernel.getWorkgroupAttributions()) {
     auto t = cast<MemRefType>(a.getType());
+    if (!t.hasStaticShape() || !elementBytes(t.getElementType()))
+      return hostFail("shared memory attributions need a static shape of whole-byte scalars");
     staticShared += numElements(t.getShape()) * elementBytes(t.getElementType());
   }
   if (staticShared > 48 * 1024)
@@ -304,26 +306,33 @@ bool Warp::execHost(Operation &op, uint32_t mask, bool &handled) {
     defineToken(w.getAsyncToken());
     return true;
   }
-  if (auto a = dyn_cast<gpu::AllocOp>(op)) {
-    MemRefType t = a.getMemref().getType();
+  // gpu.alloc and memref.alloc: sizes checked (at most 16 GiB), memory poisoned.
+  auto allocate = [&](MemRefType t, ValueRange dynamicSizes, Value result) {
+    unsigned eb = elementBytes(t.getElementType());
+    if (!eb || !t.getLayout().isIdentity())
+      return fail(&op, "allocation of an element type or layout not modelled");
     SmallVector<int64_t> sizes;
-    auto dynamic = a.getDynamicSizes().begin();
+    auto dynamic = dynamicSizes.begin();
+    uint64_t bytes = eb;
     for (int64_t d : t.getShape()) {
       int64_t s = ShapedType::isDynamic(d) ? toSigned(64, get(*dynamic++).at(0, 0)) : d;
-      if (s < 0 || s > (int64_t(1) << 40))
-        return fail(&op, "gpu.alloc of a dimension of " + std::to_string(s));
+      if (s < 0 || (s > 0 && bytes > (uint64_t(1) << 34) / uint64_t(s)))
+        return fail(&op, "allocation with a dimension of " + std::to_string(s) +
+                             " (negative, or more than 16 GiB in all)");
+      bytes *= uint64_t(s);
       sizes.push_back(s);
     }
-    unsigned eb = elementBytes(t.getElementType());
-    size_t bytes = static_cast<size_t>(numElements(sizes)) * eb;
-    if (bytes > (size_t(1) << 34))
-      return fail(&op, "gpu.alloc of " + std::to_string(bytes) + " bytes");
-    Allocation *alloc = runner.allocate("gpu.alloc at " + std::to_string(runner.stats.launches) +
-                                            " launches",
+    Allocation *alloc = runner.allocate(op.getName().getStringRef().str() + " after " +
+                                            std::to_string(runner.stats.launches) + " launches",
                                         bytes, /*shared=*/false);
     LaneValue v;
     v.mem = viewOf(alloc, sizes, eb);
-    bind(a.getMemref(), v);
+    bind(result, v);
+    return true;
+  };
+  if (auto a = dyn_cast<gpu::AllocOp>(op)) {
+    if (!allocate(a.getMemref().getType(), a.getDynamicSizes(), a.getMemref()))
+      return false;
     defineToken(a.getAsyncToken());
     return true;
   }
@@ -356,21 +365,8 @@ bool Warp::execHost(Operation &op, uint32_t mask, bool &handled) {
     defineToken(l.getAsyncToken());
     return true;
   }
-  if (auto a = dyn_cast<memref::AllocOp>(op)) {
-    MemRefType t = a.getType();
-    if (!t.getLayout().isIdentity())
-      return fail(&op, "memref.alloc with a layout is not modelled");
-    SmallVector<int64_t> sizes;
-    auto dynamic = a.getDynamicSizes().begin();
-    for (int64_t d : t.getShape())
-      sizes.push_back(ShapedType::isDynamic(d) ? toSigned(64, get(*dynamic++).at(0, 0)) : d);
-    unsigned eb = elementBytes(t.getElementType());
-    Allocation *alloc = runner.allocate("memref.alloc", numElements(sizes) * eb, false);
-    LaneValue v;
-    v.mem = viewOf(alloc, sizes, eb);
-    bind(a.getResult(), v);
-    return true;
-  }
+  if (auto a = dyn_cast<memref::AllocOp>(op))
+    return allocate(a.getType(), a.getDynamicSizes(), a.getResult());
   if (auto d = dyn_cast<memref::DeallocOp>(op)) {
     const Slot &m = get(d.getMemref());
     if (m.mem[0].alloc)
@@ -388,6 +384,9 @@ bool Warp::execHost(Operation &op, uint32_t mask, bool &handled) {
 Status kvcc::emu::runEntry(ModuleOp module, StringRef entry,
                            std::vector<HostArgument> &arguments, const EmulatorOptions &options,
                            EmulationStats *stats) {
+  // Warps run as threads and fold static sizes into attributes as they go.
+  if (!module.getContext()->isMultithreadingEnabled())
+    return Status::error("the emulator needs an MLIRContext with multithreading enabled");
   auto f = module.lookupSymbol<func::FuncOp>(entry);
   if (!f || f.isExternal())
     return Status::error("no function @" + entry.str() + " with a body in the module");
