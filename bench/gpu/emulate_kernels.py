@@ -89,10 +89,11 @@ def run_case(m, step, seqs, seed, sm_count, workdir):
     src = os.path.join(workdir, m["id"] + ".mlir")
     with open(src, "w") as f:
         f.write(make_kernels.module_text(m))
+    names = [a["name"] for a in make_kernels.arg_list(m)]
     paths = []
-    for i, a in enumerate(make_kernels.arg_list(m)):
-        p = os.path.join(workdir, "%s_%d.npy" % (a["name"], i))
-        np.save(p, case["arrays"][a["name"]])
+    for i, name in enumerate(names):
+        p = os.path.join(workdir, "%s_%d.npy" % (name, i))
+        np.save(p, case["arrays"][name])
         paths.append(p)
     out_dir = os.path.join(workdir, "out_" + m["id"] + "_" + step)
     cmd = [emulator(), src, "--entry=" + m["id"], "--out-dir=" + out_dir,
@@ -103,7 +104,6 @@ def run_case(m, step, seqs, seed, sm_count, workdir):
     if r.returncode != 0:
         rec.update({"pass": False, "error": (r.stderr or r.stdout).strip()})
         return rec
-    names = [a["name"] for a in make_kernels.arg_list(m)]
     out = np.load(os.path.join(out_dir, "arg%d.npy" % names.index("out")))
     pool = np.load(os.path.join(out_dir, "arg%d.npy" % names.index("cache")))
     rec.update(kernel_cases.compare(case, out, pool))

@@ -235,7 +235,7 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
       if (!mv.alloc || !mv.alloc->shared)
         return fail(&op, "ldmatrix source is not shared memory", l);
       char *p;
-      if (!address(&op, l, mv, ld.getIndices(), 8, p) || !checkRange(&op, l, mv, p, 16))
+      if (!address(&op, l, mv, ld.getIndices(), p) || !checkRange(&op, l, mv, p, 16))
         return false;
       if ((p - mv.alloc->begin) % 16)
         return fail(&op, "ldmatrix row address is not 16-byte aligned", l);
@@ -333,9 +333,9 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
         return;
       }
       char *dp, *sp;
-      if (!address(&op, l, d, cp.getDstIndices(), dstElements, dp) ||
+      if (!address(&op, l, d, cp.getDstIndices(), dp) ||
           !checkRange(&op, l, d, dp, total) ||
-          !address(&op, l, s, cp.getSrcIndices(), dstElements, sp)) {
+          !address(&op, l, s, cp.getSrcIndices(), sp)) {
         ok = false;
         return;
       }

@@ -148,7 +148,6 @@ public:
   LaneValue laneValue(mlir::Value v, unsigned lane);
 
 private:
-  friend struct OpRunner;
   bool runBlock(mlir::Block &block, uint32_t mask);
   bool exec(mlir::Operation &op, uint32_t mask);
   bool execArith(mlir::Operation &op, uint32_t mask, bool &handled);
@@ -164,10 +163,13 @@ private:
   void bind(mlir::Value v, const LaneValue &value);
   /// Copies SRC's lanes in MASK into DST (same shape).
   void assignLanes(mlir::Value dst, const Slot &src, uint32_t mask);
+  /// A static size/offset/position, or a value's in LANE.
+  int64_t laneInt(mlir::OpFoldResult v, unsigned lane);
 
   // Memory.
+  /// The address of M[INDICES] in LANE (not range-checked: see checkRange).
   bool address(mlir::Operation *op, unsigned lane, const MemRefVal &m,
-               mlir::ValueRange indices, int64_t elements, char *&out);
+               mlir::ValueRange indices, char *&out);
   bool checkRange(mlir::Operation *op, unsigned lane, const MemRefVal &m, const char *p,
                   size_t bytes);
 
@@ -199,7 +201,8 @@ public:
   Runner(mlir::ModuleOp module, const EmulatorOptions &options)
       : module(module), options(options) {}
 
-  Allocation *allocate(std::string what, size_t bytes, bool shared);
+  /// Poisoned device memory (gpu.alloc, memref.alloc); host thread only.
+  Allocation *allocate(std::string what, size_t bytes);
   Allocation *adopt(std::string what, char *data, size_t bytes);
   /// Runs every CTA of a launch; false after a failure.
   bool launch(mlir::Operation *launchOp, mlir::gpu::GPUFuncOp kernel, const int64_t grid[3],

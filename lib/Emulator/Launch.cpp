@@ -43,6 +43,17 @@ void applyCopies(ArrayRef<PendingCopy> copies) {
   }
 }
 
+/// A poisoned buffer of BYTES owned by the returned allocation.
+std::unique_ptr<Allocation> makeAllocation(std::string what, size_t bytes, bool shared) {
+  auto a = std::make_unique<Allocation>();
+  a->what = std::move(what);
+  a->storage.assign(std::max<size_t>(bytes, 1), kPoison);
+  a->begin = a->storage.data();
+  a->size = bytes;
+  a->shared = shared;
+  return a;
+}
+
 MemRefVal viewOf(Allocation *a, ArrayRef<int64_t> sizes, unsigned elemBytes) {
   MemRefVal m;
   m.alloc = a;
@@ -105,17 +116,9 @@ void Barrier::abort() {
 // Runner
 //===----------------------------------------------------------------------===//
 
-Allocation *Runner::allocate(std::string what, size_t bytes, bool shared) {
-  auto a = std::make_unique<Allocation>();
-  a->what = std::move(what);
-  a->storage.assign(std::max<size_t>(bytes, 1), kPoison);
-  a->begin = a->storage.data();
-  a->size = bytes;
-  a->shared = shared;
-  Allocation *raw = a.get();
-  std::lock_guard<std::mutex> lock(failureMutex_);
-  allocations_.push_back(std::move(a));
-  return raw;
+Allocation *Runner::allocate(std::string what, size_t bytes) {
+  allocations_.push_back(makeAllocation(std::move(what), bytes, /*shared=*/false));
+  return allocations_.back().get();
 }
 
 Allocation *Runner::adopt(std::string what, char *data, size_t bytes) {
@@ -205,27 +208,17 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
         }
         for (BlockArgument a : kernel.getWorkgroupAttributions()) {
           auto t = cast<MemRefType>(a.getType());
-          size_t bytes = numElements(t.getShape()) * elementBytes(t.getElementType());
-          auto shared = std::make_unique<Allocation>();
-          shared->what = "shared memory attribution " + std::to_string(a.getArgNumber());
-          shared->storage.assign(std::max<size_t>(bytes, 1), kPoison);
-          shared->begin = shared->storage.data();
-          shared->size = bytes;
-          shared->shared = true;
-          cta.sharedMemory.push_back(std::move(shared));
+          cta.sharedMemory.push_back(makeAllocation(
+              "shared memory attribution " + std::to_string(a.getArgNumber()),
+              numElements(t.getShape()) * elementBytes(t.getElementType()), /*shared=*/true));
         }
         if (dynamicSharedBytes > 0) {
-          auto shared = std::make_unique<Allocation>();
-          shared->what = "dynamic shared memory";
-          shared->storage.assign(dynamicSharedBytes, kPoison);
-          shared->begin = shared->storage.data();
-          shared->size = dynamicSharedBytes;
-          shared->shared = true;
-          cta.dynamicShared = shared.get();
-          cta.sharedMemory.push_back(std::move(shared));
+          cta.sharedMemory.push_back(
+              makeAllocation("dynamic shared memory", dynamicSharedBytes, /*shared=*/true));
+          cta.dynamicShared = cta.sharedMemory.back().get();
         }
         cta.barrier = std::make_unique<Barrier>(numWarps);
-        auto runWarp = [&, numWarps](unsigned w) {
+        auto runWarp = [&](unsigned w) {
           unsigned tail = static_cast<unsigned>(threads - int64_t(w) * kWarpSize);
           uint32_t lanes = tail >= kWarpSize ? 0xffffffffu : (1u << tail) - 1;
           std::string where = name + ", block (" + std::to_string(x) + ", " +
@@ -236,7 +229,6 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
             cta.barrier->retire();
           else
             cta.barrier->abort();
-          (void)numWarps;
         };
         if (numWarps == 1) {
           runWarp(0);
@@ -324,7 +316,7 @@ bool Warp::execHost(Operation &op, uint32_t mask, bool &handled) {
     }
     Allocation *alloc = runner.allocate(op.getName().getStringRef().str() + " after " +
                                             std::to_string(runner.stats.launches) + " launches",
-                                        bytes, /*shared=*/false);
+                                        bytes);
     LaneValue v;
     v.mem = viewOf(alloc, sizes, eb);
     bind(result, v);

@@ -16,7 +16,7 @@
 #include "kvcc/Emulator/GPUEmulator.h"
 #include "kvcc/InitAll.h"
 #include "kvcc/Support/Npy.h"
-#include "kvcc/Target/CUDATarget.h"
+#include "kvcc/Target/CUDATargetFlags.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -24,11 +24,11 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <sys/stat.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -44,21 +44,6 @@ cl::opt<std::string> outDir("out-dir",
 cl::opt<int> smCount("sm-count",
                      cl::desc("what kvcc_cuda_multiprocessor_count answers (default 132)"),
                      cl::init(132));
-
-// The lowering's options, as kvcc build takes them.
-cl::opt<std::string> gpuPrefillTile("gpu-prefill-tile",
-                                    cl::desc("the prefill kernel's tile, ROWSxKEYS (see kvcc)"),
-                                    cl::init(""));
-cl::opt<bool> gpuPrefillLazyRescale("gpu-prefill-lazy-rescale",
-                                    cl::desc("the prefill kernel's lazy rescale"),
-                                    cl::init(false));
-cl::opt<bool> gpuDecodeTensorCores("gpu-decode-tensor-cores",
-                                   cl::desc("GQA groups of 5+ heads decode on tensor cores"),
-                                   cl::init(true));
-cl::opt<int64_t> gpuMaxSplits("gpu-max-splits", cl::desc("the most KV splits of a decode call"),
-                              cl::init(32));
-cl::opt<bool> gpuSwizzle("gpu-swizzle-shared-memory",
-                         cl::desc("XOR-swizzled prefill shared-memory tiles"), cl::init(true));
 
 /// The .npy dtypes a memref element type accepts (bf16: raw bits).
 std::vector<std::string> dtypesFor(Type t) {
@@ -92,6 +77,7 @@ int fail(const std::string &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  kvcc::registerCUDALoweringFlags();
   cl::ParseCommandLineOptions(argc, argv, "kvcc GPU emulator: runs GPU-dialect kernels on the CPU\n");
   if (smCount < 1)
     return fail("--sm-count must be >= 1, got " + std::to_string(smCount));
@@ -111,14 +97,8 @@ int main(int argc, char **argv) {
 
   if (!(*module)->hasAttr("gpu.container_module")) {
     kvcc::CUDATargetOptions cuda;
-    if (std::string problem = kvcc::parsePrefillTile(gpuPrefillTile, cuda); !problem.empty())
+    if (std::string problem = kvcc::applyCUDALoweringFlags(cuda); !problem.empty())
       return fail(problem);
-    if (gpuMaxSplits < 1 || gpuMaxSplits > 256)
-      return fail("--gpu-max-splits must be in [1, 256], got " + std::to_string(gpuMaxSplits));
-    cuda.prefillLazyRescale = gpuPrefillLazyRescale;
-    cuda.decodeTensorCores = gpuDecodeTensorCores;
-    cuda.maxDecodeSplits = gpuMaxSplits;
-    cuda.swizzleSharedMemory = gpuSwizzle;
     if (failed(kvcc::lowerToGPUDialect(*module, cuda)))
       return fail(inputPath + ": lowering to the GPU dialect failed");
   }
@@ -179,7 +159,8 @@ int main(int argc, char **argv) {
     return fail(s.message());
 
   if (!outDir.empty()) {
-    ::mkdir(outDir.c_str(), 0755);
+    if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+      return fail("cannot create '" + outDir + "': " + ec.message());
     for (size_t i = 0; i < arrays.size(); ++i) {
       if (!arguments[i].isMemRef)
         continue;

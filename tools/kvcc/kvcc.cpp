@@ -25,6 +25,7 @@
 #include "kvcc/Support/Json.h"
 #include "kvcc/Target/CPUTarget.h"
 #include "kvcc/Target/CUDATarget.h"
+#include "kvcc/Target/CUDATargetFlags.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -83,37 +84,6 @@ cl::opt<std::string> cpuName("cpu",
                              cl::desc("LLVM CPU of a cpu artifact (default "
                                       "x86-64-v3, portable; native: this host)"),
                              cl::init(""));
-
-cl::opt<bool> gpuSwizzle("gpu-swizzle-shared-memory",
-                         cl::desc("XOR-swizzle the prefill kernel's shared-memory "
-                                  "tiles (=false only to measure what it buys)"),
-                         cl::init(true), cl::Hidden);
-
-cl::opt<std::string> gpuPrefillTile(
-    "gpu-prefill-tile",
-    cl::desc("the tensor-core prefill kernel's tile, ROWSxKEYS: query rows a CTA "
-             "(64, or 128 = two MMA tiles a warp) by keys a K/V tile (16-128); 0: by "
-             "head_dim; default 64x64 at head_dim 64, 128x32 at 128"),
-    cl::init(""));
-
-cl::opt<bool> gpuPrefillLazyRescale(
-    "gpu-prefill-lazy-rescale",
-    cl::desc("rescale the prefill kernel's accumulators only when a row's max grew "
-             "by more than 2^8 (an A/B option until measured)"),
-    cl::init(false), cl::Hidden);
-
-cl::opt<bool> gpuDecodeTensorCores(
-    "gpu-decode-tensor-cores",
-    cl::desc("decode GQA groups of 5 or more query heads on tensor cores, split or not "
-             "(=false: the flash-decoding kernel, for A/B runs)"),
-    cl::init(true), cl::Hidden);
-
-cl::opt<int64_t> gpuMaxSplits(
-    "gpu-max-splits",
-    cl::desc("the most KV splits (CTAs per sequence and KV head) a decode step may "
-             "use: each step picks its own from its batch and the GPU's SM count "
-             "(1: never split; at most 256)"),
-    cl::init(32));
 
 int fail(const Twine &message) {
   errs() << "kvcc: " << message << "\n";
@@ -248,6 +218,7 @@ int buildModule() {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  kvcc::registerCUDALoweringFlags();
   cl::ParseCommandLineOptions(argc, argv, "kvcc: an MLIR compiler for cached attention\n");
   if (command != "compile" && command != "build")
     return fail("unknown command '" + command + "' (expected: compile, build)");
@@ -256,16 +227,10 @@ int main(int argc, char **argv) {
   if (target == "cuda") {
     if (std::string error = kvcc::checkGPUArch(gpuArch); !error.empty())
       return fail(error);
-    if (std::string error = kvcc::parsePrefillTile(gpuPrefillTile, cudaTarget); !error.empty())
+    if (std::string error = kvcc::applyCUDALoweringFlags(cudaTarget); !error.empty())
       return fail(error);
     cudaTarget.gpuArch = gpuArch;
     cudaTarget.irDumpDir = dumpIRDir;
-    cudaTarget.swizzleSharedMemory = gpuSwizzle;
-    cudaTarget.prefillLazyRescale = gpuPrefillLazyRescale;
-    cudaTarget.decodeTensorCores = gpuDecodeTensorCores;
-    if (gpuMaxSplits < 1 || gpuMaxSplits > 256)
-      return fail("--gpu-max-splits must be in [1, 256], got " + Twine(gpuMaxSplits));
-    cudaTarget.maxDecodeSplits = gpuMaxSplits;
   }
   if (command == "build")
     return buildModule();
