@@ -13,6 +13,13 @@ most --tolerance. With --kv-cache-dtype f16 or bf16 the reference rounds keys
 and values as the cache stores them; with --dtype f16 or bf16 (weights and
 activations; the cache follows unless --kv-cache-dtype says otherwise) it also
 rounds the weights, and the error left is that of the 16-bit activations.
+
+With --emulator KVCC_EMULATE the same steps also run through the model's CUDA
+lowering in the GPU emulator (kvcc_ref/emulated_artifact.py: every kernel,
+cuBLAS GEMM and buffer of the step, without a GPU), checked against the same
+reference and tolerance, and its greedy picks against the CPU model's: equal
+wherever the reference's top-two margin exceeds the two models' error bound.
+--gpu-flag passes a lowering option (e.g. --gpu-max-splits=1) to it.
 """
 import argparse
 import os
@@ -23,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kvcc_ref.artifact import Artifact  # noqa: E402
+from kvcc_ref.emulated_artifact import EmulatedArtifact  # noqa: E402
 from kvcc_ref.reference import ReferenceModel  # noqa: E402
 from kvcc_ref.tiny_model import write_tiny_model  # noqa: E402
 
@@ -44,6 +52,17 @@ def main():
     p.add_argument("--kv-cache-dtype", default=None, choices=["f32", "f16", "bf16"],
                    help="compile with this cache type (default: --dtype); the reference "
                         "rounds keys and values the same way")
+    p.add_argument("--emulator", default=None,
+                   help="kvcc-emulate: also run the model's CUDA lowering in the GPU emulator")
+    p.add_argument("--gpu-flag", action="append", default=[],
+                   help="a --gpu-* lowering option for the emulated CUDA model (repeatable)")
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--head-dim", type=int, default=16,
+                   help="64 or more with --dtype f16/bf16: the CUDA lowering's tensor-core "
+                        "attention kernels")
+    p.add_argument("--steps", type=int, default=12,
+                   help="decode steps after the two prefill steps")
     a = p.parse_args()
     if a.kv_cache_dtype is None:
         a.kv_cache_dtype = a.dtype
@@ -65,12 +84,22 @@ def main():
 
     model_dir = os.path.join(a.workdir, "model")
     art_dir = os.path.join(a.workdir, "artifact")
-    write_tiny_model(model_dir, a.arch, a.seed, tied=a.tied)
+    write_tiny_model(model_dir, a.arch, a.seed, tied=a.tied, heads=a.heads,
+                     kv_heads=a.kv_heads, head_dim=a.head_dim)
     subprocess.run([a.kvcc, "compile", model_dir, "--target=cpu",
                     "--block-size=%d" % a.block_size, "--dtype=%s" % a.dtype,
                     "--kv-cache-dtype=%s" % a.kv_cache_dtype, "-o", art_dir], check=True)
 
     art = Artifact(art_dir, model_dir)
+    gpu = None
+    if a.emulator:
+        module_path = os.path.join(a.workdir, "model.kvc.mlir")
+        with open(module_path, "w") as f:
+            subprocess.run([a.kvcc, "compile", model_dir, "--emit=kvc",
+                            "--block-size=%d" % a.block_size, "--dtype=%s" % a.dtype,
+                            "--kv-cache-dtype=%s" % a.kv_cache_dtype], stdout=f, check=True)
+        gpu = EmulatedArtifact(art_dir, model_dir, module_path, a.emulator,
+                               os.path.join(a.workdir, "emulated"), a.gpu_flag)
     ref = ReferenceModel(model_dir, cache_dtype=a.kv_cache_dtype, weights_dtype=a.dtype)
     rng = np.random.default_rng(a.seed)
     vocab = art.vocab
@@ -83,34 +112,66 @@ def main():
     # Steps 3..: all three decode one token each (their next prompt-free token).
     plan = [[(0, prompts[0]), (1, prompts[1][:3])],
             [(1, prompts[1][3:]), (0, [7]), (2, prompts[2])]]
-    for i in range(12):
+    for i in range(a.steps):
         plan.append([(s, [int(rng.integers(0, vocab))]) for s in (2, 0, 1)])
 
-    worst = 0.0
+    # The CPU model, and the emulated CUDA one with its own cache and pages.
+    models = [("cpu", art, seqs)]
+    if gpu:
+        models.append(("cuda-emulated", gpu, [dict(s, pages=[]) for s in seqs]))
+    worst = {name: 0.0 for name, _, _ in models}
+    near_ties = 0
     for step in plan:
-        batch = []
+        picks, abs_err = {}, {}
         for sid, toks in step:
-            seqs[sid]["new"] = [int(t) for t in toks]
             seqs[sid]["all"] += [int(t) for t in toks]
-            batch.append(seqs[sid])
-        logits = art.step(batch)
-        # The model's greedy outputs are the first maximum of each row it wrote.
-        ids, vals = art.last_greedy
-        if not (np.array_equal(ids, logits.argmax(axis=1))
-                and np.array_equal(vals, logits[np.arange(len(step)), ids])):
-            print("FAIL: %s: greedy picks %s, argmax of the logits %s"
-                  % (a.arch, ids.tolist(), logits.argmax(axis=1).tolist()))
-            return 1
-        for row, (sid, _) in enumerate(step):
-            expect = ref.forward(seqs[sid]["all"])[-1]
-            err = float(np.abs(logits[row] - expect).max() / np.abs(expect).max())
-            worst = max(worst, err)
-            if not np.isfinite(err) or err > a.tolerance:
-                print("FAIL: %s seq %d at length %d: relative error %.3g > %.3g"
-                      % (a.arch, sid, len(seqs[sid]["all"]), err, a.tolerance))
+        expects = [ref.forward(seqs[sid]["all"])[-1] for sid, _ in step]
+        for name, model, states in models:
+            batch = []
+            for sid, toks in step:
+                states[sid]["new"] = [int(t) for t in toks]
+                batch.append(states[sid])
+            logits = model.step(batch)
+            # The model's greedy outputs are the first maximum of each row it wrote.
+            ids, vals = model.last_greedy
+            if not (np.array_equal(ids, logits.argmax(axis=1))
+                    and np.array_equal(vals, logits[np.arange(len(step)), ids])):
+                print("FAIL: %s %s: greedy picks %s, argmax of the logits %s"
+                      % (name, a.arch, ids.tolist(), logits.argmax(axis=1).tolist()))
                 return 1
+            picks[name] = ids
+            abs_err[name] = [float(np.abs(logits[row] - expects[row]).max())
+                             for row in range(len(step))]
+            for row, (sid, _) in enumerate(step):
+                expect = expects[row]
+                err = float(np.abs(logits[row] - expect).max() / np.abs(expect).max())
+                worst[name] = max(worst[name], err)
+                if not np.isfinite(err) or err > a.tolerance:
+                    print("FAIL: %s %s seq %d at length %d: relative error %.3g > %.3g"
+                          % (name, a.arch, sid, len(seqs[sid]["all"]), err, a.tolerance))
+                    return 1
+        if gpu:
+            # A model whose logits are within e of the reference's picks the
+            # reference's top token wherever the top two are more than 2e
+            # apart; both models must, past twice the larger of their errors.
+            for row, (sid, _) in enumerate(step):
+                top2 = np.sort(expects[row])[-2:]
+                bound = 2 * max(abs_err["cpu"][row], abs_err["cuda-emulated"][row])
+                if top2[1] - top2[0] <= bound:
+                    near_ties += 1
+                elif picks["cpu"][row] != picks["cuda-emulated"][row]:
+                    print("FAIL: %s seq %d at length %d: greedy pick %d on the CPU, %d on "
+                          "the emulated GPU (reference margin %.3g)"
+                          % (a.arch, sid, len(seqs[sid]["all"]), picks["cpu"][row],
+                             picks["cuda-emulated"][row], top2[1] - top2[0]))
+                    return 1
     print("OK: %s block %d weights %s cache %s: %d steps, worst relative error %.3g"
-          % (a.arch, a.block_size, a.dtype, a.kv_cache_dtype, len(plan), worst))
+          % (a.arch, a.block_size, a.dtype, a.kv_cache_dtype, len(plan), worst["cpu"]))
+    if gpu:
+        print("OK: cuda-emulated %s: %d steps (%d launches), worst relative error %.3g, "
+              "greedy picks equal to the CPU model's (%d near ties skipped)"
+              % (" ".join(a.gpu_flag) or "default lowering", len(plan), gpu.launches,
+                 worst["cuda-emulated"], near_ties))
     return 0
 
 

@@ -227,6 +227,8 @@ bool Warp::exec(Operation &op, uint32_t mask) {
   bool handled = false;
   bool ok = execArith(op, mask, handled);
   if (!handled)
+    ok = execAffine(op, mask, handled);
+  if (!handled)
     ok = execVectorMemRef(op, mask, handled);
   if (!handled)
     ok = execControl(op, mask, handled);
@@ -346,17 +348,8 @@ bool Warp::execControl(Operation &op, uint32_t mask, bool &handled) {
     auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(&op, call.getCalleeAttr());
     if (!callee)
       return fail(&op, "callee @" + call.getCallee() + " not found");
-    if (callee.isExternal()) {
-      if (call.getCallee() == "kvcc_cuda_multiprocessor_count" && call.getNumResults() == 1) {
-        Slot &r = def(call.getResult(0), 1);
-        forLanes(mask, [&](unsigned l) {
-          r.at(l, 0) = static_cast<uint32_t>(runner.options.multiprocessorCount);
-        });
-        return true;
-      }
-      return fail(&op, "external function @" + call.getCallee() +
-                           " is not modelled by the GPU emulator");
-    }
+    if (callee.isExternal())
+      return execExternalCall(call, mask);
     if (mask != 1u)
       return fail(&op, "func.call is modelled on the host only");
     SmallVector<LaneValue> args, results;

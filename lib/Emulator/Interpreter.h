@@ -12,6 +12,7 @@
 
 #include "kvcc/Emulator/GPUEmulator.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/SmallVector.h"
@@ -151,10 +152,14 @@ private:
   bool runBlock(mlir::Block &block, uint32_t mask);
   bool exec(mlir::Operation &op, uint32_t mask);
   bool execArith(mlir::Operation &op, uint32_t mask, bool &handled);
+  bool execAffine(mlir::Operation &op, uint32_t mask, bool &handled);
   bool execVectorMemRef(mlir::Operation &op, uint32_t mask, bool &handled);
   bool execControl(mlir::Operation &op, uint32_t mask, bool &handled);
   bool execGPU(mlir::Operation &op, uint32_t mask, bool &handled);
   bool execHost(mlir::Operation &op, uint32_t mask, bool &handled);
+  /// A call of a function without a body: the CUDA runtime functions a
+  /// model's host code calls (HostCalls.cpp).
+  bool execExternalCall(mlir::func::CallOp call, uint32_t mask);
 
   // Values.
   Slot &def(mlir::Value v, unsigned width);

@@ -77,10 +77,7 @@ class Artifact:
     def __init__(self, artifact_dir, hf_dir, num_pages=256):
         with open(os.path.join(artifact_dir, "manifest.json")) as f:
             self.manifest = json.load(f)
-        self.lib = ctypes.CDLL(os.path.join(artifact_dir, "model.so"))
-        self.step_fn = self.lib.kvcc_step
-        self.step_fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-        self.step_fn.restype = None
+        self._open(artifact_dir)
         tensors = load_file(os.path.join(hf_dir, "model.safetensors"))
         # The arena in the manifest's weights_dtype, rounded to nearest even
         # from float32 as kvcc-run's WeightArena does (bf16: raw bits).
@@ -105,6 +102,18 @@ class Artifact:
         self.vocab = self.manifest["model"]["vocabSize"]
         self.free_pages = list(range(num_pages))
 
+    def _open(self, artifact_dir):
+        self.lib = ctypes.CDLL(os.path.join(artifact_dir, "model.so"))
+        self.step_fn = self.lib.kvcc_step
+        self.step_fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        self.step_fn.restype = None
+
+    def _call(self, arrays):
+        """Runs one step on ModelABI.h's arguments (numpy arrays, updated in place)."""
+        descs = [_descriptor(a) for a in arrays]
+        args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(d) for d in descs])
+        self.step_fn(args)
+
     def step(self, seqs):
         """seqs: list of dicts with 'pages' (list, grown here), 'len' (tokens
         cached so far, updated) and 'new' (token ids). Returns logits [B, vocab];
@@ -120,9 +129,7 @@ class Artifact:
         greedy = np.full(len(seqs), -1, dtype=np.int32)
         greedy_logit = np.full(len(seqs), np.nan, dtype=np.float32)
         arrays += [logits, greedy, greedy_logit]
-        descs = [_descriptor(a) for a in arrays]
-        args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(d) for d in descs])
-        self.step_fn(args)
+        self._call(arrays)
         # The model's own argmax of each row (ModelABI.h outputs 9+L, 10+L).
         self.last_greedy = (greedy, greedy_logit)
         return logits

@@ -13,6 +13,10 @@
 //  - nvgpu.device_async_copy completes only at the device_async_wait that
 //    retires its group (the latest time PTX allows), so a missing wait reads
 //    stale shared memory;
+//  - the host code's calls into the CUDA runtime are modelled: the SM count
+//    the split planner asks for (EmulatorOptions) and the cuBLAS GEMMs
+//    (a float64-summed reference with the runtime's operand checks), so a
+//    whole model's step runs, not only its attention kernels;
 //  - every access is bounds-checked against its allocation, ldmatrix and
 //    cp.async addresses are checked for alignment, and fresh gpu.alloc and
 //    shared memory hold all-ones bytes (NaN in every float type) so a read of

@@ -24,6 +24,52 @@ module attributes {gpu.container_module} {
     gpu.launch_func @k::@copy_no_wait blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1) args(%in : memref<64xf32>, %out : memref<64xf32>)
     return
   }
+  // The host-side GEMMs of a model (kvc-matmul-to-blas): C = A·Bᵀ, then
+  // C += A·B through a transposed view of the same B, and one whose operand
+  // shapes disagree.
+  func.func private @kvcc_cuda_matmul_nt_beta0(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
+  func.func private @kvcc_cuda_matmul_nn(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
+  func.func private @kvcc_cuda_matmul_nt_f16(memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) attributes {llvm.emit_c_interface}
+  func.func @gemm(%a: memref<2x3xf32>, %b: memref<4x3xf32>, %bt: memref<3x4xf32>, %c: memref<2x4xf32>) {
+    %a0 = memref.cast %a : memref<2x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %b0 = memref.cast %b : memref<4x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %bt0 = memref.cast %bt : memref<3x4xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %c0 = memref.cast %c : memref<2x4xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    call @kvcc_cuda_matmul_nt_beta0(%a0, %b0, %c0) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+    call @kvcc_cuda_matmul_nn(%a0, %bt0, %c0) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+    return
+  }
+  func.func @gemm_shapes(%a: memref<2x3xf32>, %b: memref<4x3xf32>, %c: memref<2x4xf32>) {
+    %a0 = memref.cast %a : memref<2x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %b0 = memref.cast %b : memref<4x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %c0 = memref.cast %c : memref<2x4xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    call @kvcc_cuda_matmul_nn(%a0, %b0, %c0) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+    return
+  }
+  func.func @gemm_types(%a: memref<2x3xf32>, %b: memref<4x3xf32>, %c: memref<2x4xf32>) {
+    %a0 = memref.cast %a : memref<2x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %b0 = memref.cast %b : memref<4x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %c0 = memref.cast %c : memref<2x4xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    call @kvcc_cuda_matmul_nt_f16(%a0, %b0, %c0) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+    return
+  }
+  // Affine maps on the host: floordiv, ceildiv and mod round as the affine
+  // dialect says (toward -inf, toward +inf, never negative), for -7 and 2.
+  func.func @affine(%out: memref<3xi64>, %x: index, %y: index) {
+    %q = affine.apply affine_map<()[s0, s1] -> (s0 floordiv s1)>()[%x, %y]
+    %r = affine.apply affine_map<()[s0, s1] -> (s0 ceildiv s1)>()[%x, %y]
+    %m = affine.min affine_map<()[s0, s1] -> (s0 mod s1, 5)>()[%x, %y]
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %qi = arith.index_cast %q : index to i64
+    %ri = arith.index_cast %r : index to i64
+    %mi = arith.index_cast %m : index to i64
+    memref.store %qi, %out[%c0] : memref<3xi64>
+    memref.store %ri, %out[%c1] : memref<3xi64>
+    memref.store %mi, %out[%c2] : memref<3xi64>
+    return
+  }
   gpu.module @k {
     gpu.func @oob(%out: memref<16xf32>) kernel {
       %t = gpu.thread_id x
