@@ -364,14 +364,17 @@ bool Warp::execArith(Operation &op, uint32_t mask, bool &handled) {
     return cast([](Type from, Type to, uint64_t v) {
       return truncBits(bitWidth(to), truncBits(bitWidth(from), v));
     });
-  if (isa<arith::SIToFPOp>(op))
-    return cast([](Type from, Type to, uint64_t v) {
-      return fromDouble(to, static_cast<double>(toSigned(bitWidth(from), v)));
+  if (isa<arith::SIToFPOp, arith::UIToFPOp>(op)) {
+    // One rounding of the integer to the result type (a 64-bit integer
+    // through double would round twice).
+    bool isSigned = isa<arith::SIToFPOp>(op);
+    return cast([isSigned](Type from, Type to, uint64_t v) {
+      unsigned w = bitWidth(from);
+      APFloat f(llvm::cast<FloatType>(to).getFloatSemantics());
+      f.convertFromAPInt(APInt(w, truncBits(w, v)), isSigned, APFloat::rmNearestTiesToEven);
+      return f.bitcastToAPInt().getZExtValue();
     });
-  if (isa<arith::UIToFPOp>(op))
-    return cast([](Type from, Type to, uint64_t v) {
-      return fromDouble(to, static_cast<double>(truncBits(bitWidth(from), v)));
-    });
+  }
   if (isa<arith::FPToSIOp, arith::FPToUIOp>(op)) {
     bool isSigned = isa<arith::FPToSIOp>(op);
     return cast([isSigned](Type from, Type to, uint64_t v) {

@@ -183,9 +183,20 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     return true;
   }
   if (auto v = dyn_cast<NVVM::VoteSyncOp>(op)) {
-    // Every lane of the member mask must execute the vote (as for shfl.sync).
+    // Every lane of the member mask must execute the vote (as for shfl.sync),
+    // with the same mask, and every executing lane must be a member.
     const Slot &memberMask = get(v.getMask()), &pred = get(v.getPred());
-    uint32_t members = static_cast<uint32_t>(memberMask.at(__builtin_ctz(mask), 0)) & lanes;
+    const uint32_t given = static_cast<uint32_t>(memberMask.at(__builtin_ctz(mask), 0));
+    bool agree = true, inside = true;
+    forLanes(mask, [&](unsigned l) {
+      agree &= static_cast<uint32_t>(memberMask.at(l, 0)) == given;
+      inside &= ((given >> l) & 1) != 0;
+    });
+    if (!agree)
+      return fail(&op, "vote.sync lanes disagree on the member mask");
+    if (!inside)
+      return fail(&op, "vote.sync executed by a lane outside its member mask");
+    uint32_t members = given & lanes;
     if ((members & mask) != members)
       return fail(&op, "vote.sync with member lanes inactive");
     uint32_t ballot = 0;

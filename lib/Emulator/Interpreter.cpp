@@ -64,10 +64,17 @@ double kvcc::emu::sim::toDouble(Type t, uint64_t bits) {
 }
 
 uint64_t kvcc::emu::sim::fromDouble(Type t, double v) {
-  if (t.isF16())
-    return kvcc::floatToHalf(static_cast<float>(v));
-  if (t.isBF16())
-    return kvcc::floatToBFloat16(static_cast<float>(v));
+  if (t.isF16() || t.isBF16()) {
+    // Through float only when that is exact: a double rounded to float and
+    // then to 16 bits can land an ulp off the nearest 16-bit value.
+    float f = static_cast<float>(v);
+    if (static_cast<double>(f) == v || std::isnan(v))
+      return t.isF16() ? kvcc::floatToHalf(f) : kvcc::floatToBFloat16(f);
+    APFloat a(v);
+    bool lost;
+    a.convert(cast<FloatType>(t).getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+    return a.bitcastToAPInt().getZExtValue();
+  }
   if (t.isF32())
     return llvm::bit_cast<uint32_t>(static_cast<float>(v));
   return llvm::bit_cast<uint64_t>(v);
@@ -287,7 +294,20 @@ bool Warp::execControl(Operation &op, uint32_t mask, bool &handled) {
       if (!runBlock(*body, run))
         return false;
       forward(body->getTerminator()->getOperands(), f.getRegionIterArgs(), run);
-      forLanes(run, [&](unsigned l) { iv[l] += toSigned(w, step.at(l, 0)); });
+      // The induction variable is a W-bit integer: a step past its range is
+      // an overflow the loop's arithmetic would wrap, reported instead.
+      bool overflow = false;
+      forLanes(run, [&](unsigned l) {
+        int64_t next;
+        overflow |= __builtin_add_overflow(iv[l], toSigned(w, step.at(l, 0)), &next);
+        if (w < 64)
+          overflow |= isUnsigned ? truncBits(w, uint64_t(next)) != uint64_t(next)
+                                 : toSigned(w, uint64_t(next)) != next;
+        iv[l] = next;
+      });
+      if (overflow)
+        return fail(&op, "scf.for induction variable overflows its " + std::to_string(w) +
+                             "-bit type");
       active = run;
     }
     forward(ValueRange(f.getRegionIterArgs()), f.getResults(), mask);
@@ -375,7 +395,12 @@ bool Warp::runFunction(Operation *function, ArrayRef<LaneValue> arguments,
     bind(arg, value);
   if (!f.getBody().hasOneBlock())
     return fail(function, "functions of several blocks are not modelled");
-  if (!runBlock(entry, lanes))
+  // Values live in one map per warp, so a function may not be active twice.
+  if (!activeFunctions_.insert(function).second)
+    return fail(function, "recursive calls are not modelled");
+  bool ok = runBlock(entry, lanes);
+  activeFunctions_.erase(function);
+  if (!ok)
     return false;
   for (Value v : entry.getTerminator()->getOperands())
     results.push_back(laneValue(v, 0));

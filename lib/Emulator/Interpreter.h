@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Operation.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <atomic>
@@ -196,6 +197,7 @@ public:
 
 private:
   std::unordered_map<mlir::Value, Slot, ValueHash> values_;
+  llvm::SmallPtrSet<mlir::Operation *, 4> activeFunctions_;
   std::vector<PendingCopy> openGroup_;
   std::vector<std::vector<PendingCopy>> committedGroups_;
 };

@@ -70,6 +70,28 @@ module attributes {gpu.container_module} {
     memref.store %mi, %out[%c2] : memref<3xi64>
     return
   }
+  // Conversions round once: f64 -> f16 and i64 -> f32 straight to the
+  // nearest, not through f32 / f64 (which lands on a tie and rounds to even).
+  func.func @convert(%h: memref<1xf16>, %f: memref<1xf32>, %x: f64, %n: i64) {
+    %c0 = arith.constant 0 : index
+    %xh = arith.truncf %x : f64 to f16
+    %nf = arith.sitofp %n : i64 to f32
+    memref.store %xh, %h[%c0] : memref<1xf16>
+    memref.store %nf, %f[%c0] : memref<1xf32>
+    return
+  }
+  // An i32 induction variable stepped past 2^31 - 1.
+  func.func @for_overflow(%lb: i32) {
+    %ub = arith.constant 2147483647 : i32
+    %step = arith.constant 5 : i32
+    scf.for %i = %lb to %ub step %step : i32 {
+    }
+    return
+  }
+  func.func @recurse(%n: i32) {
+    call @recurse(%n) : (i32) -> ()
+    return
+  }
   gpu.module @k {
     gpu.func @oob(%out: memref<16xf32>) kernel {
       %t = gpu.thread_id x
