@@ -17,8 +17,8 @@ rounds the weights, and the error left is that of the 16-bit activations.
 With --emulator KVCC_EMULATE the same steps also run through the model's CUDA
 lowering in the GPU emulator (kvcc_ref/emulated_artifact.py: every kernel,
 cuBLAS GEMM and buffer of the step, without a GPU), checked against the same
-reference and tolerance, and its greedy picks against the CPU model's: equal
-wherever the reference's top-two margin exceeds the two models' error bound.
+reference and tolerance; how often its greedy picks equal the CPU model's is
+reported (implied by the logits bounds except at near ties).
 --gpu-flag passes a lowering option (e.g. --gpu-max-splits=1) to it.
 """
 import argparse
@@ -56,6 +56,10 @@ def main():
                    help="kvcc-emulate: also run the model's CUDA lowering in the GPU emulator")
     p.add_argument("--gpu-flag", action="append", default=[],
                    help="a --gpu-* lowering option for the emulated CUDA model (repeatable)")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--ffn", type=int, default=128)
+    p.add_argument("--vocab", type=int, default=300)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
     p.add_argument("--head-dim", type=int, default=16,
@@ -84,8 +88,9 @@ def main():
 
     model_dir = os.path.join(a.workdir, "model")
     art_dir = os.path.join(a.workdir, "artifact")
-    write_tiny_model(model_dir, a.arch, a.seed, tied=a.tied, heads=a.heads,
-                     kv_heads=a.kv_heads, head_dim=a.head_dim)
+    write_tiny_model(model_dir, a.arch, a.seed, tied=a.tied, layers=a.layers, hidden=a.hidden,
+                     ffn=a.ffn, vocab=a.vocab, heads=a.heads, kv_heads=a.kv_heads,
+                     head_dim=a.head_dim)
     subprocess.run([a.kvcc, "compile", model_dir, "--target=cpu",
                     "--block-size=%d" % a.block_size, "--dtype=%s" % a.dtype,
                     "--kv-cache-dtype=%s" % a.kv_cache_dtype, "-o", art_dir], check=True)
@@ -120,9 +125,9 @@ def main():
     if gpu:
         models.append(("cuda-emulated", gpu, [dict(s, pages=[]) for s in seqs]))
     worst = {name: 0.0 for name, _, _ in models}
-    near_ties = 0
+    rows = same = 0
     for step in plan:
-        picks, abs_err = {}, {}
+        picks = {}
         for sid, toks in step:
             seqs[sid]["all"] += [int(t) for t in toks]
         expects = [ref.forward(seqs[sid]["all"])[-1] for sid, _ in step]
@@ -140,8 +145,6 @@ def main():
                       % (name, a.arch, ids.tolist(), logits.argmax(axis=1).tolist()))
                 return 1
             picks[name] = ids
-            abs_err[name] = [float(np.abs(logits[row] - expects[row]).max())
-                             for row in range(len(step))]
             for row, (sid, _) in enumerate(step):
                 expect = expects[row]
                 err = float(np.abs(logits[row] - expect).max() / np.abs(expect).max())
@@ -151,27 +154,20 @@ def main():
                           % (name, a.arch, sid, len(seqs[sid]["all"]), err, a.tolerance))
                     return 1
         if gpu:
-            # A model whose logits are within e of the reference's picks the
-            # reference's top token wherever the top two are more than 2e
-            # apart; both models must, past twice the larger of their errors.
-            for row, (sid, _) in enumerate(step):
-                top2 = np.sort(expects[row])[-2:]
-                bound = 2 * max(abs_err["cpu"][row], abs_err["cuda-emulated"][row])
-                if top2[1] - top2[0] <= bound:
-                    near_ties += 1
-                elif picks["cpu"][row] != picks["cuda-emulated"][row]:
-                    print("FAIL: %s seq %d at length %d: greedy pick %d on the CPU, %d on "
-                          "the emulated GPU (reference margin %.3g)"
-                          % (a.arch, sid, len(seqs[sid]["all"]), picks["cpu"][row],
-                             picks["cuda-emulated"][row], top2[1] - top2[0]))
-                    return 1
+            # Reported, not checked: the logits bounds above already imply the
+            # picks agree wherever the reference's top two are more than twice
+            # the larger error apart (each pick is then the reference's top
+            # token), so only rows closer than that (near ties) can differ.
+            for row in range(len(step)):
+                rows += 1
+                same += int(picks["cpu"][row] == picks["cuda-emulated"][row])
     print("OK: %s block %d weights %s cache %s: %d steps, worst relative error %.3g"
           % (a.arch, a.block_size, a.dtype, a.kv_cache_dtype, len(plan), worst["cpu"]))
     if gpu:
-        print("OK: cuda-emulated %s: %d steps (%d launches), worst relative error %.3g, "
-              "greedy picks equal to the CPU model's (%d near ties skipped)"
+        print("OK: cuda-emulated %s: %d steps (%d launches), worst relative error %.3g; "
+              "greedy picks equal to the CPU model's on %d of %d rows"
               % (" ".join(a.gpu_flag) or "default lowering", len(plan), gpu.launches,
-                 worst["cuda-emulated"], near_ties))
+                 worst["cuda-emulated"], same, rows))
     return 0
 
 

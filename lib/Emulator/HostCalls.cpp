@@ -24,6 +24,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <climits>
 #include <cstring>
 #include <optional>
 
@@ -100,6 +101,11 @@ bool Warp::execExternalCall(func::CallOp call, uint32_t mask) {
     if (!views[i].alloc)
       return fail(op, "@" + callee + ": operand " + names[i] + " is not bound to an allocation");
   }
+  for (unsigned i = 0; i < 3; ++i)
+    for (int64_t d : views[i].sizes)
+      if (d < 0 || d > INT_MAX)
+        return fail(op, "@" + callee + ": operand " + names[i] + " has a dimension of " +
+                            std::to_string(d) + " (cuBLAS takes 0 .. 2^31 - 1)");
   const MemRefVal &a = views[0], &b = views[1], &c = views[2];
   const int64_t m = a.sizes[0], k = a.sizes[1], n = c.sizes[1];
   const int64_t bRows = gemm->transposedB ? n : k, bCols = gemm->transposedB ? k : n;
@@ -116,18 +122,23 @@ bool Warp::execExternalCall(func::CallOp call, uint32_t mask) {
     const int64_t rows = v.sizes[0], cols = v.sizes[1];
     if (rows == 0 || cols == 0)
       continue;
-    if ((cols > 1 && v.strides[1] != 1) || (rows > 1 && v.strides[0] < cols) || v.offset < 0)
+    // Sizes are at most 2^31 - 1 and the leading dimension too (as cuBLAS's
+    // int), so the footprint below cannot overflow; the offset is bounded by
+    // the allocation before it scales anything.
+    const int64_t allocElems = static_cast<int64_t>(v.alloc->size / v.elemBytes);
+    if ((cols > 1 && v.strides[1] != 1) || (rows > 1 && (v.strides[0] < cols || v.strides[0] > INT_MAX)) ||
+        v.offset < 0 || v.offset > allocElems)
       return fail(op, "@" + callee + ": operand " + names[i] +
-                          " is not a row-major view cuBLAS can address (strides " +
-                          std::to_string(v.strides[0]) + ", " + std::to_string(v.strides[1]) +
-                          ")");
+                          " is not a row-major view cuBLAS can address (offset " +
+                          std::to_string(v.offset) + ", strides " + std::to_string(v.strides[0]) +
+                          ", " + std::to_string(v.strides[1]) + ")");
     const char *first = v.base + v.offset * int64_t(v.elemBytes);
-    const int64_t span = (rows - 1) * v.strides[0] + cols;
+    const int64_t span = (rows - 1) * (rows > 1 ? v.strides[0] : 0) + cols;
     if (!checkRange(op, 0, v, first, size_t(span) * v.elemBytes))
       return false;
   }
-  if (m == 0 || n == 0)
-    return true;
+  if (m == 0 || n == 0 || (k == 0 && !gemm->overwrite))
+    return true; // C += nothing: C untouched, as the runtime leaves it
 
   auto element = [](const MemRefVal &v, int64_t r, int64_t col) -> char * {
     return v.base + (v.offset + r * v.strides[0] + col * v.strides[1]) * int64_t(v.elemBytes);

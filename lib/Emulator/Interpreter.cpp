@@ -17,7 +17,9 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/bit.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 using namespace mlir;
 using namespace kvcc::emu;
@@ -64,20 +66,22 @@ double kvcc::emu::sim::toDouble(Type t, uint64_t bits) {
 }
 
 uint64_t kvcc::emu::sim::fromDouble(Type t, double v) {
-  if (t.isF16() || t.isBF16()) {
-    // Through float only when that is exact: a double rounded to float and
-    // then to 16 bits can land an ulp off the nearest 16-bit value.
+  if (t.isF64())
+    return llvm::bit_cast<uint64_t>(v);
+  // Through float only when that is exact (and defined: a finite double past
+  // float's range is not): a double rounded to float and then to 16 bits can
+  // land an ulp off the nearest 16-bit value.
+  if (std::isnan(v) || std::isinf(v) || std::fabs(v) <= std::numeric_limits<float>::max()) {
     float f = static_cast<float>(v);
+    if (t.isF32())
+      return llvm::bit_cast<uint32_t>(f);
     if (static_cast<double>(f) == v || std::isnan(v))
       return t.isF16() ? kvcc::floatToHalf(f) : kvcc::floatToBFloat16(f);
-    APFloat a(v);
-    bool lost;
-    a.convert(cast<FloatType>(t).getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
-    return a.bitcastToAPInt().getZExtValue();
   }
-  if (t.isF32())
-    return llvm::bit_cast<uint32_t>(static_cast<float>(v));
-  return llvm::bit_cast<uint64_t>(v);
+  APFloat a(v);
+  bool lost;
+  a.convert(cast<FloatType>(t).getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+  return a.bitcastToAPInt().getZExtValue();
 }
 
 int64_t kvcc::emu::sim::toSigned(unsigned width, uint64_t bits) {
@@ -272,38 +276,52 @@ bool Warp::execControl(Operation &op, uint32_t mask, bool &handled) {
                &step = get(f.getStep());
     Block *body = f.getBody();
     bool badStep = false;
-    forLanes(mask, [&](unsigned l) { badStep |= toSigned(w, step.at(l, 0)) <= 0; });
+    forLanes(mask, [&](unsigned l) {
+      badStep |= isUnsigned ? truncBits(w, step.at(l, 0)) == 0 : toSigned(w, step.at(l, 0)) <= 0;
+    });
     if (badStep)
-      return fail(&op, "scf.for with a step <= 0");
+      return fail(&op, isUnsigned ? "scf.for with a step of 0" : "scf.for with a step <= 0");
     forward(f.getInitArgs(), f.getRegionIterArgs(), mask);
-    int64_t iv[kWarpSize] = {};
-    forLanes(mask, [&](unsigned l) { iv[l] = toSigned(w, lb.at(l, 0)); });
+    // The induction variable as a W-bit integer of the loop's signedness (held
+    // in 64 bits: sign- or zero-extended).
+    auto extend = [&](uint64_t bits) {
+      return isUnsigned ? truncBits(w, bits) : static_cast<uint64_t>(toSigned(w, bits));
+    };
+    uint64_t iv[kWarpSize] = {};
+    forLanes(mask, [&](unsigned l) { iv[l] = extend(lb.at(l, 0)); });
     uint32_t active = mask;
     while (true) {
       uint32_t run = 0;
       forLanes(active, [&](unsigned l) {
-        bool more = isUnsigned ? truncBits(w, static_cast<uint64_t>(iv[l])) < truncBits(w, ub.at(l, 0))
-                               : iv[l] < toSigned(w, ub.at(l, 0));
+        uint64_t bound = extend(ub.at(l, 0));
+        bool more = isUnsigned ? iv[l] < bound
+                               : static_cast<int64_t>(iv[l]) < static_cast<int64_t>(bound);
         if (more)
           run |= 1u << l;
       });
       if (!run)
         break;
       Slot &ivSlot = def(f.getInductionVar(), 1);
-      forLanes(run, [&](unsigned l) { ivSlot.at(l, 0) = truncBits(w, static_cast<uint64_t>(iv[l])); });
+      forLanes(run, [&](unsigned l) { ivSlot.at(l, 0) = truncBits(w, iv[l]); });
       if (!runBlock(*body, run))
         return false;
       forward(body->getTerminator()->getOperands(), f.getRegionIterArgs(), run);
-      // The induction variable is a W-bit integer: a step past its range is
-      // an overflow the loop's arithmetic would wrap, reported instead.
+      // A step past the variable's range is an overflow the loop's arithmetic
+      // would wrap; it is reported instead.
       bool overflow = false;
       forLanes(run, [&](unsigned l) {
-        int64_t next;
-        overflow |= __builtin_add_overflow(iv[l], toSigned(w, step.at(l, 0)), &next);
-        if (w < 64)
-          overflow |= isUnsigned ? truncBits(w, uint64_t(next)) != uint64_t(next)
-                                 : toSigned(w, uint64_t(next)) != next;
-        iv[l] = next;
+        uint64_t step1 = extend(step.at(l, 0));
+        if (isUnsigned) {
+          uint64_t next;
+          overflow |= __builtin_add_overflow(iv[l], step1, &next) || truncBits(w, next) != next;
+          iv[l] = next;
+        } else {
+          int64_t next;
+          overflow |= __builtin_add_overflow(static_cast<int64_t>(iv[l]),
+                                             static_cast<int64_t>(step1), &next) ||
+                       toSigned(w, static_cast<uint64_t>(next)) != next;
+          iv[l] = static_cast<uint64_t>(next);
+        }
       });
       if (overflow)
         return fail(&op, "scf.for induction variable overflows its " + std::to_string(w) +

@@ -92,6 +92,29 @@ module attributes {gpu.container_module} {
     call @recurse(%n) : (i32) -> ()
     return
   }
+  // A GEMM operand view of a hostile size (from an argument).
+  func.func @gemm_hostile(%a: memref<2x3xf32>, %b: memref<4x3xf32>, %c: memref<2x4xf32>, %m: index) {
+    %a0 = memref.reinterpret_cast %a to offset: [0], sizes: [%m, 3], strides: [3, 1] : memref<2x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %b0 = memref.cast %b : memref<4x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    %c0 = memref.reinterpret_cast %c to offset: [0], sizes: [%m, 4], strides: [4, 1] : memref<2x4xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
+    call @kvcc_cuda_matmul_nt_beta0(%a0, %b0, %c0) : (memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>, memref<?x?xf32, strided<[?, ?], offset: ?>>) -> ()
+    return
+  }
+  // An unsigned i8 loop over 200..250 (past the signed range) counts its trips.
+  func.func @for_unsigned(%out: memref<1xi32>) {
+    %lb = arith.constant 200 : i8
+    %ub = arith.constant 250 : i8
+    %s = arith.constant 10 : i8
+    %c0 = arith.constant 0 : index
+    %zero = arith.constant 0 : i32
+    %one = arith.constant 1 : i32
+    %n = scf.for unsigned %i = %lb to %ub step %s iter_args(%acc = %zero) -> (i32) : i8 {
+      %next = arith.addi %acc, %one : i32
+      scf.yield %next : i32
+    }
+    memref.store %n, %out[%c0] : memref<1xi32>
+    return
+  }
   gpu.module @k {
     gpu.func @oob(%out: memref<16xf32>) kernel {
       %t = gpu.thread_id x
