@@ -92,6 +92,12 @@ module attributes {gpu.container_module} {
     call @recurse(%n) : (i32) -> ()
     return
   }
+  func.func @vote(%out: memref<32xi32>, %split: i32) {
+    %c1 = arith.constant 1 : index
+    %c32 = arith.constant 32 : index
+    gpu.launch_func @k::@vote blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%out : memref<32xi32>, %split : i32)
+    return
+  }
   // A GEMM operand view of a hostile size (from an argument).
   func.func @gemm_hostile(%a: memref<2x3xf32>, %b: memref<4x3xf32>, %c: memref<2x4xf32>, %m: index) {
     %a0 = memref.reinterpret_cast %a to offset: [0], sizes: [%m, 3], strides: [3, 1] : memref<2x3xf32> to memref<?x?xf32, strided<[?, ?], offset: ?>>
@@ -120,6 +126,22 @@ module attributes {gpu.container_module} {
       %t = gpu.thread_id x
       %f = arith.constant 1.0 : f32
       memref.store %f, %out[%t] : memref<16xf32>
+      gpu.return
+    }
+    // vote.sync.ballot of odd lanes; lanes below SPLIT name only the low half
+    // as members (a disagreement unless SPLIT is 0).
+    gpu.func @vote(%out: memref<32xi32>, %split: i32) kernel {
+      %t = gpu.thread_id x
+      %ti = arith.index_cast %t : index to i32
+      %full = arith.constant -1 : i32
+      %low = arith.constant 65535 : i32
+      %one = arith.constant 1 : i32
+      %below = arith.cmpi ult, %ti, %split : i32
+      %mask = arith.select %below, %low, %full : i32
+      %bit = arith.andi %ti, %one : i32
+      %odd = arith.cmpi eq, %bit, %one : i32
+      %b = nvvm.vote.sync ballot %mask, %odd -> i32
+      memref.store %b, %out[%t] : memref<32xi32>
       gpu.return
     }
     gpu.func @divergent_shuffle(%out: memref<32xf32>) kernel {
