@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kvcc_ref.artifact import Artifact  # noqa: E402
 from kvcc_ref.emulated_artifact import EmulatedArtifact  # noqa: E402
 from kvcc_ref.reference import ReferenceModel  # noqa: E402
-from kvcc_ref.tiny_model import write_tiny_model  # noqa: E402
+from kvcc_ref.tiny_model import (add_shape_arguments, shape_from_args,  # noqa: E402
+                                 write_tiny_model)
 
 
 def main():
@@ -41,7 +42,6 @@ def main():
     p.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--block-size", type=int, default=16)
-    p.add_argument("--tied", action="store_true")
     p.add_argument("--workdir", required=True)
     p.add_argument("--tolerance", type=float, default=None,
                    help="default: 1e-4 with an f32 cache, 2e-3 f16, 5e-3 bf16; "
@@ -56,15 +56,9 @@ def main():
                    help="kvcc-emulate: also run the model's CUDA lowering in the GPU emulator")
     p.add_argument("--gpu-flag", action="append", default=[],
                    help="a --gpu-* lowering option for the emulated CUDA model (repeatable)")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--ffn", type=int, default=128)
-    p.add_argument("--vocab", type=int, default=300)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--kv-heads", type=int, default=2)
-    p.add_argument("--head-dim", type=int, default=16,
-                   help="64 or more with --dtype f16/bf16: the CUDA lowering's tensor-core "
-                        "attention kernels")
+    # The model: --layers, --heads, --head-dim, ... (64 or more with --dtype f16/bf16:
+    # the CUDA lowering's tensor-core attention kernels).
+    add_shape_arguments(p)
     p.add_argument("--steps", type=int, default=12,
                    help="decode steps after the two prefill steps")
     a = p.parse_args()
@@ -88,9 +82,7 @@ def main():
 
     model_dir = os.path.join(a.workdir, "model")
     art_dir = os.path.join(a.workdir, "artifact")
-    write_tiny_model(model_dir, a.arch, a.seed, tied=a.tied, layers=a.layers, hidden=a.hidden,
-                     ffn=a.ffn, vocab=a.vocab, heads=a.heads, kv_heads=a.kv_heads,
-                     head_dim=a.head_dim)
+    write_tiny_model(model_dir, a.arch, a.seed, **shape_from_args(a))
     subprocess.run([a.kvcc, "compile", model_dir, "--target=cpu",
                     "--block-size=%d" % a.block_size, "--dtype=%s" % a.dtype,
                     "--kv-cache-dtype=%s" % a.kv_cache_dtype, "-o", art_dir], check=True)

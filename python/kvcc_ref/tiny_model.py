@@ -119,6 +119,31 @@ def make_weights(config, seed):
     return {k: v.astype(np.float32) for k, v in w.items()}
 
 
+def add_shape_arguments(parser):
+    """The command-line options of make_config's geometry (--layers, --hidden, --heads,
+    --kv-heads, --head-dim, --ffn, --vocab, --sliding-window, --rope-theta, --tied),
+    with make_config's defaults; shape_from_args turns them into its keywords."""
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--kv-heads", type=int, default=2)
+    parser.add_argument("--head-dim", type=int, default=16)
+    parser.add_argument("--ffn", type=int, default=128)
+    parser.add_argument("--vocab", type=int, default=300)
+    parser.add_argument("--sliding-window", type=int, default=8,
+                        help="mistral: attention window; qwen2: written but disabled")
+    parser.add_argument("--rope-theta", type=float, default=10000.0)
+    parser.add_argument("--tied", action="store_true", help="tie lm_head to the embedding")
+
+
+def shape_from_args(args):
+    """make_config's keywords from the options add_shape_arguments added."""
+    return dict(layers=args.layers, hidden=args.hidden, heads=args.heads,
+                kv_heads=args.kv_heads, head_dim=args.head_dim, ffn=args.ffn,
+                vocab=args.vocab, sliding_window=args.sliding_window, tied=args.tied,
+                rope_theta=args.rope_theta)
+
+
 def write_tiny_model(out_dir, arch="llama", seed=0, **dims):
     """Write a complete HF-style model directory; returns the config dict.
 

@@ -9,7 +9,8 @@
 // Each argument of the entry function is a .npy file (memrefs: the dtype must
 // match the element type; bf16 as raw 16-bit integers) or a number (scalars).
 // After the run every memref argument, outputs and caches included, is
-// written to OUT/argN.npy. See include/kvcc/Emulator/GPUEmulator.h for what
+// written to OUT/argN.npy (--out-args=I,J,... names the ones worth writing:
+// a model's weights are read-only and large). See include/kvcc/Emulator/GPUEmulator.h for what
 // the emulator checks.
 //
 //===----------------------------------------------------------------------===//
@@ -41,6 +42,9 @@ cl::opt<std::string> entryName("entry", cl::desc("the host function to run"), cl
 cl::opt<std::string> outDir("out-dir",
                             cl::desc("where every memref argument is written after the run "
                                      "(argN.npy)"));
+cl::list<unsigned> outArgs("out-args", cl::CommaSeparated,
+                          cl::desc("only these memref arguments (indices) are written to "
+                                   "--out-dir (default: all)"));
 cl::opt<int> smCount("sm-count",
                      cl::desc("what kvcc_cuda_multiprocessor_count answers (default 132)"),
                      cl::init(132));
@@ -151,6 +155,10 @@ int main(int argc, char **argv) {
     }
   }
 
+  for (unsigned i : outArgs)
+    if (i >= argumentTexts.size())
+      return fail("--out-args: there is no argument " + std::to_string(i));
+
   kvcc::emu::EmulatorOptions options;
   options.multiprocessorCount = smCount;
   kvcc::emu::EmulationStats stats;
@@ -162,7 +170,8 @@ int main(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
       return fail("cannot create '" + outDir + "': " + ec.message());
     for (size_t i = 0; i < arrays.size(); ++i) {
-      if (!arguments[i].isMemRef)
+      if (!arguments[i].isMemRef ||
+          (!outArgs.empty() && llvm::find(outArgs, i) == outArgs.end()))
         continue;
       std::string path = outDir + "/arg" + std::to_string(i) + ".npy";
       if (kvcc::Status s = kvcc::writeNpy(path, arrays[i]); !s.ok())
