@@ -111,10 +111,12 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     Buffers stay host-side `memref.alloc`s here; `kvc-host-buffers-to-gpu`
     turns them into device allocations after bufferization.
 
-    The tensor-core prefill kernel's shared-memory tiles are XOR-swizzled in
-    16-byte chunks (upstream's nvgpu shared-memory optimization) so that
-    ldmatrix and cp.async are free of bank conflicts; `swizzle-shared-memory=0`
-    keeps the plain row-major tiles (for A/B benchmarks).
+    The tensor-core prefill kernel's shared-memory tiles (views of the
+    launch's dynamic shared memory) are XOR-swizzled in 16-byte chunks (chunk
+    c of row r at c ^ (r mod 8)) so that ldmatrix and cp.async are free of
+    bank conflicts; the ldmatrix addresses are byte offsets whose k-steps are
+    one XOR with a constant. `swizzle-shared-memory=0` keeps the plain
+    row-major tiles (for A/B benchmarks).
 
     `prefill-rows` and `prefill-keys` choose the prefill kernel's tile. 128
     rows give each warp two 16-row MMA tiles that share every K and V

@@ -187,7 +187,8 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
     auto tensorCoreParams = [&](PrefillTile tile, bool decodeTokens) {
       return PrefillParams{G,       D,      s.blockSize, s.kvHeads, s.scale,
                            s.causal, s.window, s.softcap, s.layout, tile,
-                           options.prefillLazyRescale, decodeTokens, query, pages,
+                           options.prefillLazyRescale, options.swizzleSharedMemory,
+                           decodeTokens, query, pages,
                            tables,  lens,   starts,      out};
     };
     // Decode tokens: the flash-decoding kernel, or for large groups the

@@ -46,12 +46,12 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
                                                  RewritePatternSet &patterns) {
           populateKVCAttentionToGPUPatterns(
               converter, patterns,
-              AttentionKernelOptions{tile, prefillLazyRescale, decodeTensorCores});
+              AttentionKernelOptions{tile, prefillLazyRescale, swizzleSharedMemory,
+                                     decodeTensorCores});
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);
-        })) ||
-        failed(swizzlePrefillSharedMemory(getOperation(), swizzleSharedMemory)))
+        })))
       signalPassFailure();
   }
 };

@@ -19,6 +19,8 @@ struct PrefillParams {
   PrefillTile tile;
   /// Rescale O only when a row's max grew by more than 2^8 (an A/B option).
   bool lazyRescale;
+  /// XOR-swizzle the shared-memory tiles (off only to measure what it buys).
+  bool swizzle;
   /// The decode instance (kvc_decode_mma_attention): one-token sequences,
   /// one row tile a sequence; otherwise sequences of two or more tokens.
   bool decodeTokens;
@@ -41,15 +43,6 @@ bool prefillKernelApplies(mlir::Type elem, int64_t headDim, int64_t groupSize);
 /// `decodeTokens` its decode instance over the one-token sequences, a CTA per
 /// (split, KV head, sequence) (`splits`).
 void emitPrefillAttention(mlir::ImplicitLocOpBuilder &b, const PrefillParams &p);
-
-/// XOR-swizzles the shared-memory tiles of every prefill kernel under `root`
-/// (upstream's nvgpu shared-memory optimization: the 16-byte chunk of column
-/// c in row r moves to chunk c ^ (r mod 8 or 16)), so the 8 row addresses of
-/// an ldmatrix, and the cp.async stores, hit 8 different bank groups instead
-/// of one. Run after the conversion, outside the rewriter (the transform
-/// edits indices in place); fails if a tile is accessed in a way it cannot
-/// permute. With `enabled` false the kernels only lose their marker.
-mlir::LogicalResult swizzlePrefillSharedMemory(mlir::Operation *root, bool enabled);
 
 } // namespace kvcc
 

@@ -34,7 +34,6 @@
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
-#include "mlir/Dialect/NVGPU/Transforms/Transforms.h"
 
 #include <array>
 #include <limits>
@@ -50,12 +49,8 @@ constexpr int64_t kPrefillWarps = kGPUBlockThreads / 32;
 /// The lazy rescale keeps a row's max until it grows by more than this (in
 /// log2 units): the softmax weights stay at most 2^8.
 constexpr double kLazyRescaleLog2 = 8.0;
-/// The most static shared memory a kernel may declare (more is dynamic).
-constexpr int64_t kStaticSharedMemoryBytes = 48 * 1024;
 /// The most CTAs a grid's y dimension takes.
 constexpr int64_t kMaxGridY = 65535;
-/// Marks the prefill launches whose tiles swizzlePrefillSharedMemory permutes.
-constexpr llvm::StringLiteral kSwizzleAttr = "kvcc.swizzle_shared_memory";
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
 }
@@ -202,12 +197,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   const int64_t qBytes = sQType.getNumElements() * sQType.getElementTypeBitWidth() / 8;
   const int64_t kvBytes = sKVType.getNumElements() * sKVType.getElementTypeBitWidth() / 8;
   const int64_t smemBytes = qBytes + 2 * kvBytes;
-  // Static shared memory stops at 48 KiB; a bigger tile takes the dynamic
-  // kind (the runtime opts the kernel in on its first launch). MLIR lowers
-  // gpu.dynamic_shared_memory to a zero-length shared global at offset 0 of
-  // the CTA's window (ptxas reports 1 byte), so the views index the launch's
-  // dynamic bytes; the kernel has no other shared memory to overlap.
-  const bool dynamicSmem = smemBytes > kStaticSharedMemoryBytes;
+  // The tiles are views of the launch's dynamic shared memory (one i8
+  // buffer: the ldmatrix addresses are byte offsets into it, see
+  // ldmatrixAt); past 48 KiB the runtime opts the kernel in on its first
+  // launch. MLIR lowers gpu.dynamic_shared_memory to a zero-length shared
+  // global at offset 0 of the CTA's window (ptxas reports 1 byte).
   Value tokens = memref::DimOp::create(b, p.query, 0);
   Value numSeqs = memref::DimOp::create(b, p.contextLens, 0);
   // Enough row tiles for the longest possible chunk (every token of the
@@ -235,32 +229,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Value gridY = p.decodeTokens ? L.idx(p.kvHeads) : L.minU(slots, L.idx(kMaxGridY));
   Value gridZ = p.decodeTokens ? numSeqs : L.ceilDiv(slots, L.idx(kMaxGridY));
   auto name = kernelName(b, p.decodeTokens ? "kvc_decode_mma_attention" : "kvc_prefill_attention");
-  Value dynamicBytes;
-  if (dynamicSmem)
-    dynamicBytes = arith::ConstantIntOp::create(b, smemBytes, 32);
-  SmallVector<Type> attributions;
-  if (!dynamicSmem)
-    attributions = {sQType, sKVType, sKVType};
+  Value dynamicBytes = arith::ConstantIntOp::create(b, smemBytes, 32);
   auto launch = gpu::LaunchOp::create(
       b, gridX, gridY, gridZ, L.idx(kGPUBlockThreads), L.idx(1),
-      L.idx(1), dynamicBytes, nullptr, {}, attributions, {}, nullptr, nullptr,
+      L.idx(1), dynamicBytes, nullptr, {}, {}, {}, nullptr, nullptr,
       nullptr, name, name);
-  launch->setAttr(kSwizzleAttr, b.getUnitAttr());
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&launch.getBody().front());
   Loops K{b};
-  Value sQ, sK, sV;
-  if (dynamicSmem) {
-    auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, workgroup);
-    Value buffer = gpu::DynamicSharedMemoryOp::create(b, raw);
-    sQ = memref::ViewOp::create(b, sQType, buffer, K.idx(0), ValueRange{});
-    sK = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes), ValueRange{});
-    sV = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes + kvBytes), ValueRange{});
-  } else {
-    sQ = launch.getWorkgroupAttributions()[0];
-    sK = launch.getWorkgroupAttributions()[1];
-    sV = launch.getWorkgroupAttributions()[2];
-  }
+  auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, workgroup);
+  Value buffer = gpu::DynamicSharedMemoryOp::create(b, raw);
+  Value sQ = memref::ViewOp::create(b, sQType, buffer, K.idx(0), ValueRange{});
+  Value sK = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes), ValueRange{});
+  Value sV = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes + kvBytes), ValueRange{});
   Value tid = launch.getThreadIds().x;
   Value group, seq, slot;
   // The first slot of sequence s, which starts at query row `start`.
@@ -280,6 +261,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   }
   Value warp = K.divU(tid, K.idx(32)), lane = K.remU(tid, K.idx(32));
   Value quad = K.divU(lane, K.idx(4)), t4 = K.remU(lane, K.idx(4));
+  // The tiles' rows are D/8 16-byte chunks; chunk c of row r is stored at
+  // chunk c ^ (r mod 8) (with p.swizzle), so the 8 rows an ldmatrix matrix
+  // reads (consecutive, one chunk column) and the cp.async stores of a row
+  // hit 8 different 16-byte bank groups instead of one. Writers permute the
+  // column here; readers fold the permutation into their byte offsets
+  // (ldmatrixAt).
+  auto swizzledColumn = [&](ImplicitLocOpBuilder &b, Value row, Value col) -> Value {
+    if (!p.swizzle)
+      return col;
+    Loops L{b};
+    Value chunk = arith::XOrIOp::create(b, L.divU(col, L.idx(8)), L.remU(row, L.idx(8)));
+    return L.mul(chunk, L.idx(8));
+  };
   Value first = K.loadIndex(p.queryStart, {seq});
   Value qlen = K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), first);
   Value ctx = K.loadIndex(p.contextLens, {seq});
@@ -332,13 +326,14 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Loops L{b};
       Value r = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
       Value prow = L.add(rowBase, r);
+      Value tileCol = swizzledColumn(b, r, col);
       Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
       Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
       Value safeTok = arith::SelectOp::create(b, valid, tok, L.idx(0));
       SmallVector<Value> src = {L.add(first, safeTok), L.add(L.mul(group, L.idx(G)), head), col};
       if (queryElem == elem) {
         Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
-        nvgpu::DeviceAsyncCopyOp::create(b, tokenType, sQ, ValueRange{r, col}, p.query, src,
+        nvgpu::DeviceAsyncCopyOp::create(b, tokenType, sQ, ValueRange{r, tileCol}, p.query, src,
                                          b.getIndexAttr(8), n, nullptr);
         return;
       }
@@ -349,7 +344,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Value zero = arith::ConstantOp::create(
           b, DenseElementsAttr::get(VectorType::get({8}, elem), b.getFloatAttr(elem, 0.0)));
       Value staged = arith::SelectOp::create(b, valid, L.convertTo(row, elem), zero);
-      vector::StoreOp::create(b, staged, sQ, ValueRange{r, col}, false, llvm::Align(16));
+      vector::StoreOp::create(b, staged, sQ, ValueRange{r, tileCol}, false, llvm::Align(16));
     });
     // A thread's share of a K/V tile: N·D/8 16-byte chunks over the CTA's
     // threads, each chunk of one key row (so the thread's column is the same
@@ -360,6 +355,9 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     const int64_t keysPerPass = kGPUBlockThreads / (D / 8);
     Value chunkKey = L.divU(tid, L.idx(D / 8));
     Value chunkCol = L.mul(L.remU(tid, L.idx(D / 8)), L.idx(8));
+    // The thread's keys are keysPerPass (a multiple of 8) apart: one
+    // swizzled column for all of them.
+    Value chunkTileCol = swizzledColumn(b, chunkKey, chunkCol);
     // Where the thread's chunks of K/V tile `tile` come from: every
     // block-table read is issued before any copy uses one, so a tile waits
     // for one read, not one per chunk. A position past `hi` reads the page
@@ -388,6 +386,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     Value pageView = memref::CollapseShapeOp::create(
         b, p.pages, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3, 4}});
     Value lo32 = toI32(b, lo), hi32 = toI32(b, hi);
+    Value tileFirstPos32 = toI32(b, tileFirstPos), tileLastPos32 = toI32(b, tileLastPos);
+    Value firstPos32 = toI32(b, firstPos);
     Value chunkKey32 = toI32(b, chunkKey);
     Value headCol32 = arith::AddIOp::create(
         b, arith::MulIOp::create(b, toI32(b, group), c32(b, headStride)), toI32(b, chunkCol));
@@ -426,7 +426,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               arith::AddIOp::create(b, rowInPage, c32(b, kv * cacheStrides[1])));
           // K/V rows are streamed once per CTA: bypass L1 (cp.async.cg).
           nvgpu::DeviceAsyncCopyOp::create(b, tokenType, kv ? sV : sK,
-                                           ValueRange{stage, key, chunkCol}, pageView,
+                                           ValueRange{stage, key, chunkTileCol}, pageView,
                                            ValueRange{page, inPage}, b.getIndexAttr(8), n,
                                            b.getUnitAttr());
         }
@@ -453,25 +453,72 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     SmallVector<Value> init(MT * (D / 8), zeroAcc);
     init.append(2 * MT, Loops{b}.f32(kNoScore));
     init.append(2 * MT, Loops{b}.f32(0.0));
-    Value aRowInTile = L.add(L.remU(lane, L.idx(8)),
-                             L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8)));
-    SmallVector<Value> aRow;
-    for (int64_t t = 0; t < MT; ++t)
-      aRow.push_back(L.add(L.add(warpRow, L.idx(16 * t)), aRowInTile));
-    Value aCol = L.mul(L.divU(lane, L.idx(16)), L.idx(8));
-    // B fragments by ldmatrix.x4, lanes 8i..8i+7 addressing matrix i: K
-    // (keys x d) matrices (n, k lo), (n, k hi), (n + 8, k lo), (n + 8, k hi);
-    // V (keys x d, transposed) (k lo, n), (k hi, n), (k lo, n + 8), (k hi, n + 8).
-    Value bRow = L.remU(lane, L.idx(8));
-    Value bCol = L.mul(L.remU(L.divU(lane, L.idx(8)), L.idx(2)), L.idx(8));
-    Value bPairRow = L.add(bRow, L.mul(L.divU(lane, L.idx(16)), L.idx(8)));
-    Value vPairCol = aCol; // lanes 16-31 address the second 8 columns, as for Q
-    Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
-    // Rows quad and quad + 8 of MMA tile t, tile-relative.
-    auto fragmentRow = [&](ImplicitLocOpBuilder &b, int64_t t, int64_t i) {
-      Loops L{b};
-      return L.add(L.add(warpRow, L.idx(16 * t + 8 * i)), quad);
+    // ldmatrix addresses as byte offsets into the shared buffer. A lane
+    // addresses one 16-byte chunk row of a matrix: row r (r mod 8 = lane
+    // mod 8 for every matrix below), chunk h + 2·ks (Q and K: k-step ks,
+    // h the lane's half of the 16 columns) or h + n (V: column pair n,
+    // even). With rows of RB = 2·D bytes (a power of two >= 128) and tiles
+    // starting at multiples of RB, the swizzled offset
+    //   tile + r·RB + 16·((h + 2ks) ^ (r mod 8)) = (tile + r·RB + 16·(h ^ (r mod 8))) ^ 32ks
+    // (h < 2 <= 2ks's lowest set bit; the XOR stays below RB), and likewise
+    // ^ 16n for V: each k-step or column pair is one XOR with a constant of
+    // a per-lane base, and the other rows (MMA tiles, key blocks, V's
+    // k-steps) are constant multiples of RB added after it, which ptxas
+    // folds into the ldmatrix's immediate. (The generic swizzle of the
+    // indices cost a register or a spill per address at 128x64.)
+    const int64_t rowBytes = D * elem.getIntOrFloatBitWidth() / 8;
+    const int64_t stageBytes = N * rowBytes;
+    assert(rowBytes >= 128 && llvm::isPowerOf2_64(rowBytes) && "rows of 8 or more chunks");
+    Value lane8 = toI32(b, L.remU(lane, L.idx(8)));
+    Value hA = toI32(b, L.divU(lane, L.idx(16)));                   // lanes 16-31: k hi (Q), n + 1 (V)
+    Value hB = toI32(b, L.remU(L.divU(lane, L.idx(8)), L.idx(2))); // odd octets: k hi (K), row + 8 (V)
+    auto chunkOffset = [&](Value h) -> Value {
+      Value chunk = p.swizzle ? arith::XOrIOp::create(b, h, lane8).getResult() : h;
+      return arith::MulIOp::create(b, chunk, c32(b, 16));
     };
+    auto rowOffset = [&](Value row) -> Value {
+      return arith::MulIOp::create(b, row, c32(b, rowBytes));
+    };
+    // Q: A fragments, rows warpRow + 16t + (lane mod 8) + 8·hB, chunks hA + 2ks.
+    Value qLane = arith::AddIOp::create(
+        b,
+        rowOffset(arith::AddIOp::create(
+            b, toI32(b, warpRow),
+            arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hB, c32(b, 8))))),
+        chunkOffset(hA));
+    // K: B fragments by ldmatrix.x4, lanes 8i..8i+7 addressing matrix i
+    // (n, k lo), (n, k hi), (n + 8, k lo), (n + 8, k hi): rows
+    // (lane mod 8) + 8·hA, chunks hB + 2ks.
+    Value kLane = arith::AddIOp::create(
+        b,
+        rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hA, c32(b, 8)))),
+        chunkOffset(hB));
+    kLane = arith::AddIOp::create(b, kLane, c32(b, qBytes));
+    // V (keys x d, transposed): matrices (k lo, n), (k hi, n), (k lo, n + 8),
+    // (k hi, n + 8): rows 16ks + (lane mod 8) + 8·hB, chunks hA + n.
+    Value vLane = arith::AddIOp::create(
+        b,
+        rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hB, c32(b, 8)))),
+        chunkOffset(hA));
+    vLane = arith::AddIOp::create(b, vLane, c32(b, qBytes + kvBytes));
+    // One ldmatrix.x4 at byte offset `offset` of the buffer (the lane's
+    // address), through a one-chunk view.
+    auto chunkView = MemRefType::get({8}, elem, nullptr, workgroup);
+    auto ldmatrixAt = [&](ImplicitLocOpBuilder &b, Value offset, bool transpose) -> Value {
+      Value shift = arith::IndexCastUIOp::create(b, b.getIndexType(), offset);
+      Value chunk = memref::ViewOp::create(b, chunkView, buffer, shift, ValueRange{});
+      return nvgpu::LdMatrixOp::create(b, aType, chunk, ValueRange{Loops{b}.idx(0)}, transpose,
+                                       /*numTiles=*/4);
+    };
+    Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
+    // Rows quad and quad + 8 of MMA tile t, counted from the sequence's
+    // first row; 32-bit, as the positions (a 64-bit row kept live across the
+    // loop for the epilogue spilled at sm_80).
+    auto fragmentRow = [&](ImplicitLocOpBuilder &b, int64_t t, int64_t i) -> Value {
+      Loops L{b};
+      return toI32(b, L.add(L.add(rowBase, warpRow), L.add(quad, L.idx(16 * t + 8 * i))));
+    };
+    Value qlen32 = toI32(b, qlen);
 
     auto loop = scf::ForOp::create(
         b, L.idx(0), numTiles, L.idx(1), init,
@@ -498,17 +545,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // K fragment serves all MT row tiles, and one ldmatrix.x4 loads
           // the fragments of two 8-key column tiles.
           SmallVector<SmallVector<Value>> s(MT, SmallVector<Value>(N / 8, zeroAcc));
+          Value stageOffset = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes));
+          Value kStage = arith::AddIOp::create(b, kLane, stageOffset);
+          Value vStage = arith::AddIOp::create(b, vLane, stageOffset);
           for (int64_t ks = 0; ks < D / 16; ++ks) {
+            Value qStep = arith::XOrIOp::create(b, qLane, c32(b, 32 * ks));
+            Value kStep = arith::XOrIOp::create(b, kStage, c32(b, 32 * ks));
             SmallVector<Value> a;
             for (int64_t t = 0; t < MT; ++t)
-              a.push_back(nvgpu::LdMatrixOp::create(
-                  b, aType, sQ, ValueRange{aRow[t], L.add(aCol, L.idx(ks * 16))},
-                  /*transpose=*/false, /*numTiles=*/4));
+              a.push_back(ldmatrixAt(
+                  b, arith::AddIOp::create(b, qStep, c32(b, 16 * t * rowBytes)), false));
             for (int64_t n = 0; n < N / 8; n += 2) {
-              Value pair = nvgpu::LdMatrixOp::create(
-                  b, aType, sK,
-                  ValueRange{stage, L.add(bPairRow, L.idx(n * 8)), L.add(bCol, L.idx(ks * 16))},
-                  false, 4);
+              Value pair = ldmatrixAt(
+                  b, arith::AddIOp::create(b, kStep, c32(b, 8 * n * rowBytes)), false);
               for (int64_t half = 0; half < 2; ++half) {
                 Value bk = fragmentHalf(b, pair, half);
                 for (int64_t t = 0; t < MT; ++t)
@@ -517,7 +566,6 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             }
           }
 
-          Value tileStart = L.add(lo, L.mul(j, L.idx(N)));
           Value tileStart32 = arith::AddIOp::create(
               b, lo32, arith::MulIOp::create(b, toI32(b, j), c32(b, N)));
           SmallVector<Value> yield(state.begin(), state.end());
@@ -529,29 +577,59 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           Value c = L.f32(p.softcap ? 1.0 : p.scale * kLog2E);
           // Only tiles that cross the diagonal, the window's edge or the end
           // of the keys need per-element masks; the others (most of a long
-          // causal prefill) skip the compares and selects.
-          Value tileEnd = L.add(tileStart, L.idx(N));
-          Value needsMask = arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, tileEnd, hi);
+          // causal prefill) skip the compares and selects. (32-bit, as the
+          // positions: 64-bit index compares kept four more registers live.)
+          Value tileLast32 = arith::AddIOp::create(b, tileStart32, c32(b, N - 1));
+          Value needsMask = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, tileLast32, hi32);
           if (p.causal)
             needsMask = arith::OrIOp::create(
                 b, needsMask,
-                arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, L.sub(tileEnd, L.idx(1)), tileFirstPos));
+                arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, tileLast32, tileFirstPos32));
+          // tileStart + window <= tileLastPos as a difference (no overflow).
           if (p.window)
             needsMask = arith::OrIOp::create(
                 b, needsMask,
-                arith::CmpIOp::create(b, arith::CmpIPredicate::sle, L.add(tileStart, L.idx(*p.window)),
-                                      tileLastPos));
+                arith::CmpIOp::create(
+                    b, arith::CmpIPredicate::sge, arith::SubIOp::create(b, tileLastPos32, tileStart32),
+                    c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max()))));
           // The scores of MMA tile t, element (n, i, jj) at [(n * 2 + i) * 2 + jj];
           // rows (quad, quad + 8).
           auto scoresOf = [&](ImplicitLocOpBuilder &b, int64_t t, bool masked) {
             Loops L{b};
-            // 32-bit positions, as in the copies.
-            Value valid[2], pos[2];
-            for (int64_t i = 0; i < 2 && masked; ++i) {
-              Value tok = arith::DivUIOp::create(
-                  b, toI32(b, L.add(rowBase, fragmentRow(b, t, i))), c32(b, G));
-              pos[i] = arith::AddIOp::create(b, toI32(b, firstPos), tok);
-              valid[i] = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, toI32(b, qlen));
+            // The lane's element (n, jj) holds key keyBase + e, e = 8n + jj,
+            // keyBase = tileStart + 2·t4, for rows fragmentRow(t, i) (row r:
+            // token r / G, position firstPos + r / G). Each test is one
+            // compare of the constant e against a limit per tile and row:
+            //   key < hi                    e < hi - keyBase
+            //   causal: key <= position     e·G <= r - kb·G   (kb = keyBase - firstPos:
+            //                               kb + e <= r / G  <=>  (kb + e)·G <= r)
+            //   window: position - key < W  e > r / G - kb - W
+            // kb is clamped to >= -N for the causal limit (keys before the
+            // chunk's first position are visible to every row either way),
+            // so kb·G stays in 32 bits; the window limit keeps kb whole and
+            // W <= 2^30 (a longer window masks nothing). Rows past the
+            // chunk's tokens are not masked: they are never stored, and a
+            // row whose every key is masked gets zero weights (the running
+            // max starts at the finite kNoScore). No division, and no
+            // per-row value lives across the loop (each was a register or a
+            // spill once ptxas hoisted it).
+            Value keyBase, endLimit, causalLimit[2], windowLimit[2];
+            if (masked) {
+              keyBase = arith::AddIOp::create(b, tileStart32, toI32(b, L.mul(t4, L.idx(2))));
+              endLimit = arith::SubIOp::create(b, hi32, keyBase);
+              Value kb = arith::SubIOp::create(b, keyBase, firstPos32);
+              Value kbG = arith::MulIOp::create(
+                  b, arith::MaxSIOp::create(b, kb, c32(b, -N)), c32(b, G));
+              for (int64_t i = 0; i < 2; ++i) {
+                Value row = fragmentRow(b, t, i);
+                if (p.causal)
+                  causalLimit[i] = arith::SubIOp::create(b, row, kbG);
+                if (p.window)
+                  windowLimit[i] = arith::SubIOp::create(
+                      b,
+                      arith::SubIOp::create(b, arith::DivUIOp::create(b, row, c32(b, G)), kb),
+                      c32(b, std::min<int64_t>(*p.window, int64_t{1} << 30)));
+              }
             }
             SmallVector<Value> scores;
             for (int64_t n = 0; n < N / 8; ++n)
@@ -563,21 +641,18 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                         b, L.f32(*p.softcap * kLog2E),
                         math::TanhOp::create(b, arith::MulFOp::create(b, v, L.f32(p.scale / *p.softcap))));
                   if (masked) {
-                    Value key = arith::AddIOp::create(
-                        b, tileStart32, toI32(b, L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)))));
-                    Value ok = arith::AndIOp::create(
-                        b, valid[i], arith::CmpIOp::create(b, arith::CmpIPredicate::slt, key, hi32));
+                    const int64_t e = n * 8 + jj;
+                    Value ok = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, c32(b, e), endLimit);
                     if (p.causal)
                       ok = arith::AndIOp::create(
-                          b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key, pos[i]));
-                    // key + window > pos as pos - key < window: no overflow
-                    // (both positions in [0, 2^31)).
+                          b, ok,
+                          arith::CmpIOp::create(b, arith::CmpIPredicate::sle, c32(b, e * G),
+                                                causalLimit[i]));
                     if (p.window)
                       ok = arith::AndIOp::create(
                           b, ok,
-                          arith::CmpIOp::create(
-                              b, arith::CmpIPredicate::slt, arith::SubIOp::create(b, pos[i], key),
-                              c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max()))));
+                          arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, c32(b, e),
+                                                windowLimit[i]));
                     v = arith::SelectOp::create(b, ok, v, negInf);
                   }
                   scores.push_back(v);
@@ -717,11 +792,12 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               a.push_back(vector::FromElementsOp::create(b, aType, aElems));
             }
             // One ldmatrix.x4.trans: the V fragments of two 8-column tiles.
-            Value vRow = L.add(L.idx(ks * 16), L.add(bRow, bCol));
             for (int64_t n = 0; n < D / 8; n += 2) {
-              Value pair = nvgpu::LdMatrixOp::create(
-                  b, aType, sV, ValueRange{stage, vRow, L.add(vPairCol, L.idx(n * 8))},
-                  /*transpose=*/true, 4);
+              Value pair = ldmatrixAt(
+                  b,
+                  arith::AddIOp::create(b, arith::XOrIOp::create(b, vStage, c32(b, 16 * n)),
+                                        c32(b, 16 * ks * rowBytes)),
+                  /*transpose=*/true);
               for (int64_t half = 0; half < 2; ++half) {
                 Value bv = fragmentHalf(b, pair, half);
                 for (int64_t t = 0; t < MT; ++t)
@@ -738,9 +814,12 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     // O / l, rows that exist only.
     for (int64_t t = 0; t < MT; ++t)
       for (int64_t i = 0; i < 2; ++i) {
-        Value prow = L.add(rowBase, fragmentRow(b, t, i));
-        Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
-        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
+        Value prow = fragmentRow(b, t, i);
+        Value tok32 = arith::DivUIOp::create(b, prow, c32(b, G));
+        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok32, qlen32);
+        Value tok = arith::IndexCastUIOp::create(b, b.getIndexType(), tok32);
+        Value head = arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                                  arith::RemUIOp::create(b, prow, c32(b, G)));
         Value sum = loop.getResult(sumAt(t, i));
         Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, Loops{b}.f32(0.0));
         Value inv = arith::SelectOp::create(
@@ -807,25 +886,4 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     scf::YieldOp::create(b);
   });
   gpu::TerminatorOp::create(b);
-}
-
-LogicalResult kvcc::swizzlePrefillSharedMemory(Operation *root, bool enabled) {
-  SmallVector<gpu::LaunchOp> launches;
-  root->walk([&](gpu::LaunchOp launch) {
-    if (launch->removeAttr(kSwizzleAttr) && enabled)
-      launches.push_back(launch);
-  });
-  for (gpu::LaunchOp launch : launches) {
-    // The tiles: workgroup attributions, or views of dynamic shared memory.
-    SmallVector<Value> tiles(launch.getWorkgroupAttributions());
-    launch.walk([&](memref::ViewOp view) {
-      if (view.getSource().getDefiningOp<gpu::DynamicSharedMemoryOp>())
-        tiles.push_back(view.getResult());
-    });
-    for (Value tile : tiles)
-      if (failed(nvgpu::optimizeSharedMemoryReadsAndWrites(launch, tile)))
-        return launch.emitOpError()
-               << "cannot swizzle the prefill kernel's shared-memory tile " << tile.getType();
-  }
-  return success();
 }

@@ -59,11 +59,12 @@ func.func @gqa8_planned(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16, 4
 
 // A module that never splits (no split attribute): no flash-decoding kernel
 // at all for a bf16 GQA 16 group at d64, the decode instance always
-// (64-key tiles: 40 KiB, static shared memory).
+// (64-key tiles: 40 KiB of shared memory).
 // CHECK-LABEL: func.func @gqa16_one_split
 // CHECK-NOT: kvc_paged_attention
-// CHECK: module(@kvc_decode_mma_attention)
-// CHECK-SAME: workgroup(%{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: dynamic_shared_memory_size %c40960_i32 module(@kvc_decode_mma_attention)
+// CHECK: memref.view {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK-NOT: kvc_paged_attention
 // CHECK: module(@kvc_prefill_attention)
 // CHECK-NOT: kvc_paged_attention

@@ -131,10 +131,11 @@ func.func @decode_planned(%q: tensor<?x32x128xf16>, %cache: !kvc.paged_cache<16,
 // bitcast to i32 (4 for A, 2 for B), the f32 accumulators unpacked from and
 // repacked into the struct it returns; no nvgpu.mma.sync is left.
 // CHECK-LABEL: func.func @prefill_bf16
-// CHECK: gpu.launch {{.*}} module(@kvc_prefill_attention) function(@kvc_prefill_attention)
-// CHECK-SAME: workgroup(%{{.*}} : memref<64x64xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.launch {{.*}} dynamic_shared_memory_size %c40960_i32 module(@kvc_prefill_attention) function(@kvc_prefill_attention)
+// CHECK: memref.view {{.*}} to memref<64x64xbf16, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<2x64x64xbf16, #gpu.address_space<workgroup>>
 // CHECK-NOT: nvgpu.mma.sync
-// CHECK: nvgpu.ldmatrix {{.*}} -> vector<4x2xbf16>
+// CHECK: nvgpu.ldmatrix {{.*}} : memref<8xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
 // CHECK: vector.bitcast {{.*}} : vector<2xbf16> to vector<1xi32>
 // CHECK: nvvm.mma.sync A[{{.*}}, {{.*}}, {{.*}}, {{.*}}] B[{{.*}}, {{.*}}] C[{{.*}}, {{.*}}, {{.*}}, {{.*}}]
 // CHECK-SAME: multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>

@@ -47,6 +47,8 @@ struct AttentionKernelOptions {
   PrefillTile prefillTile;
   /// Its lazy O rescale (an A/B option).
   bool prefillLazyRescale = false;
+  /// XOR-swizzled shared-memory tiles in the tensor-core kernels.
+  bool swizzleSharedMemory = true;
   /// One-token sequences of GQA groups of kTensorCoreDecodeMinGroup or more
   /// heads decode on tensor cores (the prefill kernel's loop at 64 rows),
   /// split like the flash-decoding kernel (which such groups then lack).
