@@ -10,13 +10,17 @@ shuffles, barriers, the split combine, the host-side split plan) with the
 fragment layouts of the PTX ISA; it does not run ptxas or the NVVM lowering.
 
   python3 bench/gpu/emulate_kernels.py [--only REGEX] [--quick] [--sm-count N]
+                                       [--banks] [--flag KVCC_FLAG ...]
   python3 bench/gpu/emulate_kernels.py --random N [--seed S]
 
 --quick: a smaller ragged batch (what the test suite runs). --random N: N fresh
 random configurations instead of the grid (GQA ratios 1-32, head dims 64-256,
 pages 1-256, bf16/f16, windows, soft-caps, splits, prefill tiles, each on its own
-random ragged batch and a decode step). Exit status 1 if a case fails; the table
-goes to stdout.
+random ragged batch and a decode step). --banks: also the shared-memory bank
+model's totals per kernel and access kind (kvcc-emulate --bank-report: wavefronts
+a phase, 1.00 when conflict-free). --flag: a lowering flag added to every module
+(e.g. --flag=--gpu-swizzle-shared-memory=false). Exit status 1 if a case fails;
+the table goes to stdout.
 """
 
 import argparse
@@ -84,7 +88,11 @@ def emulator():
     return os.environ.get("KVCC_EMULATE", os.path.join(ROOT, "build", "bin", "kvcc-emulate"))
 
 
-def run_case(m, step, seqs, seed, sm_count, workdir):
+BANK_LINE = re.compile(r"^shared memory @(\S+) (\S+): (\d+) requests, (\d+) phases, "
+                       r"(\d+) wavefronts")
+
+
+def run_case(m, step, seqs, seed, sm_count, workdir, banks=False, extra_flags=()):
     case = kernel_cases.build_case(m, seqs, seed)
     src = os.path.join(workdir, m["id"] + ".mlir")
     with open(src, "w") as f:
@@ -97,7 +105,8 @@ def run_case(m, step, seqs, seed, sm_count, workdir):
         paths.append(p)
     out_dir = os.path.join(workdir, "out_" + m["id"] + "_" + step)
     cmd = [emulator(), src, "--entry=" + m["id"], "--out-dir=" + out_dir,
-           "--sm-count=%d" % sm_count] + list(m["flags"]) + paths
+           "--sm-count=%d" % sm_count] + (["--bank-report"] if banks else []) + \
+        list(m["flags"]) + list(extra_flags) + paths
     t = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     rec = dict(id=m["id"], step=step, seed=seed, seconds=time.time() - t)
@@ -107,7 +116,9 @@ def run_case(m, step, seqs, seed, sm_count, workdir):
     out = np.load(os.path.join(out_dir, "arg%d.npy" % names.index("out")))
     pool = np.load(os.path.join(out_dir, "arg%d.npy" % names.index("cache")))
     rec.update(kernel_cases.compare(case, out, pool))
-    rec["launches"] = r.stdout.strip()
+    rec["launches"] = r.stdout.strip().splitlines()[0]
+    rec["banks"] = [(g[1], g[2], int(g[3]), int(g[4]), int(g[5]))
+                    for g in (BANK_LINE.match(line) for line in r.stdout.splitlines()) if g]
     return rec
 
 
@@ -119,6 +130,10 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--random", type=int, default=0, metavar="N",
                     help="N random configurations instead of the grid")
+    ap.add_argument("--banks", action="store_true",
+                    help="report the shared-memory bank model per kernel and access kind")
+    ap.add_argument("--flag", action="append", default=[], metavar="KVCC_FLAG",
+                    help="a lowering flag added to every module (repeatable)")
     args = ap.parse_args(argv)
     steps = [("ragged", QUICK_SEQS if args.quick else make_kernels.CORRECTNESS_SEQS),
              ("decode", QUICK_DECODE_SEQS if args.quick
@@ -133,6 +148,7 @@ def main(argv=None):
         print("no module matches --only %r" % args.only)
         return 1
     failures = total = 0
+    banks = {}  # (kernel, kind) -> [requests, phases, wavefronts, worst case ratio]
     with tempfile.TemporaryDirectory(prefix="kvcc_emulate_") as workdir:
         for i, (m, mod_steps) in enumerate(cases):
             if args.random:
@@ -141,8 +157,15 @@ def main(argv=None):
                                                   "kind", "layout", "flags"))), flush=True)
             for j, (step, seqs) in enumerate(mod_steps):
                 total += 1
-                rec = run_case(m, step, seqs, args.seed + 2 * i + j, args.sm_count, workdir)
+                rec = run_case(m, step, seqs, args.seed + 2 * i + j, args.sm_count, workdir,
+                               args.banks, args.flag)
                 ok = rec["pass"]
+                for kernel, kind, req, phases, waves in rec.get("banks", []):
+                    b = banks.setdefault((kernel, kind), [0, 0, 0, 0.0])
+                    b[0] += req
+                    b[1] += phases
+                    b[2] += waves
+                    b[3] = max(b[3], waves / phases if phases else 0.0)
                 failures += not ok
                 if "error" in rec:
                     detail = "ERROR " + rec["error"].splitlines()[0][:300]
@@ -154,6 +177,11 @@ def main(argv=None):
                                                     detail, rec["seconds"]), flush=True)
                 if "error" in rec and len(rec["error"].splitlines()) > 1:
                     print("    " + "\n    ".join(rec["error"].splitlines()[1:4]))
+    if args.banks:
+        print("shared-memory bank model, all cases (wavefronts a phase; 1.00: conflict-free):")
+        for (kernel, kind), (req, phases, waves, worst) in sorted(banks.items()):
+            print("  %-28s %-9s %10d requests %11d phases  %.2f a phase (worst case %.2f)" % (
+                kernel, kind, req, phases, waves / phases if phases else 0.0, worst))
     print("%d/%d cases pass" % (total - failures, total))
     return 1 if failures else 0
 

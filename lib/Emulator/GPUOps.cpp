@@ -252,6 +252,7 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
         return fail(&op, "ldmatrix row address is not 16-byte aligned", l);
       rows[l] = p;
     }
+    countSharedAccess("ldmatrix", m.mem[0].alloc, rows, 16);
     Slot &r = def(ld.getRes(), 2 * tiles);
     for (unsigned l = 0; l < kWarpSize; ++l)
       for (unsigned i = 0; i < tiles; ++i)
@@ -324,11 +325,14 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     const Slot *srcElements = cp.getSrcElements() ? &get(cp.getSrcElements()) : nullptr;
     int64_t dstElements = static_cast<int64_t>(cp.getDstElements().getZExtValue());
     bool ok = true;
+    const char *dstAddresses[kWarpSize] = {};
+    size_t copySize = 0;
     forLanes(mask, [&](unsigned l) {
       if (!ok)
         return;
       const MemRefVal &d = dst.mem[l], &s = src.mem[l];
       size_t total = static_cast<size_t>(dstElements) * d.elemBytes;
+      copySize = total;
       int64_t srcCount = srcElements ? toSigned(64, srcElements->at(l, 0)) : dstElements;
       if (total != 4 && total != 8 && total != 16) {
         ok = fail(&op, "cp.async copies 4, 8 or 16 bytes, not " + std::to_string(total), l);
@@ -370,9 +374,13 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
         }
       }
       openGroup_.push_back({dp, sp, copyBytes, total});
+      dstAddresses[l] = dp;
     });
     if (!ok)
       return false;
+    if (mask)
+      countSharedAccess("cp.async", dst.mem[__builtin_ctz(mask)].alloc, dstAddresses,
+                        static_cast<unsigned>(copySize));
     def(cp.getAsyncToken(), 1);
     return true;
   }

@@ -17,6 +17,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/bit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -219,6 +220,38 @@ bool Warp::checkRange(Operation *op, unsigned lane, const MemRefVal &m, const ch
                 lane);
   }
   return true;
+}
+
+void Warp::countSharedAccess(const char *kind, const Allocation *alloc,
+                             const char *const (&addresses)[kWarpSize], unsigned bytes) {
+  constexpr unsigned kBanks = 32, kWordBytes = 4;
+  // Lanes a phase serves: 128 bytes of accesses (a whole warp of narrower ones).
+  const unsigned perPhase = std::clamp(128u / std::max(bytes, 1u), 1u, kWarpSize);
+  SharedAccessStats &stats = sharedAccesses[kind];
+  bool any = false;
+  for (unsigned first = 0; first < kWarpSize; first += perPhase) {
+    // The distinct words of the phase, then the most that share a bank.
+    llvm::SmallVector<uint64_t, 64> words;
+    for (unsigned l = first; l < first + perPhase; ++l) {
+      if (!addresses[l])
+        continue;
+      uint64_t offset = static_cast<uint64_t>(addresses[l] - alloc->begin);
+      for (uint64_t w = offset / kWordBytes; w <= (offset + bytes - 1) / kWordBytes; ++w)
+        words.push_back(w);
+    }
+    if (words.empty())
+      continue;
+    any = true;
+    llvm::sort(words);
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+    unsigned perBank[kBanks] = {};
+    unsigned worst = 0;
+    for (uint64_t w : words)
+      worst = std::max(worst, ++perBank[w % kBanks]);
+    ++stats.phases;
+    stats.wavefronts += worst;
+  }
+  stats.requests += any;
 }
 
 //===----------------------------------------------------------------------===//

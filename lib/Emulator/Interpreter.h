@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -178,6 +179,11 @@ private:
                mlir::ValueRange indices, char *&out);
   bool checkRange(mlir::Operation *op, unsigned lane, const MemRefVal &m, const char *p,
                   size_t bytes);
+  /// Counts one warp request of shared memory in the bank model
+  /// (SharedAccessStats): ADDRESSES[l] is lane l's first byte in ALLOC (null:
+  /// no access), each access BYTES long.
+  void countSharedAccess(const char *kind, const Allocation *alloc,
+                         const char *const (&addresses)[kWarpSize], unsigned bytes);
 
   // Collectives and barriers.
   bool requireFullWarp(mlir::Operation *op, uint32_t mask);
@@ -188,6 +194,8 @@ private:
 
 public:
   bool fail(mlir::Operation *op, const llvm::Twine &message, int lane = -1);
+  /// This warp's shared-memory traffic by access kind (the Runner merges it).
+  std::map<std::string, SharedAccessStats> sharedAccesses;
 
   Runner &runner;
   CTA *cta;
@@ -216,6 +224,9 @@ public:
               const int64_t block[3], int64_t dynamicSharedBytes,
               llvm::ArrayRef<LaneValue> arguments);
   void recordFailure(Failure failure);
+  /// Adds a warp's shared-memory traffic to KERNEL's (any thread).
+  void mergeSharedAccesses(const std::string &kernel,
+                           const std::map<std::string, SharedAccessStats> &accesses);
   bool failed() const { return failed_.load(); }
   Status failureStatus();
 
@@ -225,7 +236,7 @@ public:
 
 private:
   std::vector<std::unique_ptr<Allocation>> allocations_;
-  std::mutex failureMutex_;
+  std::mutex failureMutex_, statsMutex_;
   std::atomic<bool> failed_{false};
   Failure failure_;
 };

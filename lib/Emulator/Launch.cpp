@@ -139,6 +139,19 @@ void Runner::recordFailure(Failure failure) {
   failed_.store(true);
 }
 
+void Runner::mergeSharedAccesses(const std::string &kernel,
+                                 const std::map<std::string, SharedAccessStats> &accesses) {
+  if (accesses.empty())
+    return;
+  std::lock_guard<std::mutex> lock(statsMutex_);
+  for (const auto &[kind, a] : accesses) {
+    SharedAccessStats &total = stats.sharedAccesses[kernel][kind];
+    total.requests += a.requests;
+    total.phases += a.phases;
+    total.wavefronts += a.wavefronts;
+  }
+}
+
 Status Runner::failureStatus() {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -229,6 +242,7 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
             cta.barrier->retire();
           else
             cta.barrier->abort();
+          mergeSharedAccesses(kernel.getName().str(), warp.sharedAccesses);
         };
         if (numWarps == 1) {
           runWarp(0);

@@ -27,6 +27,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -45,6 +46,9 @@ cl::opt<std::string> outDir("out-dir",
 cl::list<unsigned> outArgs("out-args", cl::CommaSeparated,
                           cl::desc("only these memref arguments (indices) are written to "
                                    "--out-dir (default: all)"));
+cl::opt<bool> bankReport("bank-report",
+                         cl::desc("print each kernel's shared-memory requests, phases and "
+                                  "wavefronts by access kind (the bank-conflict model)"));
 cl::opt<int> smCount("sm-count",
                      cl::desc("what kvcc_cuda_multiprocessor_count answers (default 132)"),
                      cl::init(132));
@@ -180,5 +184,13 @@ int main(int argc, char **argv) {
   }
   llvm::outs() << "emulated @" << entryName << ": " << stats.launches << " launches, "
                << stats.blocks << " CTAs\n";
+  if (bankReport)
+    for (const auto &[kernel, kinds] : stats.sharedAccesses)
+      for (const auto &[kind, a] : kinds)
+        llvm::outs() << "shared memory @" << kernel << " " << kind << ": " << a.requests
+                     << " requests, " << a.phases << " phases, " << a.wavefronts
+                     << " wavefronts ("
+                     << llvm::format("%.2f", a.phases ? double(a.wavefronts) / a.phases : 0.0)
+                     << " a phase)\n";
   return 0;
 }

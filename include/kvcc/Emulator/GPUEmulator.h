@@ -17,6 +17,9 @@
 //    the split planner asks for (EmulatorOptions) and the cuBLAS GEMMs
 //    (a float64-summed reference with the runtime's operand checks), so a
 //    whole model's step runs, not only its attention kernels;
+//  - shared-memory accesses are counted in the bank model of the hardware
+//    (SharedAccessStats), so a swizzle that leaves conflicts shows without a
+//    profiler;
 //  - every access is bounds-checked against its allocation, ldmatrix and
 //    cp.async addresses are checked for alignment, and fresh gpu.alloc and
 //    shared memory hold all-ones bytes (NaN in every float type) so a read of
@@ -33,6 +36,8 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace kvcc::emu {
@@ -55,9 +60,25 @@ struct HostArgument {
   double floatValue = 0;  ///< float scalars
 };
 
+/// The shared-memory traffic of one kind of access (ldmatrix, cp.async,
+/// load, store) in one kernel, in the bank model of NVIDIA's GPUs: 32 banks
+/// of 4-byte words; a warp's request is served in phases of 128 bytes of
+/// lanes (32 lanes of 4-byte accesses, 16 of 8-byte, 8 of 16-byte; an
+/// ldmatrix matrix's 8 row addresses), and a phase takes as many wavefronts
+/// as the most distinct words any one bank holds among its addresses (the
+/// same word is broadcast). wavefronts / phases is the conflict degree: 1
+/// when conflict-free, 8 for 8 rows of 16 bytes in one bank group.
+struct SharedAccessStats {
+  uint64_t requests = 0;   ///< warp instructions
+  uint64_t phases = 0;     ///< the wavefronts a conflict-free request takes
+  uint64_t wavefronts = 0; ///< the wavefronts it took
+};
+
 struct EmulationStats {
   uint64_t launches = 0; ///< gpu.launch_func executed
   uint64_t blocks = 0;   ///< CTAs run
+  /// Kernel name -> access kind -> traffic.
+  std::map<std::string, std::map<std::string, SharedAccessStats>> sharedAccesses;
 };
 
 /// Runs func.func ENTRY of MODULE. Errors name the kernel, the CTA, the warp

@@ -121,7 +121,26 @@ module attributes {gpu.container_module} {
     memref.store %n, %out[%c0] : memref<1xi32>
     return
   }
+  func.func @banks(%stride: index) {
+    %c1 = arith.constant 1 : index
+    %c32 = arith.constant 32 : index
+    gpu.launch_func @k::@banks blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%stride : index)
+    return
+  }
   gpu.module @k {
+    // The bank model: lane l stores a word at l·STRIDE (4-byte phases of 32
+    // lanes), then loads 8 bytes at 2·l (two phases of 16 lanes, contiguous).
+    gpu.func @banks(%stride: index)
+        workgroup(%sm : memref<1024xf32, #gpu.address_space<workgroup>>) kernel {
+      %t = gpu.thread_id x
+      %f = arith.constant 1.0 : f32
+      %i = arith.muli %t, %stride : index
+      memref.store %f, %sm[%i] : memref<1024xf32, #gpu.address_space<workgroup>>
+      %c2 = arith.constant 2 : index
+      %j = arith.muli %t, %c2 : index
+      %v = vector.load %sm[%j] : memref<1024xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+      gpu.return
+    }
     gpu.func @oob(%out: memref<16xf32>) kernel {
       %t = gpu.thread_id x
       %f = arith.constant 1.0 : f32
