@@ -224,15 +224,30 @@ bool Warp::checkRange(Operation *op, unsigned lane, const MemRefVal &m, const ch
 
 void Warp::countSharedAccess(const char *kind, const Allocation *alloc,
                              const char *const (&addresses)[kWarpSize], unsigned bytes) {
-  constexpr unsigned kBanks = 32, kWordBytes = 4;
-  // Lanes a phase serves: 128 bytes of accesses (a whole warp of narrower ones).
-  const unsigned perPhase = std::clamp(128u / std::max(bytes, 1u), 1u, kWarpSize);
+  if (!runner.options.countSharedAccesses || bytes == 0)
+    return;
+  constexpr unsigned kBanks = 32, kWordBytes = 4, kMaxAccess = 16;
+  // No lane accesses more than 16 bytes at once: a wider access is that many
+  // 16-byte instructions (a vector<8xf32> store is two st.shared.v4).
+  if (bytes > kMaxAccess) {
+    for (unsigned piece = 0; piece * kMaxAccess < bytes; ++piece) {
+      const char *part[kWarpSize] = {};
+      for (unsigned l = 0; l < kWarpSize; ++l)
+        if (addresses[l])
+          part[l] = addresses[l] + piece * kMaxAccess;
+      countSharedAccess(kind, alloc, part, std::min(kMaxAccess, bytes - piece * kMaxAccess));
+    }
+    return;
+  }
+  // Lanes a phase serves: 128 bytes of accesses (the access size rounded up
+  // to a power of two; a whole warp of 4 bytes or less).
+  const unsigned perPhase = std::min(128u / llvm::bit_ceil(bytes), kWarpSize);
   SharedAccessStats &stats = sharedAccesses[kind];
   bool any = false;
   for (unsigned first = 0; first < kWarpSize; first += perPhase) {
     // The distinct words of the phase, then the most that share a bank.
     llvm::SmallVector<uint64_t, 64> words;
-    for (unsigned l = first; l < first + perPhase; ++l) {
+    for (unsigned l = first; l < std::min(first + perPhase, kWarpSize); ++l) {
       if (!addresses[l])
         continue;
       uint64_t offset = static_cast<uint64_t>(addresses[l] - alloc->begin);

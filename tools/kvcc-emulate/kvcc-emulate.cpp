@@ -165,6 +165,7 @@ int main(int argc, char **argv) {
 
   kvcc::emu::EmulatorOptions options;
   options.multiprocessorCount = smCount;
+  options.countSharedAccesses = bankReport;
   kvcc::emu::EmulationStats stats;
   if (kvcc::Status s = kvcc::emu::runEntry(*module, entryName, arguments, options, &stats);
       !s.ok())

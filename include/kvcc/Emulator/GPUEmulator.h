@@ -46,6 +46,9 @@ struct EmulatorOptions {
   /// What kvcc_cuda_multiprocessor_count answers (the split planner's input):
   /// 132, an H100 SXM.
   int32_t multiprocessorCount = 132;
+  /// Count shared-memory traffic in the bank model (EmulationStats::
+  /// sharedAccesses); off, the accesses cost no bookkeeping.
+  bool countSharedAccesses = false;
 };
 
 /// One argument of the entry function: a memref's dense row-major data (owned

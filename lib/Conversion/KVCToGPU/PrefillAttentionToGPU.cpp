@@ -603,11 +603,14 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             //   key < hi                    e < hi - keyBase
             //   causal: key <= position     e·G <= r - kb·G   (kb = keyBase - firstPos:
             //                               kb + e <= r / G  <=>  (kb + e)·G <= r)
-            //   window: position - key < W  e > r / G - kb - W
+            //   window: position - key < W  e > max(position - keyBase, 0) - W
             // kb is clamped to >= -N for the causal limit (keys before the
             // chunk's first position are visible to every row either way),
-            // so kb·G stays in 32 bits; the window limit keeps kb whole and
-            // W <= 2^30 (a longer window masks nothing). Rows past the
+            // so kb·G stays in 32 bits. The window limit is exact for any W
+            // (clamped to 2^31 - 1, as in the tile test: positions are below
+            // it): a key at or past the row's position is inside the window,
+            // so clamping the difference at 0 changes nothing and keeps the
+            // subtraction of W from overflowing. Rows past the
             // chunk's tokens are not masked: they are never stored, and a
             // row whose every key is masked gets zero weights (the running
             // max starts at the finite kNoScore). No division, and no
@@ -624,11 +627,14 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 Value row = fragmentRow(b, t, i);
                 if (p.causal)
                   causalLimit[i] = arith::SubIOp::create(b, row, kbG);
-                if (p.window)
+                if (p.window) {
+                  Value pos = arith::AddIOp::create(
+                      b, firstPos32, arith::DivUIOp::create(b, row, c32(b, G)));
                   windowLimit[i] = arith::SubIOp::create(
                       b,
-                      arith::SubIOp::create(b, arith::DivUIOp::create(b, row, c32(b, G)), kb),
-                      c32(b, std::min<int64_t>(*p.window, int64_t{1} << 30)));
+                      arith::MaxSIOp::create(b, arith::SubIOp::create(b, pos, keyBase), c32(b, 0)),
+                      c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max())));
+                }
               }
             }
             SmallVector<Value> scores;

@@ -127,6 +127,12 @@ module attributes {gpu.container_module} {
     gpu.launch_func @k::@banks blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1) args(%stride : index)
     return
   }
+  func.func @banks_wide() {
+    %c1 = arith.constant 1 : index
+    %c32 = arith.constant 32 : index
+    gpu.launch_func @k::@banks_wide blocks in (%c1, %c1, %c1) threads in (%c32, %c1, %c1)
+    return
+  }
   gpu.module @k {
     // The bank model: lane l stores a word at l·STRIDE (4-byte phases of 32
     // lanes), then loads 8 bytes at 2·l (two phases of 16 lanes, contiguous).
@@ -139,6 +145,16 @@ module attributes {gpu.container_module} {
       %c2 = arith.constant 2 : index
       %j = arith.muli %t, %c2 : index
       %v = vector.load %sm[%j] : memref<1024xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+      gpu.return
+    }
+    // 32 bytes a lane at 32·l: two 16-byte instructions, each of 4 phases
+    // whose 8 lanes hit banks 0, 8, 16, 24 twice.
+    gpu.func @banks_wide()
+        workgroup(%sm : memref<1024xf32, #gpu.address_space<workgroup>>) kernel {
+      %t = gpu.thread_id x
+      %c8 = arith.constant 8 : index
+      %i = arith.muli %t, %c8 : index
+      %v = vector.load %sm[%i] : memref<1024xf32, #gpu.address_space<workgroup>>, vector<8xf32>
       gpu.return
     }
     gpu.func @oob(%out: memref<16xf32>) kernel {
