@@ -239,6 +239,7 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     if (tiles != 1 && tiles != 2 && tiles != 4)
       return fail(&op, "ldmatrix numTiles must be 1, 2 or 4");
     const char *rows[kWarpSize] = {};
+    SharedRequest request;
     for (unsigned l = 0; l < 8 * tiles; ++l) {
       const MemRefVal &mv = m.mem[l];
       if (mv.elemBytes != 2)
@@ -251,8 +252,9 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
       if ((p - mv.alloc->begin) % 16)
         return fail(&op, "ldmatrix row address is not 16-byte aligned", l);
       rows[l] = p;
+      request.add(l, mv.alloc, p, 16);
     }
-    countSharedAccess("ldmatrix", m.mem[0].alloc, rows, 16);
+    countSharedAccess("ldmatrix", request);
     Slot &r = def(ld.getRes(), 2 * tiles);
     for (unsigned l = 0; l < kWarpSize; ++l)
       for (unsigned i = 0; i < tiles; ++i)
@@ -325,14 +327,12 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     const Slot *srcElements = cp.getSrcElements() ? &get(cp.getSrcElements()) : nullptr;
     int64_t dstElements = static_cast<int64_t>(cp.getDstElements().getZExtValue());
     bool ok = true;
-    const char *dstAddresses[kWarpSize] = {};
-    size_t copySize = 0;
+    SharedRequest request;
     forLanes(mask, [&](unsigned l) {
       if (!ok)
         return;
       const MemRefVal &d = dst.mem[l], &s = src.mem[l];
       size_t total = static_cast<size_t>(dstElements) * d.elemBytes;
-      copySize = total;
       int64_t srcCount = srcElements ? toSigned(64, srcElements->at(l, 0)) : dstElements;
       if (total != 4 && total != 8 && total != 16) {
         ok = fail(&op, "cp.async copies 4, 8 or 16 bytes, not " + std::to_string(total), l);
@@ -374,13 +374,11 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
         }
       }
       openGroup_.push_back({dp, sp, copyBytes, total});
-      dstAddresses[l] = dp;
+      request.add(l, d.alloc, dp, static_cast<unsigned>(total));
     });
     if (!ok)
       return false;
-    if (mask)
-      countSharedAccess("cp.async", dst.mem[__builtin_ctz(mask)].alloc, dstAddresses,
-                        static_cast<unsigned>(copySize));
+    countSharedAccess("cp.async", request);
     def(cp.getAsyncToken(), 1);
     return true;
   }

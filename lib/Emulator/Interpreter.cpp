@@ -222,20 +222,22 @@ bool Warp::checkRange(Operation *op, unsigned lane, const MemRefVal &m, const ch
   return true;
 }
 
-void Warp::countSharedAccess(const char *kind, const Allocation *alloc,
-                             const char *const (&addresses)[kWarpSize], unsigned bytes) {
-  if (!runner.options.countSharedAccesses || bytes == 0)
+void Warp::countSharedAccess(const char *kind, const SharedRequest &request) {
+  const unsigned bytes = request.bytes;
+  if (!runner.options.countSharedAccesses || !request.alloc || bytes == 0)
     return;
   constexpr unsigned kBanks = 32, kWordBytes = 4, kMaxAccess = 16;
   // No lane accesses more than 16 bytes at once: a wider access is that many
   // 16-byte instructions (a vector<8xf32> store is two st.shared.v4).
   if (bytes > kMaxAccess) {
     for (unsigned piece = 0; piece * kMaxAccess < bytes; ++piece) {
-      const char *part[kWarpSize] = {};
+      SharedRequest part;
+      part.alloc = request.alloc;
+      part.bytes = std::min(kMaxAccess, bytes - piece * kMaxAccess);
       for (unsigned l = 0; l < kWarpSize; ++l)
-        if (addresses[l])
-          part[l] = addresses[l] + piece * kMaxAccess;
-      countSharedAccess(kind, alloc, part, std::min(kMaxAccess, bytes - piece * kMaxAccess));
+        if (request.addresses[l])
+          part.addresses[l] = request.addresses[l] + piece * kMaxAccess;
+      countSharedAccess(kind, part);
     }
     return;
   }
@@ -248,9 +250,9 @@ void Warp::countSharedAccess(const char *kind, const Allocation *alloc,
     // The distinct words of the phase, then the most that share a bank.
     llvm::SmallVector<uint64_t, 64> words;
     for (unsigned l = first; l < std::min(first + perPhase, kWarpSize); ++l) {
-      if (!addresses[l])
+      if (!request.addresses[l])
         continue;
-      uint64_t offset = static_cast<uint64_t>(addresses[l] - alloc->begin);
+      uint64_t offset = static_cast<uint64_t>(request.addresses[l] - request.alloc->begin);
       for (uint64_t w = offset / kWordBytes; w <= (offset + bytes - 1) / kWordBytes; ++w)
         words.push_back(w);
     }

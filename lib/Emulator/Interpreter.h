@@ -107,6 +107,23 @@ private:
   bool aborted_ = false;
 };
 
+/// One warp instruction's shared-memory accesses, gathered lane by lane for
+/// the bank model (Warp::countSharedAccess): each lane's first byte (null: no
+/// access), all BYTES long, in ALLOC.
+struct SharedRequest {
+  const char *addresses[kWarpSize] = {};
+  const Allocation *alloc = nullptr;
+  unsigned bytes = 0;
+  /// Notes LANE's access at P if it is to shared memory.
+  void add(unsigned lane, const Allocation *a, const char *p, unsigned n) {
+    if (!a->shared)
+      return;
+    alloc = a;
+    addresses[lane] = p;
+    bytes = n;
+  }
+};
+
 /// A cp.async of one lane, applied when its group retires.
 struct PendingCopy {
   char *dst = nullptr;
@@ -180,10 +197,8 @@ private:
   bool checkRange(mlir::Operation *op, unsigned lane, const MemRefVal &m, const char *p,
                   size_t bytes);
   /// Counts one warp request of shared memory in the bank model
-  /// (SharedAccessStats): ADDRESSES[l] is lane l's first byte in ALLOC (null:
-  /// no access), each access BYTES long.
-  void countSharedAccess(const char *kind, const Allocation *alloc,
-                         const char *const (&addresses)[kWarpSize], unsigned bytes);
+  /// (SharedAccessStats); a request with no shared access counts nothing.
+  void countSharedAccess(const char *kind, const SharedRequest &request);
 
   // Collectives and barriers.
   bool requireFullWarp(mlir::Operation *op, uint32_t mask);

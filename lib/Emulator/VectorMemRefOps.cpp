@@ -159,10 +159,7 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
     Slot *r = isLoad ? &def(op.getResult(0), vt.getNumElements()) : nullptr;
     int64_t n = vt.getNumElements();
     bool ok = true;
-    // Contiguous accesses of shared memory, for the bank model.
-    const char *sharedAddresses[kWarpSize] = {};
-    const Allocation *shared = nullptr;
-    unsigned accessBytes = 0;
+    SharedRequest request; // contiguous accesses only
     forLanes(mask, [&](unsigned l) {
       if (!ok)
         return;
@@ -173,11 +170,8 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
         return;
       }
       int64_t step = (mv.strides.empty() ? 1 : mv.strides.back()) * mv.elemBytes;
-      if (mv.alloc->shared && (n == 1 || step == mv.elemBytes)) {
-        shared = mv.alloc;
-        sharedAddresses[l] = p;
-        accessBytes = static_cast<unsigned>(n * mv.elemBytes);
-      }
+      if (n == 1 || step == mv.elemBytes)
+        request.add(l, mv.alloc, p, static_cast<unsigned>(n * mv.elemBytes));
       // The span of the n elements, whichever way the stride runs.
       if (!checkRange(&op, l, mv, std::min(p, p + (n - 1) * step),
                       std::abs((n - 1) * step) + mv.elemBytes)) {
@@ -191,8 +185,8 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
           storeBits(p + i * step, mv.elemBytes, value->at(l, i));
       }
     });
-    if (ok && shared)
-      countSharedAccess(isLoad ? "load" : "store", shared, sharedAddresses, accessBytes);
+    if (ok)
+      countSharedAccess(isLoad ? "load" : "store", request);
     return ok;
   }
   if (isa<memref::LoadOp, memref::StoreOp>(op)) {
@@ -205,9 +199,7 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
     Slot *r = isLoad ? &def(op.getResult(0), 1) : nullptr;
     unsigned w = bitWidth(elementType(base.getType()));
     bool ok = true;
-    const char *sharedAddresses[kWarpSize] = {};
-    const Allocation *shared = nullptr;
-    unsigned accessBytes = 0;
+    SharedRequest request;
     forLanes(mask, [&](unsigned l) {
       if (!ok)
         return;
@@ -217,18 +209,14 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
         ok = false;
         return;
       }
-      if (mv.alloc->shared) {
-        shared = mv.alloc;
-        sharedAddresses[l] = p;
-        accessBytes = mv.elemBytes;
-      }
+      request.add(l, mv.alloc, p, mv.elemBytes);
       if (isLoad)
         r->at(l, 0) = truncBits(w, loadBits(p, mv.elemBytes));
       else
         storeBits(p, mv.elemBytes, value->at(l, 0));
     });
-    if (ok && shared)
-      countSharedAccess(isLoad ? "load" : "store", shared, sharedAddresses, accessBytes);
+    if (ok)
+      countSharedAccess(isLoad ? "load" : "store", request);
     return ok;
   }
   if (auto d = dyn_cast<memref::DimOp>(op)) {

@@ -479,13 +479,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     auto rowOffset = [&](Value row) -> Value {
       return arith::MulIOp::create(b, row, c32(b, rowBytes));
     };
-    // Q: A fragments, rows warpRow + 16t + (lane mod 8) + 8·hB, chunks hA + 2ks.
-    Value qLane = arith::AddIOp::create(
-        b,
-        rowOffset(arith::AddIOp::create(
-            b, toI32(b, warpRow),
-            arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hB, c32(b, 8))))),
+    // Q (A fragments) and V take the same lane pattern: row (lane mod 8) +
+    // 8·hB, chunk hA.
+    Value aPattern = arith::AddIOp::create(
+        b, rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hB, c32(b, 8)))),
         chunkOffset(hA));
+    // Q: rows warpRow + 16t + the pattern's, chunks hA + 2ks.
+    Value qLane = arith::AddIOp::create(b, aPattern, rowOffset(toI32(b, warpRow)));
     // K: B fragments by ldmatrix.x4, lanes 8i..8i+7 addressing matrix i
     // (n, k lo), (n, k hi), (n + 8, k lo), (n + 8, k hi): rows
     // (lane mod 8) + 8·hA, chunks hB + 2ks.
@@ -495,12 +495,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         chunkOffset(hB));
     kLane = arith::AddIOp::create(b, kLane, c32(b, qBytes));
     // V (keys x d, transposed): matrices (k lo, n), (k hi, n), (k lo, n + 8),
-    // (k hi, n + 8): rows 16ks + (lane mod 8) + 8·hB, chunks hA + n.
-    Value vLane = arith::AddIOp::create(
-        b,
-        rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hB, c32(b, 8)))),
-        chunkOffset(hA));
-    vLane = arith::AddIOp::create(b, vLane, c32(b, qBytes + kvBytes));
+    // (k hi, n + 8): rows 16ks + the pattern's, chunks hA + n.
+    Value vLane = arith::AddIOp::create(b, aPattern, c32(b, qBytes + kvBytes));
     // One ldmatrix.x4 at byte offset `offset` of the buffer (the lane's
     // address), through a one-chunk view.
     auto chunkView = MemRefType::get({8}, elem, nullptr, workgroup);
@@ -610,12 +606,12 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             // (clamped to 2^31 - 1, as in the tile test: positions are below
             // it): a key at or past the row's position is inside the window,
             // so clamping the difference at 0 changes nothing and keeps the
-            // subtraction of W from overflowing. Rows past the
-            // chunk's tokens are not masked: they are never stored, and a
-            // row whose every key is masked gets zero weights (the running
-            // max starts at the finite kNoScore). No division, and no
-            // per-row value lives across the loop (each was a register or a
-            // spill once ptxas hoisted it).
+            // subtraction of W from overflowing. Rows past the chunk's
+            // tokens are not masked: they are never stored, and a row whose
+            // every key is masked gets zero weights (the running max starts
+            // at the finite kNoScore). No division, and no per-row value
+            // lives across the loop (each was a register or a spill once
+            // ptxas hoisted it).
             Value keyBase, endLimit, causalLimit[2], windowLimit[2];
             if (masked) {
               keyBase = arith::AddIOp::create(b, tileStart32, toI32(b, L.mul(t4, L.idx(2))));
