@@ -142,6 +142,17 @@ def correctness_grid():
     add("c_lazy_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-lazy-rescale"])
     add("c_lazy_cap30_win40_d64_b3_bf16", 8, 2, 64, 3, window=40, softcap=30.0, dtype="bf16",
         flags=["--gpu-prefill-lazy-rescale"])
+    # The prefill kernel on Hopper's warpgroup MMA (kvcc --gpu-prefill-wgmma,
+    # built for sm_90a): the default 128x128 tile (two warpgroups), one
+    # warpgroup of 64 rows, an f32 query staged into an f16 cache's tile,
+    # no causal mask.
+    add("c_wgmma_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-wgmma"])
+    add("c_wgmma_tile64x64_cap30_win40_d64_b3_bf16", 8, 2, 64, 3, window=40, softcap=30.0,
+        dtype="bf16", flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=64x64"])
+    add("c_wgmma_f32q_f16cache_gqa3_d128_b1", 9, 3, 128, 1, dtype="f32", cache_dtype="f16",
+        flags=["--gpu-prefill-wgmma"])
+    add("c_wgmma_full_gqa8_d64_b256", 16, 2, 64, 256, causal=False,
+        flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=128x64"])
     # GQA groups of 5+ heads decode on tensor cores (kvc_decode_mma_attention),
     # split or not: a module that never splits runs one CTA per (KV head,
     # sequence); with splits each CTA takes its share of the keys in whole
@@ -201,6 +212,12 @@ def bench_modules():
     # the O rescale), default tile.
     g.append(cfg("d_q32kv8_d128_b16_f16_s1_lazy", "prefill_ab", 32, 8, 128, 16,
                  splits=1, kind="attn", flags=["--gpu-prefill-lazy-rescale"]))
+    # The prefill kernel on warpgroup MMA (sm_90a; --gpu-prefill-wgmma):
+    # 128x128 (two warpgroups, the default), 64x128 (one) and 128x64.
+    for tile in ("", "64x128", "128x64"):
+        g.append(cfg("d_q32kv8_d128_b16_f16_s1_wgmma" + ("_tile" + tile if tile else ""),
+                     "prefill_ab", 32, 8, 128, 16, splits=1, kind="attn",
+                     flags=["--gpu-prefill-wgmma"] + (["--gpu-prefill-tile=" + tile] if tile else [])))
     # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16, and
     # the per-call plan.
     for bs in (1, 64, 256):
@@ -218,6 +235,12 @@ def bench_modules():
         g.append(cfg("w_q32kv4_d128_b16_f16_%s_notc" % split_tag(s), "sweep", 32, 4, 128, 16,
                      splits=s, kind="attn", flags=["--gpu-decode-tensor-cores=false"]))
     return g
+
+
+def wgmma_arch(arch):
+    """The target of a --gpu-prefill-wgmma module: wgmma is sm_90a's (an sm_90a
+    cubin runs on the H100 and H200)."""
+    return "sm_90a" if arch.startswith("sm_90") else arch
 
 
 def tensor(shape, t):
@@ -418,7 +441,8 @@ def main():
         with open(mlir, "w") as f:
             f.write(module_text(m))
         t0 = time.time()
-        p = subprocess.run([KVCC, "build", mlir, "--target=cuda", "--gpu-arch=" + a.arch,
+        arch = wgmma_arch(a.arch) if "--gpu-prefill-wgmma" in m.get("flags", []) else a.arch
+        p = subprocess.run([KVCC, "build", mlir, "--target=cuda", "--gpu-arch=" + arch,
                             "-o", so] + m.get("flags", []), capture_output=True, text=True)
         dt = time.time() - t0
         entry = dict(m, file=os.path.basename(so), mlir=os.path.basename(mlir),

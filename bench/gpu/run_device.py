@@ -1056,6 +1056,10 @@ def gpu_run(args, index, kdir):
             tiled = decode_module(splits=1) + "_tile"
             variants += [(1, mid, " tile" + mid[len(tiled):])
                          for mid in sorted(kernels) if mid.startswith(tiled)]
+            # The warpgroup-MMA kernel (sm_90a), its default tile first.
+            wgmma = decode_module(splits=1) + "_wgmma"
+            variants += [(1, mid, " wgmma" + mid[len(wgmma):].replace("_tile", " tile"))
+                         for mid in sorted(kernels) if mid.startswith(wgmma)]
             for s, mid, tag in variants:
                 if mid not in kernels:
                     continue

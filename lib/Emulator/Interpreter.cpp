@@ -297,6 +297,8 @@ bool Warp::exec(Operation &op, uint32_t mask) {
     ok = execGPU(op, mask, handled);
   if (!handled)
     ok = execHost(op, mask, handled);
+  if (!handled && cta)
+    ok = execWarpgroup(op, mask, handled);
   if (!handled)
     return fail(&op, "operation not modelled by the GPU emulator");
   return ok;

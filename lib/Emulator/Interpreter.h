@@ -38,6 +38,9 @@ struct Allocation {
   char *begin = nullptr;
   size_t size = 0;
   bool shared = false;
+  /// Shared memory: the byte address of `begin` in the CTA's shared window
+  /// (what a kernel sees as the pointer's integer value; Launch.cpp).
+  uint64_t window = 0;
   std::atomic<bool> live{true};
   std::vector<char> storage; ///< empty when the caller owns the bytes
 };
@@ -131,6 +134,27 @@ struct PendingCopy {
   size_t copyBytes = 0, totalBytes = 0; ///< the rest of totalBytes is zero-filled
 };
 
+/// One wgmma.mma_async as issued (WarpgroupOps.cpp): A by descriptor or in
+/// four registers, B by descriptor, the accumulator as one struct (`c`) or
+/// one value a register (`cElements`).
+struct WgmmaIssue {
+  int64_t n = 0;
+  bool bf16 = false, kMajorA = true, kMajorB = true, accumulate = true;
+  mlir::Value descA, descB, c, result;
+  llvm::SmallVector<mlir::Value, 4> aRegisters;
+  llvm::SmallVector<mlir::Value> cElements;
+};
+
+/// A wgmma computed at issue, bound when a wait_group retires its group.
+struct PendingWgmma {
+  mlir::Value result;
+  unsigned width = 0;
+  std::vector<uint64_t> bits; ///< bits[lane * width + register]
+  /// The shared elements it read and their bits then (the race check).
+  std::vector<const char *> reads;
+  std::vector<uint16_t> readBits;
+};
+
 class Runner;
 
 /// The state the warps of one CTA share.
@@ -176,6 +200,14 @@ private:
   bool execControl(mlir::Operation &op, uint32_t mask, bool &handled);
   bool execGPU(mlir::Operation &op, uint32_t mask, bool &handled);
   bool execHost(mlir::Operation &op, uint32_t mask, bool &handled);
+  /// wgmma and the async-proxy fence (WarpgroupOps.cpp).
+  bool execWarpgroup(mlir::Operation &op, uint32_t mask, bool &handled);
+  bool issueWgmma(mlir::Operation *op, uint32_t mask, const WgmmaIssue &issue);
+  bool retireWgmmaGroups(mlir::Operation *op, size_t keep);
+  /// The in-flight wgmma whose result is V, if any.
+  const PendingWgmma *pendingWgmma(mlir::Value v) const;
+  /// The bytes at shared-window address WINDOW.
+  bool sharedAt(mlir::Operation *op, uint64_t window, unsigned bytes, const char *&p);
   /// A call of a function without a body: the CUDA runtime functions a
   /// model's host code calls (HostCalls.cpp).
   bool execExternalCall(mlir::func::CallOp call, uint32_t mask);
@@ -223,6 +255,13 @@ private:
   llvm::SmallPtrSet<mlir::Operation *, 4> activeFunctions_;
   std::vector<PendingCopy> openGroup_;
   std::vector<std::vector<PendingCopy>> committedGroups_;
+  bool wgmmaFenced_ = false;
+  std::vector<PendingWgmma> openWgmma_;
+  std::vector<std::vector<PendingWgmma>> committedWgmma_;
+  /// llvm.extractvalue results of an in-flight wgmma's struct: (struct,
+  /// register), so a chained MMA that takes its accumulators one register
+  /// an operand (the register-A form) reads the pending value.
+  std::unordered_map<mlir::Value, std::pair<mlir::Value, unsigned>, ValueHash> pendingElements_;
 };
 
 /// The emulation of one entry call: allocations, options, the first failure.

@@ -43,6 +43,9 @@ void applyCopies(ArrayRef<PendingCopy> copies) {
   }
 }
 
+/// Where the emulated shared window's first allocation starts.
+constexpr uint64_t kSharedWindowStart = 0x410;
+
 /// A poisoned buffer of BYTES owned by the returned allocation.
 std::unique_ptr<Allocation> makeAllocation(std::string what, size_t bytes, bool shared) {
   auto a = std::make_unique<Allocation>();
@@ -230,6 +233,14 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
               makeAllocation("dynamic shared memory", dynamicSharedBytes, /*shared=*/true));
           cta.dynamicShared = cta.sharedMemory.back().get();
         }
+        // The shared window: the allocations one after another, 16-byte
+        // aligned, from kSharedWindowStart (off any 1024-byte boundary, so a
+        // kernel must align what a swizzled wgmma operand needs itself).
+        uint64_t window = kSharedWindowStart;
+        for (auto &a : cta.sharedMemory) {
+          a->window = window;
+          window = (window + a->size + 15) / 16 * 16;
+        }
         cta.barrier = std::make_unique<Barrier>(numWarps);
         auto runWarp = [&](unsigned w) {
           unsigned tail = static_cast<unsigned>(threads - int64_t(w) * kWarpSize);
@@ -293,6 +304,9 @@ bool Warp::runKernel(gpu::GPUFuncOp kernel, ArrayRef<LaneValue> arguments) {
   }
   if (!runBlock(entry, lanes))
     return false;
+  if (!openWgmma_.empty() || !committedWgmma_.empty())
+    return fail(kernel, "the kernel exits with wgmma.mma_async in flight (no wgmma.wait_group "
+                        "retired it)");
   handOverAsyncCopies();
   return true;
 }

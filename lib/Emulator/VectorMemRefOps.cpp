@@ -237,6 +237,20 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
     assignLanes(c.getResult(), get(c.getSource()), mask);
     return true;
   }
+  if (auto e = dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(op)) {
+    // Shared memory: the address in the CTA's shared window (what the
+    // lowered kernel gets for a pointer to address space 3); otherwise the
+    // host address.
+    const Slot &src = get(e.getSource());
+    Slot &r = def(e.getResult(), 1);
+    forLanes(mask, [&](unsigned l) {
+      const MemRefVal &m = src.mem[l];
+      r.at(l, 0) = m.alloc && m.alloc->shared
+                       ? m.alloc->window + static_cast<uint64_t>(m.base - m.alloc->begin)
+                       : reinterpret_cast<uint64_t>(m.base);
+    });
+    return true;
+  }
   if (auto v = dyn_cast<memref::ViewOp>(op)) {
     const Slot &src = get(v.getSource());
     const Slot &shift = get(v.getByteShift());

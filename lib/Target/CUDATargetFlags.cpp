@@ -26,6 +26,12 @@ struct LoweringFlags {
       cl::desc("rescale the prefill kernel's accumulators only when a row's max grew "
                "by more than 2^8 (an A/B option until measured)"),
       cl::init(false), cl::Hidden};
+  cl::opt<bool> prefillWarpgroupMma{
+      "gpu-prefill-wgmma",
+      cl::desc("run the prefill kernel on Hopper's warpgroup MMA (wgmma; needs "
+               "--gpu-arch=sm_90a; tiles of 64 or 128 rows by 64 or 128 keys, default "
+               "128x128)"),
+      cl::init(false), cl::Hidden};
   cl::opt<bool> decodeTensorCores{
       "gpu-decode-tensor-cores",
       cl::desc("decode GQA groups of 5 or more query heads on tensor cores, split or not "
@@ -54,6 +60,7 @@ std::string kvcc::applyCUDALoweringFlags(CUDATargetOptions &options) {
     return "--gpu-max-splits must be in [1, 256], got " + std::to_string(flags->maxSplits);
   options.swizzleSharedMemory = flags->swizzle;
   options.prefillLazyRescale = flags->prefillLazyRescale;
+  options.prefillWarpgroupMma = flags->prefillWarpgroupMma;
   options.decodeTensorCores = flags->decodeTensorCores;
   options.maxDecodeSplits = flags->maxSplits;
   return "";

@@ -231,6 +231,9 @@ int main(int argc, char **argv) {
       return fail(error);
     cudaTarget.gpuArch = gpuArch;
     cudaTarget.irDumpDir = dumpIRDir;
+    if (cudaTarget.prefillWarpgroupMma && gpuArch != "sm_90a")
+      return fail("--gpu-prefill-wgmma needs --gpu-arch=sm_90a (wgmma is Hopper's "
+                  "architecture-specific feature set), got '" + gpuArch + "'");
   }
   if (command == "build")
     return buildModule();

@@ -133,6 +133,13 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     then at most 2^8, and the normalized output is the same. Off until it is
     measured.
 
+    `prefill-wgmma` (off; sm_90a only) runs the prefill kernel on Hopper's
+    warpgroup MMA: a warpgroup per 64 query rows, S = Q·Kᵀ with both
+    operands read by shared-memory descriptor and P·V with P from registers
+    (FlashAttention-3's SS and RS forms), the tiles in the 128-byte-swizzle
+    layout wgmma reads. The default tile is 128 rows (two warpgroups, 256
+    threads) by 128 keys; keys must be 64 or 128.
+
     `decode-tensor-cores` (on) serves the one-token sequences of GQA groups
     of 5 or more query heads (f16/bf16 caches, head_dim 64 or 128) with a
     second instance of the tensor-core kernel, `kvc_decode_mma_attention`:
@@ -157,6 +164,9 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     Option<"prefillLazyRescale", "prefill-lazy-rescale", "bool", "false",
            "rescale the prefill kernel's O accumulators only when a row's max "
            "grew by more than 2^8 (a warp-uniform branch; an A/B option)">,
+    Option<"prefillWarpgroupMma", "prefill-wgmma", "bool", "false",
+           "run the prefill kernel on Hopper's warpgroup MMA (wgmma.mma_async; "
+           "the module must be compiled for sm_90a)">,
     Option<"decodeTensorCores", "decode-tensor-cores", "bool", "true",
            "decode the one-token sequences of GQA groups of 5 or more heads "
            "on tensor cores (split or not)">

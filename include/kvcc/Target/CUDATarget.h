@@ -29,6 +29,9 @@ struct CUDATargetOptions {
   int64_t prefillRows = 0, prefillKeys = 0;
   /// kvc-lower-to-gpu prefill-lazy-rescale (an A/B option, off).
   bool prefillLazyRescale = false;
+  /// kvc-lower-to-gpu prefill-wgmma: the prefill kernel on warpgroup MMA
+  /// (gpuArch sm_90a only; off until measured).
+  bool prefillWarpgroupMma = false;
   /// kvc-lower-to-gpu decode-tensor-cores: GQA groups of 5+ heads decode on
   /// tensor cores, split or not (off only for A/B runs).
   bool decodeTensorCores = true;

@@ -188,6 +188,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
       return PrefillParams{G,       D,      s.blockSize, s.kvHeads, s.scale,
                            s.causal, s.window, s.softcap, s.layout, tile,
                            options.prefillLazyRescale, options.swizzleSharedMemory,
+                           options.prefillWarpgroupMma && !decodeTokens,
                            decodeTokens, query, pages,
                            tables,  lens,   starts,      out};
     };

@@ -44,14 +44,15 @@ inline Value fastExp2(ImplicitLocOpBuilder &b, Value x) {
       .getResults();
 }
 
-/// for (i = tid; i < n; i += kGPUBlockThreads) body(i): a CTA's threads
-/// sweeping n elements.
+/// for (i = tid; i < n; i += threads) body(i): a CTA's threads sweeping n
+/// elements.
 inline void blockStrided(
     ImplicitLocOpBuilder &b, Value tid, int64_t n,
-    const std::function<void(ImplicitLocOpBuilder &, Value)> &body) {
+    const std::function<void(ImplicitLocOpBuilder &, Value)> &body,
+    int64_t threads = kGPUBlockThreads) {
   Loops L{b};
   mlir::scf::ForOp::create(
-      b, tid, L.idx(n), L.idx(kGPUBlockThreads), mlir::ValueRange{},
+      b, tid, L.idx(n), L.idx(threads), mlir::ValueRange{},
       [&](mlir::OpBuilder &nb, mlir::Location loc, Value i, mlir::ValueRange) {
         ImplicitLocOpBuilder inner(loc, nb);
         body(inner, i);

@@ -37,7 +37,10 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
 
   void runOnOperation() override {
     PrefillTile tile{prefillRows, prefillKeys};
-    if (std::string problem = tile.check(); !problem.empty()) {
+    std::string problem = tile.check();
+    if (problem.empty() && prefillWarpgroupMma && tile.keys != 0 && tile.keys < 64)
+      problem = "prefill-wgmma takes K/V tiles of 64 or 128 keys, got " + std::to_string(tile.keys);
+    if (!problem.empty()) {
       getOperation().emitError("kvc-lower-to-gpu: ") << problem;
       return signalPassFailure();
     }
@@ -47,7 +50,7 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
           populateKVCAttentionToGPUPatterns(
               converter, patterns,
               AttentionKernelOptions{tile, prefillLazyRescale, swizzleSharedMemory,
-                                     decodeTensorCores});
+                                     prefillWarpgroupMma, decodeTensorCores});
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);

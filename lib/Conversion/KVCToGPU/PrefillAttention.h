@@ -21,6 +21,8 @@ struct PrefillParams {
   bool lazyRescale;
   /// XOR-swizzle the shared-memory tiles (off only to measure what it buys).
   bool swizzle;
+  /// S and P·V on Hopper's warpgroup MMA (sm_90a; the prefill instance).
+  bool warpgroupMma;
   /// The decode instance (kvc_decode_mma_attention): one-token sequences,
   /// one row tile a sequence; otherwise sequences of two or more tokens.
   bool decodeTokens;

@@ -32,6 +32,8 @@
 #include "KernelBuilder.h"
 #include "PrefillAttention.h"
 
+#include "kvcc/Support/WarpgroupAsm.h"
+
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
@@ -113,15 +115,17 @@ Value mmaSync(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value c) {
 
 /// The sequence that owns CTA slot `slot`: the last s in [0, numSeqs) with
 /// firstSlotOf(s) <= slot, for an increasing firstSlotOf with
-/// firstSlotOf(0) = 0. The CTA's threads test kGPUBlockThreads sequences a
-/// step and count the owners with one bar.red.popc (one step up to 128
-/// sequences): no scan, no workspace, no host-side knowledge of the batch.
-Value sequenceOfSlot(ImplicitLocOpBuilder &b, Value tid, Value numSeqs, Value slot,
+/// firstSlotOf(0) = 0. The CTA's THREADS threads test as many sequences a
+/// step and count the owners with one bar.red.popc (one step up to 128 or
+/// 256 sequences): no scan, no workspace, no host-side knowledge of the
+/// batch.
+Value sequenceOfSlot(ImplicitLocOpBuilder &b, Value tid, int64_t threads, Value numSeqs,
+                     Value slot,
                      llvm::function_ref<Value(ImplicitLocOpBuilder &, Value)> firstSlotOf) {
   Loops L{b};
   Value zero = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
   auto loop = scf::ForOp::create(
-      b, L.idx(0), numSeqs, L.idx(kGPUBlockThreads), ValueRange{zero},
+      b, L.idx(0), numSeqs, L.idx(threads), ValueRange{zero},
       [&](OpBuilder &nb, Location loc, Value base, ValueRange state) {
         ImplicitLocOpBuilder b(loc, nb);
         Loops L{b};
@@ -182,8 +186,16 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                                 const PrefillParams &p) {
   Loops L{b};
   const int64_t D = p.headDim, G = p.groupSize;
-  const int64_t rows = p.tile.rowsFor(D), N = p.tile.keysFor(D);
-  const int64_t MT = rows / (16 * kPrefillWarps); // 16-row MMA tiles per warp
+  const bool wgmma = p.warpgroupMma;
+  assert((!wgmma || p.swizzle) && "wgmma reads the 128-byte-swizzle layout");
+  // wgmma: 128 rows (two warpgroups) by 128 keys unless the tile says.
+  const int64_t rows = wgmma && !p.tile.rows ? 128 : p.tile.rowsFor(D);
+  const int64_t N = wgmma && !p.tile.keys ? 128 : p.tile.keysFor(D);
+  // mma.sync: 4 warps, MT 16-row MMA tiles a warp; wgmma: a warpgroup of 4
+  // warps per 64 rows, one 16-row slice a warp.
+  const int64_t warps = wgmma ? rows / 16 : kPrefillWarps;
+  const int64_t threads = 32 * warps;
+  const int64_t MT = rows / (16 * warps);
   // The tensor-core operand type is the cache's; a query of another type
   // (an f32 model over an f16 cache) is converted while it is staged.
   Type elem = cast<MemRefType>(p.pages.getType()).getElementType();
@@ -191,12 +203,28 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Type outElem = cast<MemRefType>(p.out.getType()).getElementType();
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  auto sQType = MemRefType::get({rows, D}, elem, nullptr, workgroup);
-  auto sKVType = MemRefType::get({2, N, D}, elem, nullptr, workgroup);
-  // Shared memory: the Q tile, then two stages of K tiles, then of V tiles.
+  // A tile's rows are split into atoms of atomCols columns, stored atom after
+  // atom ([atoms][rows][atomCols]; one atom: [rows][D]): mma.sync takes whole
+  // rows; wgmma the 128-byte rows of its swizzled operand layout (64 columns
+  // of 16 bits).
+  const int64_t atomCols = wgmma ? 64 : D, atoms = D / atomCols;
+  auto tileType = [&](std::optional<int64_t> stages, int64_t tileRows) {
+    SmallVector<int64_t> shape;
+    if (stages)
+      shape.push_back(*stages);
+    if (atoms > 1)
+      shape.push_back(atoms);
+    shape.append({tileRows, atomCols});
+    return MemRefType::get(shape, elem, nullptr, workgroup);
+  };
+  auto sQType = tileType(std::nullopt, rows), sKVType = tileType(2, N);
+  // Shared memory: the Q tile, then two stages of K tiles, then of V tiles
+  // (wgmma: from the first 1024-byte boundary, where its swizzle pattern
+  // starts; 1 KiB more to find one).
   const int64_t qBytes = sQType.getNumElements() * sQType.getElementTypeBitWidth() / 8;
   const int64_t kvBytes = sKVType.getNumElements() * sKVType.getElementTypeBitWidth() / 8;
-  const int64_t smemBytes = qBytes + 2 * kvBytes;
+  constexpr int64_t kSwizzleAtomBytes = 1024;
+  const int64_t smemBytes = qBytes + 2 * kvBytes + (wgmma ? kSwizzleAtomBytes : 0);
   // The tiles are views of the launch's dynamic shared memory (one i8
   // buffer: the ldmatrix addresses are byte offsets into it, see
   // ldmatrixAt); past 48 KiB the runtime opts the kernel in on its first
@@ -231,7 +259,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   auto name = kernelName(b, p.decodeTokens ? "kvc_decode_mma_attention" : "kvc_prefill_attention");
   Value dynamicBytes = arith::ConstantIntOp::create(b, smemBytes, 32);
   auto launch = gpu::LaunchOp::create(
-      b, gridX, gridY, gridZ, L.idx(kGPUBlockThreads), L.idx(1),
+      b, gridX, gridY, gridZ, L.idx(threads), L.idx(1),
       L.idx(1), dynamicBytes, nullptr, {}, {}, {}, nullptr, nullptr,
       nullptr, name, name);
   OpBuilder::InsertionGuard guard(b);
@@ -239,9 +267,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Loops K{b};
   auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr, workgroup);
   Value buffer = gpu::DynamicSharedMemoryOp::create(b, raw);
-  Value sQ = memref::ViewOp::create(b, sQType, buffer, K.idx(0), ValueRange{});
-  Value sK = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes), ValueRange{});
-  Value sV = memref::ViewOp::create(b, sKVType, buffer, K.idx(qBytes + kvBytes), ValueRange{});
+  // wgmma: the tiles start `pad` bytes in, at shared-window address
+  // `tilesAddress` (a multiple of 1024).
+  Value pad = K.idx(0), tilesAddress;
+  if (wgmma) {
+    Value address = memref::ExtractAlignedPointerAsIndexOp::create(b, buffer);
+    pad = K.remU(K.sub(K.idx(kSwizzleAtomBytes), K.remU(address, K.idx(kSwizzleAtomBytes))),
+                 K.idx(kSwizzleAtomBytes));
+    tilesAddress = K.add(address, pad);
+  }
+  Value sQ = memref::ViewOp::create(b, sQType, buffer, pad, ValueRange{});
+  Value sK = memref::ViewOp::create(b, sKVType, buffer, K.add(pad, K.idx(qBytes)), ValueRange{});
+  Value sV = memref::ViewOp::create(b, sKVType, buffer, K.add(pad, K.idx(qBytes + kvBytes)),
+                                    ValueRange{});
   Value tid = launch.getThreadIds().x;
   Value group, seq, slot;
   // The first slot of sequence s, which starts at query row `start`.
@@ -255,7 +293,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   } else {
     group = launch.getBlockIds().x;
     slot = K.add(launch.getBlockIds().y, K.mul(launch.getBlockIds().z, K.idx(kMaxGridY)));
-    seq = sequenceOfSlot(b, tid, numSeqs, slot, [&](ImplicitLocOpBuilder &b, Value s) {
+    seq = sequenceOfSlot(b, tid, threads, numSeqs, slot, [&](ImplicitLocOpBuilder &b, Value s) {
       return firstSlot(b, s, Loops{b}.loadIndex(p.queryStart, {s}));
     });
   }
@@ -273,6 +311,20 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     Loops L{b};
     Value chunk = arith::XOrIOp::create(b, L.divU(col, L.idx(8)), L.remU(row, L.idx(8)));
     return L.mul(chunk, L.idx(8));
+  };
+  // The indices of column `col` of tile row `row`, after `lead` (the
+  // stage): its atom (if there are several) and (swizzled) column in it.
+  auto tileIndices = [&](ImplicitLocOpBuilder &b, ValueRange lead, Value row,
+                         Value col) -> SmallVector<Value> {
+    Loops L{b};
+    SmallVector<Value> indices(lead);
+    if (atoms == 1) {
+      indices.append({row, swizzledColumn(b, row, col)});
+      return indices;
+    }
+    indices.append({L.divU(col, L.idx(atomCols)), row,
+                    swizzledColumn(b, row, L.remU(col, L.idx(atomCols)))});
+    return indices;
   };
   Value first = K.loadIndex(p.queryStart, {seq});
   Value qlen = K.sub(K.loadIndex(p.queryStart, {K.add(seq, K.idx(1))}), first);
@@ -326,15 +378,15 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Loops L{b};
       Value r = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
       Value prow = L.add(rowBase, r);
-      Value tileCol = swizzledColumn(b, r, col);
+      SmallVector<Value> at = tileIndices(b, {}, r, col);
       Value tok = L.divU(prow, L.idx(G)), head = L.remU(prow, L.idx(G));
       Value valid = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok, qlen);
       Value safeTok = arith::SelectOp::create(b, valid, tok, L.idx(0));
       SmallVector<Value> src = {L.add(first, safeTok), L.add(L.mul(group, L.idx(G)), head), col};
       if (queryElem == elem) {
         Value n = arith::SelectOp::create(b, valid, L.idx(8), L.idx(0));
-        nvgpu::DeviceAsyncCopyOp::create(b, tokenType, sQ, ValueRange{r, tileCol}, p.query, src,
-                                         b.getIndexAttr(8), n, nullptr);
+        nvgpu::DeviceAsyncCopyOp::create(b, tokenType, sQ, at, p.query, src, b.getIndexAttr(8),
+                                         n, nullptr);
         return;
       }
       // Q is read once per CTA: a plain load, rounded to the operand type
@@ -344,20 +396,20 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       Value zero = arith::ConstantOp::create(
           b, DenseElementsAttr::get(VectorType::get({8}, elem), b.getFloatAttr(elem, 0.0)));
       Value staged = arith::SelectOp::create(b, valid, L.convertTo(row, elem), zero);
-      vector::StoreOp::create(b, staged, sQ, ValueRange{r, tileCol}, false, llvm::Align(16));
-    });
+      vector::StoreOp::create(b, staged, sQ, at, false, llvm::Align(16));
+    }, threads);
     // A thread's share of a K/V tile: N·D/8 16-byte chunks over the CTA's
     // threads, each chunk of one key row (so the thread's column is the same
     // in every one, and its keys are keysPerPass apart).
-    assert(kGPUBlockThreads % (D / 8) == 0 && N * D / 8 % kGPUBlockThreads == 0 &&
-           "head_dim 64 or 128 and tiles of 16 or more keys");
-    const int64_t chunksPerThread = N * D / 8 / kGPUBlockThreads;
-    const int64_t keysPerPass = kGPUBlockThreads / (D / 8);
+    assert(threads % (D / 8) == 0 && N * D / 8 % threads == 0 &&
+           "head_dim 64 or 128 and tiles of 16 or more keys (64 or more with wgmma)");
+    const int64_t chunksPerThread = N * D / 8 / threads;
+    const int64_t keysPerPass = threads / (D / 8);
     Value chunkKey = L.divU(tid, L.idx(D / 8));
     Value chunkCol = L.mul(L.remU(tid, L.idx(D / 8)), L.idx(8));
     // The thread's keys are keysPerPass (a multiple of 8) apart: one
     // swizzled column for all of them.
-    Value chunkTileCol = swizzledColumn(b, chunkKey, chunkCol);
+    SmallVector<Value> chunkAt = tileIndices(b, {}, chunkKey, chunkCol);
     // Where the thread's chunks of K/V tile `tile` come from: every
     // block-table read is issued before any copy uses one, so a tile waits
     // for one read, not one per chunk. A position past `hi` reads the page
@@ -420,13 +472,17 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         Value page = arith::IndexCastOp::create(b, b.getIndexType(), source.page);
         Value n = arith::SelectOp::create(b, source.valid, L.idx(8), L.idx(0));
         Value key = L.add(chunkKey, L.idx(static_cast<int64_t>(i) * keysPerPass));
+        // [stage, (atom,) key, column]: chunkAt with this chunk's key.
+        SmallVector<Value> dst{stage};
+        dst.append(chunkAt);
+        dst[atoms > 1 ? 2 : 1] = key;
         for (int64_t kv = 0; kv < 2; ++kv) {
           Value inPage = arith::IndexCastUIOp::create(
               b, b.getIndexType(),
               arith::AddIOp::create(b, rowInPage, c32(b, kv * cacheStrides[1])));
           // K/V rows are streamed once per CTA: bypass L1 (cp.async.cg).
           nvgpu::DeviceAsyncCopyOp::create(b, tokenType, kv ? sV : sK,
-                                           ValueRange{stage, key, chunkTileCol}, pageView,
+                                           dst, pageView,
                                            ValueRange{page, inPage}, b.getIndexAttr(8), n,
                                            b.getUnitAttr());
         }
@@ -506,6 +562,57 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       return nvgpu::LdMatrixOp::create(b, aType, chunk, ValueRange{Loops{b}.idx(0)}, transpose,
                                        /*numTiles=*/4);
     };
+    // wgmma operands by shared-memory descriptor (PTX ISA 9.7.15.5.1.2):
+    // bits 0-13 the start address >> 4, 16-29 the leading and 32-45 the
+    // stride byte offset >> 4, 62-63 the swizzle (1: 128 bytes). Q and K are
+    // K-major (the contraction runs along their rows): 8-row groups 1024
+    // bytes apart (SBO), k-step ks 32·(ks mod 4) bytes into the rows of atom
+    // ks / 4 (the hardware swizzles that address as the writers did, chunk
+    // c of row r at c ^ (r mod 8), r counted from a 1024-byte boundary). V
+    // is MN-major (B = V: k the key, n the head_dim along a row): a k-step
+    // of 16 keys is 2048 bytes, 8-key groups SBO = 1024 apart, 64-column
+    // atoms LBO = N·128 apart. Offsets are multiples of 16 below 2^18, so a
+    // descriptor is a base's plus a constant.
+    Type i64 = b.getI64Type();
+    auto c64 = [&](ImplicitLocOpBuilder &b, int64_t v) -> Value {
+      return arith::ConstantOp::create(b, b.getI64IntegerAttr(v));
+    };
+    constexpr int64_t kSwizzle128 = int64_t(1) << 62;
+    const int64_t kMajorBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | (int64_t(1) << 16);
+    const int64_t mnMajorBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | ((N * 128 / 16) << 16);
+    Value descBase, qDescBase;
+    if (wgmma) {
+      Value address = arith::IndexCastUIOp::create(b, i64, tilesAddress);
+      descBase = arith::ShRUIOp::create(
+          b, arith::AndIOp::create(b, address, c64(b, 0x3FFFF)), c64(b, 4));
+      // Warpgroup w's 64 rows start 64 rows of 128 bytes into each Q atom.
+      Value wg = arith::IndexCastUIOp::create(b, i64, L.divU(warp, L.idx(4)));
+      qDescBase = arith::AddIOp::create(
+          b, descBase, arith::MulIOp::create(b, wg, c64(b, 64 * 128 / 16)));
+    }
+    auto wgmmaType = elem.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+    auto accumulatorStruct = [&](int64_t registers) {
+      return LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                              SmallVector<Type>(registers, b.getF32Type()));
+    };
+    // The accumulators of a retired wgmma group as registers, through the
+    // fence asm (WarpgroupAsm.h), so no use is scheduled before the wait.
+    auto settled = [&](ImplicitLocOpBuilder &b, Value accumulators) {
+      auto type = cast<LLVM::LLVMStructType>(accumulators.getType());
+      const int64_t n = static_cast<int64_t>(type.getBody().size());
+      SmallVector<Value> regs;
+      for (int64_t i = 0; i < n; ++i)
+        regs.push_back(LLVM::ExtractValueOp::create(b, accumulators, ArrayRef<int64_t>{i}));
+      Value fenced = LLVM::InlineAsmOp::create(
+                         b, type, regs, wgmma::accumulatorFenceAsm(),
+                         wgmma::accumulatorFenceConstraints(n), /*has_side_effects=*/true,
+                         /*is_align_stack=*/false, LLVM::TailCallKind::None,
+                         LLVM::AsmDialectAttr(), ArrayAttr())
+                         .getRes();
+      for (int64_t i = 0; i < n; ++i)
+        regs[i] = LLVM::ExtractValueOp::create(b, fenced, ArrayRef<int64_t>{i});
+      return regs;
+    };
     Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
     // Rows quad and quad + 8 of MMA tile t, counted from the sequence's
     // first row; 32-bit, as the positions (a 64-bit row kept live across the
@@ -533,6 +640,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // so the reads are not sunk into a branch next to their use).
           SmallVector<ChunkSource> nextSources = lookUpPages(b, next);
           nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
+          // wgmma reads shared memory through the async proxy: each thread's
+          // landed copies (and Q's stores) are fenced into it before the
+          // barrier publishes them.
+          if (wgmma)
+            NVVM::FenceProxyOp::create(
+                b, NVVM::ProxyKind::async_shared,
+                NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
           gpu::BarrierOp::create(b);
           copyTile(b, L.remU(next, L.idx(2)), nextSources);
           nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
@@ -544,7 +658,41 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           Value stageOffset = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes));
           Value kStage = arith::AddIOp::create(b, kLane, stageOffset);
           Value vStage = arith::AddIOp::create(b, vLane, stageOffset);
-          for (int64_t ks = 0; ks < D / 16; ++ks) {
+          // wgmma: the stage's K and V descriptor bases.
+          Value kDesc, vDesc;
+          if (wgmma) {
+            Value stage16 = arith::MulIOp::create(b, arith::IndexCastUIOp::create(b, i64, stage),
+                                                  c64(b, stageBytes / 16));
+            kDesc = arith::AddIOp::create(b, descBase, stage16);
+            vDesc = arith::AddIOp::create(b, kDesc, c64(b, kvBytes / 16));
+            // S = Q Kᵀ for the warpgroup's 64 rows: D/16 k-steps on one
+            // accumulator (the first overwrites it), one commit, one wait.
+            NVVM::WgmmaFenceAlignedOp::create(b);
+            Value sAcc = LLVM::PoisonOp::create(b, accumulatorStruct(N / 2));
+            for (int64_t ks = 0; ks < D / 16; ++ks) {
+              const int64_t step = (ks % 4) * 32 / 16;
+              Value qd = arith::AddIOp::create(
+                  b, qDescBase, c64(b, (ks / 4) * rows * 128 / 16 + step + kMajorBits));
+              Value kd = arith::AddIOp::create(
+                  b, kDesc, c64(b, qBytes / 16 + (ks / 4) * N * 128 / 16 + step + kMajorBits));
+              sAcc = NVVM::WgmmaMmaAsyncOp::create(
+                  b, sAcc.getType(), sAcc, qd, kd,
+                  NVVM::MMAShapeAttr::get(b.getContext(), 64, static_cast<int>(N), 16), wgmmaType,
+                  wgmmaType, NVVM::WGMMATypes::f32,
+                  ks ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
+                  NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
+                  NVVM::MMALayout::col, NVVM::MMAIntOverflowAttr());
+            }
+            NVVM::WgmmaGroupSyncAlignedOp::create(b);
+            NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+            SmallVector<Value> regs = settled(b, sAcc);
+            // Register 4n + 2i + h: row quad + 8i, key 8n + 2·t4 + h (the
+            // mma.sync C layout, 8 keys at a time).
+            for (int64_t n = 0; n < N / 8; ++n)
+              s[0][n] = vector::FromElementsOp::create(b, acc,
+                                                       ArrayRef<Value>(regs).slice(4 * n, 4));
+          }
+          for (int64_t ks = 0; !wgmma && ks < D / 16; ++ks) {
             Value qStep = arith::XOrIOp::create(b, qLane, c32(b, 32 * ks));
             Value kStep = arith::XOrIOp::create(b, kStage, c32(b, 32 * ks));
             SmallVector<Value> a;
@@ -782,17 +930,56 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             for (int64_t k = 0; k < MT * (D / 8); ++k)
               yield[k] = o[k];
           }
-          for (int64_t ks = 0; ks < N / 16; ++ks) {
-            SmallVector<Value> a;
-            for (int64_t t = 0; t < MT; ++t) {
-              SmallVector<Value> aElems;
-              for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
-                for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
-                  for (int64_t jj = 0; jj < 2; ++jj)
-                    aElems.push_back(extract(b, pFrag[t][2 * ks + half], i, jj));
-              // a0 = (row quad, k lo), a1 = (row quad+8, k lo), a2 = (quad, k hi), a3.
-              a.push_back(vector::FromElementsOp::create(b, aType, aElems));
+          // P of MMA tile t, keys 16ks..16ks+15, as an A fragment: a0 = (row
+          // quad, k lo), a1 = (quad + 8, k lo), a2 = (quad, k hi), a3.
+          auto pOperand = [&](int64_t t, int64_t ks) -> Value {
+            SmallVector<Value> aElems;
+            for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
+              for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
+                for (int64_t jj = 0; jj < 2; ++jj)
+                  aElems.push_back(extract(b, pFrag[t][2 * ks + half], i, jj));
+            return vector::FromElementsOp::create(b, aType, aElems);
+          };
+          if (wgmma) {
+            // O += P V for the warpgroup's 64 rows: A = P from registers
+            // (the same fragments as mma.sync's), B = V by descriptor, N/16
+            // k-steps chained on O's D/2 registers (register 4n + 2i + h:
+            // row quad + 8i, column 8n + 2·t4 + h), one commit, one wait.
+            SmallVector<Value> o;
+            for (int64_t n = 0; n < D / 8; ++n)
+              for (int64_t i = 0; i < 2; ++i)
+                for (int64_t jj = 0; jj < 2; ++jj)
+                  o.push_back(extract(b, yield[oAt(0, n)], i, jj));
+            auto oType = accumulatorStruct(D / 2);
+            const std::string text =
+                wgmma::registerAMmaAsm({D, elem.isBF16(), /*transposeB=*/true});
+            const std::string constraints = wgmma::registerAMmaConstraints(D);
+            NVVM::WgmmaFenceAlignedOp::create(b);
+            Value oAcc;
+            for (int64_t ks = 0; ks < N / 16; ++ks) {
+              SmallVector<Value> operands = packedPairs(b, pOperand(0, ks));
+              operands.push_back(arith::AddIOp::create(
+                  b, vDesc, c64(b, qBytes / 16 + ks * 16 * 128 / 16 + mnMajorBits)));
+              operands.append(o);
+              oAcc = LLVM::InlineAsmOp::create(b, oType, operands, text, constraints,
+                                               /*has_side_effects=*/true,
+                                               /*is_align_stack=*/false, LLVM::TailCallKind::None,
+                                               LLVM::AsmDialectAttr(), ArrayAttr())
+                         .getRes();
+              for (int64_t k = 0; k < D / 2; ++k)
+                o[k] = LLVM::ExtractValueOp::create(b, oAcc, ArrayRef<int64_t>{k});
             }
+            NVVM::WgmmaGroupSyncAlignedOp::create(b);
+            NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+            o = settled(b, oAcc);
+            for (int64_t n = 0; n < D / 8; ++n)
+              yield[oAt(0, n)] =
+                  vector::FromElementsOp::create(b, acc, ArrayRef<Value>(o).slice(4 * n, 4));
+          }
+          for (int64_t ks = 0; !wgmma && ks < N / 16; ++ks) {
+            SmallVector<Value> a;
+            for (int64_t t = 0; t < MT; ++t)
+              a.push_back(pOperand(t, ks));
             // One ldmatrix.x4.trans: the V fragments of two 8-column tiles.
             for (int64_t n = 0; n < D / 8; n += 2) {
               Value pair = ldmatrixAt(

@@ -49,6 +49,8 @@ struct AttentionKernelOptions {
   bool prefillLazyRescale = false;
   /// XOR-swizzled shared-memory tiles in the tensor-core kernels.
   bool swizzleSharedMemory = true;
+  /// The prefill kernel on Hopper's warpgroup MMA (wgmma, sm_90a only).
+  bool prefillWarpgroupMma = false;
   /// One-token sequences of GQA groups of kTensorCoreDecodeMinGroup or more
   /// heads decode on tensor cores (the prefill kernel's loop at 64 rows),
   /// split like the flash-decoding kernel (which such groups then lack).

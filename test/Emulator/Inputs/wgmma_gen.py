@@ -1,0 +1,117 @@
+"""Writes wgmma.mlir (wgmma.test's kernels) to stdout:
+python3 wgmma_gen.py > wgmma.mlir. The generated file is committed."""
+N = 32
+W = N // 2
+acc = "!llvm.struct<(" + ", ".join(["f32"] * W) + ")>"
+def rs_asm(n, trans):
+    d = ", ".join(f"${i}" for i in range(n // 2)); a = n // 2
+    return ("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\nwgmma.mma_async.sync.aligned.m64n%dk16.f32.f16.f16 {%s}, {$%d, $%d, $%d, $%d}, $%d, p, 1, 1, %s;\n}\n"
+            % (n, d, a, a + 1, a + 2, a + 3, a + 4, "1" if trans else "0"))
+def mlir_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\0A") + '"'
+rs_cons = ",".join(["=f"] * W) + ",r,r,r,r,l," + ",".join(str(i) for i in range(W))
+fence_cons = ",".join(["=f"] * W) + "," + ",".join(str(i) for i in range(W))
+KBITS = (1 << 62) | (64 << 32) | (1 << 16)
+VBITS = (1 << 62) | (64 << 32) | (128 << 16)
+IMG = 14336
+SIG = "%img: memref<14336xi8>, %afrag: memref<128x4xi32>, %out: memref<128x16xf32>"
+ARGS = "%img : memref<14336xi8>, %afrag : memref<128x4xi32>, %out : memref<128x16xf32>"
+
+def kernel(name, fence=True, race=False, early=False):
+    L = []
+    e = L.append
+    e(f"    gpu.func @{name}({SIG}) kernel {{")
+    e("      %c0 = arith.constant 0 : index")
+    e("      %c128 = arith.constant 128 : index")
+    e("      %c1024 = arith.constant 1024 : index")
+    e(f"      %cimg = arith.constant {IMG} : index")
+    e("      %tid = gpu.thread_id x")
+    e("      %buf = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>")
+    e("      %p = memref.extract_aligned_pointer_as_index %buf : memref<?xi8, #gpu.address_space<workgroup>> -> index")
+    e("      %rem = arith.remui %p, %c1024 : index")
+    e("      %pad1 = arith.subi %c1024, %rem : index")
+    e("      %pad = arith.remui %pad1, %c1024 : index")
+    e("      scf.for %i = %tid to %cimg step %c128 {")
+    e("        %v = memref.load %img[%i] : memref<14336xi8>")
+    e("        %j = arith.addi %i, %pad : index")
+    e("        memref.store %v, %buf[%j] : memref<?xi8, #gpu.address_space<workgroup>>")
+    e("      }")
+    e("      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}")
+    e("      gpu.barrier")
+    e("      %base = arith.addi %p, %pad : index")
+    e("      %base64 = arith.index_cast %base : index to i64")
+    e("      %c4 = arith.constant 4 : i64")
+    e("      %enc = arith.shrui %base64, %c4 : i64")
+    e(f"      %kbits = arith.constant {KBITS} : i64")
+    e(f"      %vbits = arith.constant {VBITS} : i64")
+    e("      %oB = arith.constant 512 : i64")
+    e("      %oV = arith.constant 768 : i64")
+    e("      %descA = arith.addi %enc, %kbits : i64")
+    e("      %eB = arith.addi %enc, %oB : i64")
+    e("      %descB = arith.addi %eB, %kbits : i64")
+    e("      %eV = arith.addi %enc, %oV : i64")
+    e("      %descV = arith.addi %eV, %vbits : i64")
+    for k in range(4):
+        e(f"      %ck{k} = arith.constant {k} : index")
+        e(f"      %a{k} = memref.load %afrag[%tid, %ck{k}] : memref<128x4xi32>")
+    e(f"      %u = llvm.mlir.undef : {acc}")
+    if fence:
+        e("      nvvm.wgmma.fence.aligned")
+    e(f"      %d = nvvm.wgmma.mma_async %descA, %descB, %u, <m = 64, n = {N}, k = 16>, D[<f32>, <zero>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>] : {acc} -> {acc}")
+    for i in range(W):
+        e(f"      %d{i} = llvm.extractvalue %d[{i}] : {acc}")
+    ds = ", ".join(f"%d{i}" for i in range(W))
+    e(f"      %r = llvm.inline_asm has_side_effects {mlir_str(rs_asm(N, True))}, {mlir_str(rs_cons)} "
+             f"%a0, %a1, %a2, %a3, %descV, {ds} : (i32, i32, i32, i32, i64, {', '.join(['f32'] * W)}) -> {acc}")
+    e("      nvvm.wgmma.commit.group.sync.aligned")
+    if race:
+        # Every warp reads B: bump a byte of it after the issue (each warp
+        # then sees a change, whatever the interleaving).
+        e("      %one = arith.constant 1 : i8")
+        e("      %cB = arith.constant 8192 : index")
+        e("      %hit = arith.addi %pad, %cB : index")
+        e("      %old = memref.load %buf[%hit] : memref<?xi8, #gpu.address_space<workgroup>>")
+        e("      %new = arith.addi %old, %one : i8")
+        e("      memref.store %new, %buf[%hit] : memref<?xi8, #gpu.address_space<workgroup>>")
+    res = "%r"
+    if early:
+        for i in range(W):
+            e(f"      %x{i} = llvm.extractvalue %r[{i}] : {acc}")
+    e("      nvvm.wgmma.wait.group.sync.aligned 0")
+    if not early:
+        for i in range(W):
+            e(f"      %x{i} = llvm.extractvalue %r[{i}] : {acc}")
+        xs = ", ".join(f"%x{i}" for i in range(W))
+        e(f"      %f = llvm.inline_asm has_side_effects \"// wgmma accumulators settled\", {mlir_str(fence_cons)} {xs} : ({', '.join(['f32'] * W)}) -> {acc}")
+        for i in range(W):
+            e(f"      %y{i} = llvm.extractvalue %f[{i}] : {acc}")
+    for i in range(W):
+        e(f"      %ci{i} = arith.constant {i} : index")
+        e(f"      memref.store %{'x' if early else 'y'}{i}, %out[%tid, %ci{i}] : memref<128x16xf32>")
+    e("      gpu.return")
+    e("    }")
+    return "\n".join(L)
+
+out = []
+out.append("// wgmma in the GPU emulator (wgmma.test): D = A·B (both by shared-memory")
+out.append("// descriptor, K-major, 128-byte swizzle), then D += A2·V (A2 in registers, V")
+out.append("// N-major by descriptor), chained without a wait, for one warpgroup; the")
+out.append("// operand images and A2's fragments come from wgmma_check.py. Written by")
+out.append("// wgmma_gen.py (do not edit by hand); the variants break one rule each.")
+out.append("module attributes {gpu.container_module} {")
+for name in ["wgmma", "no_fence", "race", "early"]:
+    out.append(f"  func.func @{name}({SIG}) {{")
+    out.append("    %c1 = arith.constant 1 : index")
+    out.append("    %c128 = arith.constant 128 : index")
+    out.append(f"    %smem = arith.constant {IMG + 1024} : i32")
+    out.append(f"    gpu.launch_func @k::@{name} blocks in (%c1, %c1, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %smem args({ARGS})")
+    out.append("    return")
+    out.append("  }")
+out.append("  gpu.module @k {")
+out.append(kernel("wgmma"))
+out.append(kernel("no_fence", fence=False))
+out.append(kernel("race", race=True))
+out.append(kernel("early", early=True))
+out.append("  }")
+out.append("}")
+print("\n".join(out))
