@@ -119,6 +119,7 @@ Warp::Warp(Runner &runner, CTA *cta, unsigned index, uint32_t lanes, std::string
 
 Slot &Warp::def(Value v, unsigned width) {
   Slot &s = values_[v];
+  s.defined = ++defineClock_;
   if (s.width != width || s.bits.size() != kWarpSize * width) {
     s.width = width;
     s.bits.assign(kWarpSize * width, 0);

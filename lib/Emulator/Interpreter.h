@@ -57,6 +57,7 @@ struct MemRefVal {
 /// One SSA value in every lane of a warp.
 struct Slot {
   unsigned width = 1;          ///< elements per lane (vector, LLVM struct)
+  uint64_t defined = 0;        ///< when the warp last wrote it (Warp::defineClock_)
   std::vector<uint64_t> bits;  ///< bits[lane * width + i], in the element type
   std::vector<MemRefVal> mem;  ///< per lane, for memrefs
   uint64_t &at(unsigned lane, unsigned i) { return bits[lane * width + i]; }
@@ -256,6 +257,9 @@ private:
   std::vector<PendingCopy> openGroup_;
   std::vector<std::vector<PendingCopy>> committedGroups_;
   bool wgmmaFenced_ = false;
+  /// A count of the warp's value definitions, and its value at the last
+  /// wgmma.fence: a register an MMA reads must be older than the fence.
+  uint64_t defineClock_ = 0, fenceStamp_ = 0;
   std::vector<PendingWgmma> openWgmma_;
   std::vector<std::vector<PendingWgmma>> committedWgmma_;
   /// llvm.extractvalue results of an in-flight wgmma's struct: (struct,

@@ -113,6 +113,7 @@ bool Warp::execWarpgroup(Operation &op, uint32_t mask, bool &handled) {
     if (!requireFullWarp(&op, mask))
       return false;
     wgmmaFenced_ = true;
+    fenceStamp_ = defineClock_;
     return true;
   }
   if (isa<NVVM::WgmmaGroupSyncAlignedOp>(op)) {
@@ -195,6 +196,22 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
     return false;
   if (!wgmmaFenced_)
     return fail(op, "wgmma.mma_async without a wgmma.fence since the warp's last wait_group");
+  // The fence orders the warp's register writes before the MMA: its A
+  // registers and the accumulators it reads (other than a pending MMA's,
+  // chained on the same registers) must be older than the last fence.
+  auto fencedRegister = [&](Value v, const char *what) {
+    if (pendingElements_.count(v) || pendingWgmma(v) || get(v).defined <= fenceStamp_)
+      return true;
+    return fail(op, llvm::Twine("wgmma.mma_async reads ") + what +
+                        " written after the last wgmma.fence");
+  };
+  for (Value v : issue.aRegisters)
+    if (!fencedRegister(v, "an A-fragment register"))
+      return false;
+  if (issue.accumulate)
+    for (Value v : issue.cElements.empty() ? llvm::SmallVector<Value>{issue.c} : issue.cElements)
+      if (!fencedRegister(v, "an accumulator register"))
+        return false;
   const unsigned n = static_cast<unsigned>(issue.n);
   if (n < 8 || n > 256 || n % 8)
     return fail(op, "wgmma n must be a multiple of 8 in [8, 256]");

@@ -40,6 +40,9 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
     std::string problem = tile.check();
     if (problem.empty() && prefillWarpgroupMma && tile.keys != 0 && tile.keys < 64)
       problem = "prefill-wgmma takes K/V tiles of 64 or 128 keys, got " + std::to_string(tile.keys);
+    if (problem.empty() && prefillWarpgroupMma && !swizzleSharedMemory)
+      problem = "prefill-wgmma reads the 128-byte-swizzle layout: it needs "
+                "swizzle-shared-memory";
     if (!problem.empty()) {
       getOperation().emitError("kvc-lower-to-gpu: ") << problem;
       return signalPassFailure();

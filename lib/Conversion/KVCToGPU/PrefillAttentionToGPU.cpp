@@ -954,10 +954,17 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             const std::string text =
                 wgmma::registerAMmaAsm({D, elem.isBF16(), /*transposeB=*/true});
             const std::string constraints = wgmma::registerAMmaConstraints(D);
+            // Every A fragment is packed before the fence: the fence orders
+            // register writes before the MMAs that read them (PTX ISA
+            // 9.7.15.7.1; ptxas would otherwise insert warpgroup.arrive
+            // between the MMAs, info C7519).
+            SmallVector<SmallVector<Value>> aRegs;
+            for (int64_t ks = 0; ks < N / 16; ++ks)
+              aRegs.push_back(packedPairs(b, pOperand(0, ks)));
             NVVM::WgmmaFenceAlignedOp::create(b);
             Value oAcc;
             for (int64_t ks = 0; ks < N / 16; ++ks) {
-              SmallVector<Value> operands = packedPairs(b, pOperand(0, ks));
+              SmallVector<Value> operands = aRegs[ks];
               operands.push_back(arith::AddIOp::create(
                   b, vDesc, c64(b, qBytes / 16 + ks * 16 * 128 / 16 + mnMajorBits)));
               operands.append(o);

@@ -17,7 +17,7 @@ IMG = 14336
 SIG = "%img: memref<14336xi8>, %afrag: memref<128x4xi32>, %out: memref<128x16xf32>"
 ARGS = "%img : memref<14336xi8>, %afrag : memref<128x4xi32>, %out : memref<128x16xf32>"
 
-def kernel(name, fence=True, race=False, early=False):
+def kernel(name, fence=True, race=False, early=False, late_a=False):
     L = []
     e = L.append
     e(f"    gpu.func @{name}({SIG}) kernel {{")
@@ -51,12 +51,17 @@ def kernel(name, fence=True, race=False, early=False):
     e("      %descB = arith.addi %eB, %kbits : i64")
     e("      %eV = arith.addi %enc, %oV : i64")
     e("      %descV = arith.addi %eV, %vbits : i64")
-    for k in range(4):
-        e(f"      %ck{k} = arith.constant {k} : index")
-        e(f"      %a{k} = memref.load %afrag[%tid, %ck{k}] : memref<128x4xi32>")
+    def load_a():
+        for k in range(4):
+            e(f"      %ck{k} = arith.constant {k} : index")
+            e(f"      %a{k} = memref.load %afrag[%tid, %ck{k}] : memref<128x4xi32>")
+    if not late_a:
+        load_a()
     e(f"      %u = llvm.mlir.undef : {acc}")
     if fence:
         e("      nvvm.wgmma.fence.aligned")
+    if late_a:  # A's registers written after the fence
+        load_a()
     e(f"      %d = nvvm.wgmma.mma_async %descA, %descB, %u, <m = 64, n = {N}, k = 16>, D[<f32>, <zero>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>] : {acc} -> {acc}")
     for i in range(W):
         e(f"      %d{i} = llvm.extractvalue %d[{i}] : {acc}")
@@ -99,7 +104,7 @@ out.append("// N-major by descriptor), chained without a wait, for one warpgroup
 out.append("// operand images and A2's fragments come from wgmma_check.py. Written by")
 out.append("// wgmma_gen.py (do not edit by hand); the variants break one rule each.")
 out.append("module attributes {gpu.container_module} {")
-for name in ["wgmma", "no_fence", "race", "early"]:
+for name in ["wgmma", "no_fence", "race", "early", "late_a"]:
     out.append(f"  func.func @{name}({SIG}) {{")
     out.append("    %c1 = arith.constant 1 : index")
     out.append("    %c128 = arith.constant 128 : index")
@@ -112,6 +117,7 @@ out.append(kernel("wgmma"))
 out.append(kernel("no_fence", fence=False))
 out.append(kernel("race", race=True))
 out.append(kernel("early", early=True))
+out.append(kernel("late_a", late_a=True))
 out.append("  }")
 out.append("}")
 print("\n".join(out))
