@@ -421,24 +421,6 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     fillElements(r, mask, [](unsigned, unsigned) { return uint64_t(0x7fc0bad0); });
     return true;
   }
-  if (auto ins = dyn_cast<LLVM::InsertValueOp>(op)) {
-    if (ins.getPosition().size() != 1)
-      return fail(&op, "nested llvm.insertvalue is not modelled");
-    unsigned i = static_cast<unsigned>(ins.getPosition()[0]);
-    const Slot &container = get(ins.getContainer());
-    const Slot &value = get(ins.getValue());
-    unsigned width = slotWidth(ins.getType());
-    if (container.width != width || i >= width)
-      return fail(&op, "llvm.insertvalue position outside the struct");
-    std::vector<uint64_t> bits = container.bits; // the container may be the result's slot
-    uint32_t all = mask;
-    Slot &r = def(ins.getRes(), width);
-    forLanes(all, [&](unsigned l) {
-      for (unsigned k = 0; k < width; ++k)
-        r.at(l, k) = k == i ? value.at(l, 0) : bits[l * width + k];
-    });
-    return true;
-  }
   if (auto e = dyn_cast<LLVM::ExtractValueOp>(op)) {
     if (e.getPosition().size() != 1)
       return fail(&op, "nested llvm.extractvalue is not modelled");

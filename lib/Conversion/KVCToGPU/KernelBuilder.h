@@ -60,6 +60,21 @@ inline void blockStrided(
       });
 }
 
+/// The rows of a fragment (vector<Rx2xf16/bf16>) as the .b32 registers PTX's
+/// bf16 mma.sync and wgmma's register A take: element 0 of a pair in the low
+/// half, as ldmatrix leaves it.
+inline llvm::SmallVector<Value> packedPairs(ImplicitLocOpBuilder &b, Value fragment) {
+  auto type = mlir::cast<mlir::VectorType>(fragment.getType());
+  auto word = mlir::VectorType::get({1}, b.getI32Type());
+  llvm::SmallVector<Value> regs;
+  for (int64_t r = 0; r < type.getDimSize(0); ++r) {
+    Value pair = mlir::vector::ExtractOp::create(b, fragment, llvm::ArrayRef<int64_t>{r});
+    Value bits = mlir::vector::BitCastOp::create(b, word, pair);
+    regs.push_back(mlir::vector::ExtractOp::create(b, bits, llvm::ArrayRef<int64_t>{0}));
+  }
+  return regs;
+}
+
 } // namespace kvcc::lowering
 
 #endif // KVCC_LIB_CONVERSION_KVCTOGPU_KERNELBUILDER_H

@@ -35,6 +35,32 @@ struct PrefillParams {
   mlir::Value splits = {}, wsAcc = {}, wsStats = {};
 };
 
+/// The prefill kernel's two GEMMs on Hopper's warpgroup MMA
+/// (PrefillWarpgroupMma.cpp) over its shared-memory tiles: Q [rows x headDim],
+/// then two stages of K, then two of V ([keys x headDim] each), 16-bit `elem`,
+/// in 64-column atoms with the 128-byte swizzle, from `tilesAddress` (a
+/// shared-window address, a multiple of 1024). Warp w owns rows 16w..16w+15;
+/// results are in the mma.sync C layout, vector<2x2xf32> per 8 columns.
+class WarpgroupTiles {
+public:
+  WarpgroupTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value tilesAddress, mlir::Value warp,
+                 mlir::Type elem, int64_t rows, int64_t keys, int64_t headDim);
+  /// S = Q·Kᵀ of the warp's rows over stage `stage`'s keys: keys/8 blocks.
+  llvm::SmallVector<mlir::Value> scores(mlir::ImplicitLocOpBuilder &b, mlir::Value stage) const;
+  /// O += P·V: p[ks] the A fragment (vector<4x2xE>) of keys 16ks..16ks+15,
+  /// o the headDim/8 accumulator blocks, updated.
+  void accumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, llvm::ArrayRef<mlir::Value> p,
+                  llvm::MutableArrayRef<mlir::Value> o) const;
+
+private:
+  /// The descriptor base of stage `stage` of K (or of V).
+  mlir::Value stageDescriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, bool v) const;
+
+  mlir::Type elem;
+  int64_t rows, keys, headDim;
+  mlir::Value descBase, qDescBase; ///< the tiles', and this warpgroup's Q rows'
+};
+
 /// Whether the tensor-core kernel serves this shape (an f16 or bf16 cache, head_dim
 /// 64 or 128, GQA groups of at most 64 heads); otherwise the flash-decoding
 /// kernel serves every sequence.

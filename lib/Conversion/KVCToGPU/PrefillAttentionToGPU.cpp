@@ -32,8 +32,6 @@
 #include "KernelBuilder.h"
 #include "PrefillAttention.h"
 
-#include "kvcc/Support/WarpgroupAsm.h"
-
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
@@ -69,21 +67,6 @@ Value fragmentHalf(ImplicitLocOpBuilder &b, Value pair, int64_t half) {
       elems.push_back(vector::ExtractOp::create(b, pair, ArrayRef<int64_t>{2 * half + r, c}));
   return vector::FromElementsOp::create(
       b, VectorType::get({2, 2}, type.getElementType()), elems);
-}
-
-/// The rows of a fragment (vector<Rx2xbf16>) as the .b32 registers PTX's
-/// bf16 mma.sync takes: element 0 of a pair in the low half, as ldmatrix
-/// leaves it.
-SmallVector<Value> packedPairs(ImplicitLocOpBuilder &b, Value fragment) {
-  auto type = cast<VectorType>(fragment.getType());
-  auto word = VectorType::get({1}, b.getI32Type());
-  SmallVector<Value> regs;
-  for (int64_t r = 0; r < type.getDimSize(0); ++r) {
-    Value pair = vector::ExtractOp::create(b, fragment, ArrayRef<int64_t>{r});
-    Value bits = vector::BitCastOp::create(b, word, pair);
-    regs.push_back(vector::ExtractOp::create(b, bits, ArrayRef<int64_t>{0}));
-  }
-  return regs;
 }
 
 /// C + A·B for one m16n8k16 tile: A vector<4x2xE>, B vector<2x2xE>, C and
@@ -562,57 +545,10 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       return nvgpu::LdMatrixOp::create(b, aType, chunk, ValueRange{Loops{b}.idx(0)}, transpose,
                                        /*numTiles=*/4);
     };
-    // wgmma operands by shared-memory descriptor (PTX ISA 9.7.15.5.1.2):
-    // bits 0-13 the start address >> 4, 16-29 the leading and 32-45 the
-    // stride byte offset >> 4, 62-63 the swizzle (1: 128 bytes). Q and K are
-    // K-major (the contraction runs along their rows): 8-row groups 1024
-    // bytes apart (SBO), k-step ks 32·(ks mod 4) bytes into the rows of atom
-    // ks / 4 (the hardware swizzles that address as the writers did, chunk
-    // c of row r at c ^ (r mod 8), r counted from a 1024-byte boundary). V
-    // is MN-major (B = V: k the key, n the head_dim along a row): a k-step
-    // of 16 keys is 2048 bytes, 8-key groups SBO = 1024 apart, 64-column
-    // atoms LBO = N·128 apart. Offsets are multiples of 16 below 2^18, so a
-    // descriptor is a base's plus a constant.
-    Type i64 = b.getI64Type();
-    auto c64 = [&](ImplicitLocOpBuilder &b, int64_t v) -> Value {
-      return arith::ConstantOp::create(b, b.getI64IntegerAttr(v));
-    };
-    constexpr int64_t kSwizzle128 = int64_t(1) << 62;
-    const int64_t kMajorBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | (int64_t(1) << 16);
-    const int64_t mnMajorBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | ((N * 128 / 16) << 16);
-    Value descBase, qDescBase;
-    if (wgmma) {
-      Value address = arith::IndexCastUIOp::create(b, i64, tilesAddress);
-      descBase = arith::ShRUIOp::create(
-          b, arith::AndIOp::create(b, address, c64(b, 0x3FFFF)), c64(b, 4));
-      // Warpgroup w's 64 rows start 64 rows of 128 bytes into each Q atom.
-      Value wg = arith::IndexCastUIOp::create(b, i64, L.divU(warp, L.idx(4)));
-      qDescBase = arith::AddIOp::create(
-          b, descBase, arith::MulIOp::create(b, wg, c64(b, 64 * 128 / 16)));
-    }
-    auto wgmmaType = elem.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
-    auto accumulatorStruct = [&](int64_t registers) {
-      return LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                              SmallVector<Type>(registers, b.getF32Type()));
-    };
-    // The accumulators of a retired wgmma group as registers, through the
-    // fence asm (WarpgroupAsm.h), so no use is scheduled before the wait.
-    auto settled = [&](ImplicitLocOpBuilder &b, Value accumulators) {
-      auto type = cast<LLVM::LLVMStructType>(accumulators.getType());
-      const int64_t n = static_cast<int64_t>(type.getBody().size());
-      SmallVector<Value> regs;
-      for (int64_t i = 0; i < n; ++i)
-        regs.push_back(LLVM::ExtractValueOp::create(b, accumulators, ArrayRef<int64_t>{i}));
-      Value fenced = LLVM::InlineAsmOp::create(
-                         b, type, regs, wgmma::accumulatorFenceAsm(),
-                         wgmma::accumulatorFenceConstraints(n), /*has_side_effects=*/true,
-                         /*is_align_stack=*/false, LLVM::TailCallKind::None,
-                         LLVM::AsmDialectAttr(), ArrayAttr())
-                         .getRes();
-      for (int64_t i = 0; i < n; ++i)
-        regs[i] = LLVM::ExtractValueOp::create(b, fenced, ArrayRef<int64_t>{i});
-      return regs;
-    };
+    // wgmma: the GEMMs by shared-memory descriptor (PrefillWarpgroupMma.cpp).
+    std::optional<WarpgroupTiles> warpgroupTiles;
+    if (wgmma)
+      warpgroupTiles.emplace(b, tilesAddress, warp, elem, rows, N, D);
     Value negInf = Loops{b}.f32(-std::numeric_limits<double>::infinity());
     // Rows quad and quad + 8 of MMA tile t, counted from the sequence's
     // first row; 32-bit, as the positions (a 64-bit row kept live across the
@@ -658,40 +594,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           Value stageOffset = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes));
           Value kStage = arith::AddIOp::create(b, kLane, stageOffset);
           Value vStage = arith::AddIOp::create(b, vLane, stageOffset);
-          // wgmma: the stage's K and V descriptor bases.
-          Value kDesc, vDesc;
-          if (wgmma) {
-            Value stage16 = arith::MulIOp::create(b, arith::IndexCastUIOp::create(b, i64, stage),
-                                                  c64(b, stageBytes / 16));
-            kDesc = arith::AddIOp::create(b, descBase, stage16);
-            vDesc = arith::AddIOp::create(b, kDesc, c64(b, kvBytes / 16));
-            // S = Q Kᵀ for the warpgroup's 64 rows: D/16 k-steps on one
-            // accumulator (the first overwrites it), one commit, one wait.
-            NVVM::WgmmaFenceAlignedOp::create(b);
-            Value sAcc = LLVM::PoisonOp::create(b, accumulatorStruct(N / 2));
-            for (int64_t ks = 0; ks < D / 16; ++ks) {
-              const int64_t step = (ks % 4) * 32 / 16;
-              Value qd = arith::AddIOp::create(
-                  b, qDescBase, c64(b, (ks / 4) * rows * 128 / 16 + step + kMajorBits));
-              Value kd = arith::AddIOp::create(
-                  b, kDesc, c64(b, qBytes / 16 + (ks / 4) * N * 128 / 16 + step + kMajorBits));
-              sAcc = NVVM::WgmmaMmaAsyncOp::create(
-                  b, sAcc.getType(), sAcc, qd, kd,
-                  NVVM::MMAShapeAttr::get(b.getContext(), 64, static_cast<int>(N), 16), wgmmaType,
-                  wgmmaType, NVVM::WGMMATypes::f32,
-                  ks ? NVVM::WGMMAScaleOut::one : NVVM::WGMMAScaleOut::zero,
-                  NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
-                  NVVM::MMALayout::col, NVVM::MMAIntOverflowAttr());
-            }
-            NVVM::WgmmaGroupSyncAlignedOp::create(b);
-            NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-            SmallVector<Value> regs = settled(b, sAcc);
-            // Register 4n + 2i + h: row quad + 8i, key 8n + 2·t4 + h (the
-            // mma.sync C layout, 8 keys at a time).
-            for (int64_t n = 0; n < N / 8; ++n)
-              s[0][n] = vector::FromElementsOp::create(b, acc,
-                                                       ArrayRef<Value>(regs).slice(4 * n, 4));
-          }
+          if (wgmma)
+            s[0] = warpgroupTiles->scores(b, stage);
           for (int64_t ks = 0; !wgmma && ks < D / 16; ++ks) {
             Value qStep = arith::XOrIOp::create(b, qLane, c32(b, 32 * ks));
             Value kStep = arith::XOrIOp::create(b, kStage, c32(b, 32 * ks));
@@ -941,47 +845,12 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             return vector::FromElementsOp::create(b, aType, aElems);
           };
           if (wgmma) {
-            // O += P V for the warpgroup's 64 rows: A = P from registers
-            // (the same fragments as mma.sync's), B = V by descriptor, N/16
-            // k-steps chained on O's D/2 registers (register 4n + 2i + h:
-            // row quad + 8i, column 8n + 2·t4 + h), one commit, one wait.
-            SmallVector<Value> o;
-            for (int64_t n = 0; n < D / 8; ++n)
-              for (int64_t i = 0; i < 2; ++i)
-                for (int64_t jj = 0; jj < 2; ++jj)
-                  o.push_back(extract(b, yield[oAt(0, n)], i, jj));
-            auto oType = accumulatorStruct(D / 2);
-            const std::string text =
-                wgmma::registerAMmaAsm({D, elem.isBF16(), /*transposeB=*/true});
-            const std::string constraints = wgmma::registerAMmaConstraints(D);
-            // Every A fragment is packed before the fence: the fence orders
-            // register writes before the MMAs that read them (PTX ISA
-            // 9.7.15.7.1; ptxas would otherwise insert warpgroup.arrive
-            // between the MMAs, info C7519).
-            SmallVector<SmallVector<Value>> aRegs;
+            // O += P V for the warpgroup's 64 rows (one MMA tile a warp).
+            SmallVector<Value> p;
             for (int64_t ks = 0; ks < N / 16; ++ks)
-              aRegs.push_back(packedPairs(b, pOperand(0, ks)));
-            NVVM::WgmmaFenceAlignedOp::create(b);
-            Value oAcc;
-            for (int64_t ks = 0; ks < N / 16; ++ks) {
-              SmallVector<Value> operands = aRegs[ks];
-              operands.push_back(arith::AddIOp::create(
-                  b, vDesc, c64(b, qBytes / 16 + ks * 16 * 128 / 16 + mnMajorBits)));
-              operands.append(o);
-              oAcc = LLVM::InlineAsmOp::create(b, oType, operands, text, constraints,
-                                               /*has_side_effects=*/true,
-                                               /*is_align_stack=*/false, LLVM::TailCallKind::None,
-                                               LLVM::AsmDialectAttr(), ArrayAttr())
-                         .getRes();
-              for (int64_t k = 0; k < D / 2; ++k)
-                o[k] = LLVM::ExtractValueOp::create(b, oAcc, ArrayRef<int64_t>{k});
-            }
-            NVVM::WgmmaGroupSyncAlignedOp::create(b);
-            NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-            o = settled(b, oAcc);
-            for (int64_t n = 0; n < D / 8; ++n)
-              yield[oAt(0, n)] =
-                  vector::FromElementsOp::create(b, acc, ArrayRef<Value>(o).slice(4 * n, 4));
+              p.push_back(pOperand(0, ks));
+            warpgroupTiles->accumulate(b, stage, p,
+                                       MutableArrayRef<Value>(yield).take_front(D / 8));
           }
           for (int64_t ks = 0; !wgmma && ks < N / 16; ++ks) {
             SmallVector<Value> a;
