@@ -328,6 +328,8 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     int64_t dstElements = static_cast<int64_t>(cp.getDstElements().getZExtValue());
     bool ok = true;
     SharedRequest request;
+    std::shared_ptr<AsyncAccess> access = newAsyncAccess(&op, /*write=*/true);
+    llvm::SmallVector<std::pair<const char *, size_t>, kWarpSize> ranges;
     forLanes(mask, [&](unsigned l) {
       if (!ok)
         return;
@@ -373,10 +375,11 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
           return;
         }
       }
-      openGroup_.push_back({dp, sp, copyBytes, total});
+      openGroup_.push_back({dp, sp, copyBytes, total, access});
+      ranges.push_back({dp, total});
       request.add(l, d.alloc, dp, static_cast<unsigned>(total));
     });
-    if (!ok)
+    if (!ok || !noteAsync(&op, access, ranges))
       return false;
     countSharedAccess("cp.async", request);
     def(cp.getAsyncToken(), 1);
@@ -453,6 +456,10 @@ void Warp::retireAsyncGroups(size_t keep) {
       if (c.copyBytes)
         std::memcpy(c.dst, c.src, c.copyBytes);
       std::memset(c.dst + c.copyBytes, 0, c.totalBytes - c.copyBytes);
+      if (c.access) {
+        retireAsync(c.access.get());
+        cta->asyncShadow->genericWrite(index, c.dst, c.totalBytes);
+      }
     }
     committedGroups_.erase(committedGroups_.begin());
   }

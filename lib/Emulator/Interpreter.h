@@ -128,11 +128,71 @@ struct SharedRequest {
   }
 };
 
+/// One warp instruction's asynchronous access of shared memory, a
+/// cp.async's writes or a wgmma's operand reads, from its issue to its
+/// retirement (the wait that lands or retires it): the warp's barrier epoch
+/// (barriers passed) and its async clock at each (AsyncShared.cpp).
+struct AsyncAccess {
+  static constexpr uint64_t kInFlight = ~uint64_t(0);
+  unsigned warp = 0;
+  bool write = false;
+  mlir::Operation *op = nullptr;
+  uint64_t issueEpoch = 0, issueClock = 0;
+  uint64_t retireEpoch = kInFlight, retireClock = kInFlight;
+  /// Whether this access retired before LATER issued: in the same warp, in
+  /// program order; in another, with a barrier between.
+  bool retiredBefore(const AsyncAccess &later) const;
+};
+
+/// The asynchronous and generic-proxy history of a CTA's shared memory, per
+/// 16-byte granule, kept for kernels that use wgmma (AsyncShared.cpp):
+///   * two overlapping async accesses, one of them a write, race unless one
+///     retired before the other issued (a cp.async landing in an operand of
+///     an in-flight MMA, or an MMA reading a stage whose copies are still in
+///     flight, whichever warp issued them);
+///   * wgmma reads through the async proxy, so the generic writes it reads
+///     (stores, landed cp.async) need a fence.proxy.async by their writer.
+/// Every method may be called from any warp's thread.
+class AsyncShadow {
+public:
+  explicit AsyncShadow(const std::vector<std::unique_ptr<Allocation>> &shared) : shared_(shared) {}
+  struct Conflict {
+    std::shared_ptr<const AsyncAccess> race; ///< an earlier access it races with
+    int unfencedWriter = -1; ///< a read's: the warp of an unfenced generic write
+  };
+  /// Notes ACCESS over the byte ranges (start, length).
+  Conflict note(const std::shared_ptr<AsyncAccess> &access,
+                llvm::ArrayRef<std::pair<const char *, size_t>> ranges);
+  void retire(AsyncAccess &access, uint64_t epoch, uint64_t clock);
+  /// A generic-proxy write of WARP's (a shared store, a landed cp.async).
+  void genericWrite(unsigned warp, const char *p, size_t bytes);
+  /// fence.proxy.async by WARP: its generic writes become visible to the
+  /// async proxy.
+  void fenceProxy(unsigned warp);
+
+private:
+  struct Granule {
+    std::shared_ptr<const AsyncAccess> write;
+    llvm::SmallVector<std::shared_ptr<const AsyncAccess>, 8> reads; ///< the latest, by warp
+    int unfenced = -1; ///< the warp whose generic write awaits a fence
+  };
+  /// The granule of P (null outside shared memory).
+  Granule *granule(const char *p);
+  /// Calls F on each granule [p, p + bytes) touches (bytes > 0).
+  template <typename F> void forGranules(const char *p, size_t bytes, F f);
+
+  const std::vector<std::unique_ptr<Allocation>> &shared_;
+  std::mutex mutex_;
+  std::unordered_map<const Allocation *, std::vector<Granule>> granules_;
+  std::unordered_map<unsigned, std::vector<Granule *>> unfencedByWarp_;
+};
+
 /// A cp.async of one lane, applied when its group retires.
 struct PendingCopy {
   char *dst = nullptr;
   const char *src = nullptr;
   size_t copyBytes = 0, totalBytes = 0; ///< the rest of totalBytes is zero-filled
+  std::shared_ptr<AsyncAccess> access;  ///< the warp instruction's (with a shadow)
 };
 
 /// One wgmma.mma_async as issued (WarpgroupOps.cpp): A by descriptor or in
@@ -154,6 +214,7 @@ struct PendingWgmma {
   /// The shared elements it read and their bits then (the race check).
   std::vector<const char *> reads;
   std::vector<uint16_t> readBits;
+  std::shared_ptr<AsyncAccess> access; ///< with a shadow
 };
 
 class Runner;
@@ -162,6 +223,8 @@ class Runner;
 struct CTA {
   int64_t blockId[3] = {0, 0, 0}, gridDim[3] = {1, 1, 1}, blockDim[3] = {1, 1, 1};
   std::vector<std::unique_ptr<Allocation>> sharedMemory; ///< attributions, then dynamic
+  /// Kernels with wgmma only: the async-access race and proxy-fence checks.
+  std::unique_ptr<AsyncShadow> asyncShadow;
   Allocation *dynamicShared = nullptr;
   std::unique_ptr<Barrier> barrier;
   /// cp.async groups no wait retired: they land after the last warp exits
@@ -205,6 +268,14 @@ private:
   bool execWarpgroup(mlir::Operation &op, uint32_t mask, bool &handled);
   bool issueWgmma(mlir::Operation *op, uint32_t mask, const WgmmaIssue &issue);
   bool retireWgmmaGroups(mlir::Operation *op, size_t keep);
+  /// Notes an async access with the CTA's shadow (if any), failing on a race.
+  bool noteAsync(mlir::Operation *op, const std::shared_ptr<AsyncAccess> &access,
+                 llvm::ArrayRef<std::pair<const char *, size_t>> ranges);
+  /// A new async access of this warp's, issued now (null without a shadow).
+  std::shared_ptr<AsyncAccess> newAsyncAccess(mlir::Operation *op, bool write);
+  void retireAsync(AsyncAccess *access);
+  /// A generic store of [p, p + bytes) through M, for the proxy-fence check.
+  void noteSharedStore(const MemRefVal &m, const char *p, size_t bytes);
   /// The in-flight wgmma whose result is V, if any.
   const PendingWgmma *pendingWgmma(mlir::Value v) const;
   /// The bytes at shared-window address WINDOW.
@@ -257,6 +328,9 @@ private:
   std::vector<PendingCopy> openGroup_;
   std::vector<std::vector<PendingCopy>> committedGroups_;
   bool wgmmaFenced_ = false;
+  /// Barriers passed, and a count of async issues and retirements (the
+  /// AsyncShadow's order).
+  uint64_t epoch_ = 0, asyncClock_ = 0;
   /// A count of the warp's value definitions, and its value at the last
   /// wgmma.fence: a register an MMA reads must be older than the fence.
   uint64_t defineClock_ = 0, fenceStamp_ = 0;

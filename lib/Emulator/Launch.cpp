@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -212,6 +213,10 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
                     " bytes (at most 48 KiB)");
 
   unsigned numWarps = static_cast<unsigned>((threads + kWarpSize - 1) / kWarpSize);
+  // Every wgmma follows a wgmma.fence: such kernels get the async checks.
+  const bool usesWarpgroupMma =
+      kernel.walk([](NVVM::WgmmaFenceAlignedOp) { return WalkResult::interrupt(); })
+          .wasInterrupted();
   for (int64_t z = 0; z < grid[2]; ++z)
     for (int64_t y = 0; y < grid[1]; ++y)
       for (int64_t x = 0; x < grid[0]; ++x) {
@@ -241,6 +246,8 @@ bool Runner::launch(Operation *launchOp, gpu::GPUFuncOp kernel, const int64_t gr
           a->window = window;
           window = (window + a->size + 15) / 16 * 16;
         }
+        if (usesWarpgroupMma)
+          cta.asyncShadow = std::make_unique<AsyncShadow>(cta.sharedMemory);
         cta.barrier = std::make_unique<Barrier>(numWarps);
         auto runWarp = [&](unsigned w) {
           unsigned tail = static_cast<unsigned>(threads - int64_t(w) * kWarpSize);
@@ -287,7 +294,10 @@ bool Warp::fail(Operation *op, const llvm::Twine &message, int lane) {
 bool Warp::barrier(Operation *op, int64_t contribution, int64_t *total) {
   if (!cta)
     return fail(op, "barrier outside a kernel");
-  return cta->barrier->arrive(contribution, total);
+  if (!cta->barrier->arrive(contribution, total))
+    return false;
+  ++epoch_;
+  return true;
 }
 
 bool Warp::runKernel(gpu::GPUFuncOp kernel, ArrayRef<LaneValue> arguments) {

@@ -184,6 +184,8 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
         else
           storeBits(p + i * step, mv.elemBytes, value->at(l, i));
       }
+      if (!isLoad)
+        noteSharedStore(mv, std::min(p, p + (n - 1) * step), std::abs((n - 1) * step) + mv.elemBytes);
     });
     if (ok)
       countSharedAccess(isLoad ? "load" : "store", request);
@@ -210,10 +212,12 @@ bool Warp::execVectorMemRef(Operation &op, uint32_t mask, bool &handled) {
         return;
       }
       request.add(l, mv.alloc, p, mv.elemBytes);
-      if (isLoad)
+      if (isLoad) {
         r->at(l, 0) = truncBits(w, loadBits(p, mv.elemBytes));
-      else
+      } else {
         storeBits(p, mv.elemBytes, value->at(l, 0));
+        noteSharedStore(mv, p, mv.elemBytes);
+      }
     });
     if (ok)
       countSharedAccess(isLoad ? "load" : "store", request);

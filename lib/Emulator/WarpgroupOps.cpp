@@ -28,8 +28,12 @@
 //     mma_async needs a wgmma.fence since the warp's last wait_group (the
 //     fence orders the warp's register writes before the MMA reads them).
 //
-// Also the async-proxy fence (accepted: the cross-proxy ordering it gives is
-// what the checks above assume) and the accumulator fence of WarpgroupAsm.h.
+//   * Across warps and against cp.async, the CTA's AsyncShadow
+//     (AsyncShared.cpp): an MMA's operand reads race with a cp.async into
+//     them unless one retired before the other issued, and the generic
+//     writes an MMA reads need their writer's fence.proxy.async.
+//
+// Also the accumulator fence of WarpgroupAsm.h.
 //
 //===----------------------------------------------------------------------===//
 #include "Interpreter.h"
@@ -132,6 +136,8 @@ bool Warp::execWarpgroup(Operation &op, uint32_t mask, bool &handled) {
   if (auto f = dyn_cast<NVVM::FenceProxyOp>(op)) {
     if (f.getKind() != NVVM::ProxyKind::async_shared)
       return fail(&op, "only fence.proxy.async.shared is modelled");
+    if (cta && cta->asyncShadow)
+      cta->asyncShadow->fenceProxy(index);
     return true;
   }
   if (auto mma = dyn_cast<NVVM::WgmmaMmaAsyncOp>(op)) {
@@ -302,6 +308,12 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
           pending.bits[l * pending.width + reg] = fromDouble(f32, sum);
         }
   }
+  pending.access = newAsyncAccess(op, /*write=*/false);
+  llvm::SmallVector<std::pair<const char *, size_t>> ranges;
+  for (const char *p : pending.reads)
+    ranges.push_back({p, 2});
+  if (!noteAsync(op, pending.access, ranges))
+    return false;
   Slot &r = def(issue.result, pending.width);
   fillElements(r, 0xffffffffu, [](unsigned, unsigned) { return kPendingBits; });
   openWgmma_.push_back(std::move(pending));
@@ -318,6 +330,7 @@ bool Warp::retireWgmmaGroups(Operation *op, size_t keep) {
           return fail(op, "shared memory an in-flight wgmma.mma_async reads was written "
                           "before the wgmma.wait_group that retires it");
       }
+      retireAsync(p.access.get());
       Slot &r = def(p.result, p.width);
       r.bits = p.bits;
     }

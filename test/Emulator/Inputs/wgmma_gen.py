@@ -17,7 +17,8 @@ IMG = 14336
 SIG = "%img: memref<14336xi8>, %afrag: memref<128x4xi32>, %out: memref<128x16xf32>"
 ARGS = "%img : memref<14336xi8>, %afrag : memref<128x4xi32>, %out : memref<128x16xf32>"
 
-def kernel(name, fence=True, race=False, early=False, late_a=False):
+def kernel(name, fence=True, race=False, early=False, late_a=False, proxy_fence=True,
+           copy_race=False, unpublished_copy=False):
     L = []
     e = L.append
     e(f"    gpu.func @{name}({SIG}) kernel {{")
@@ -36,8 +37,25 @@ def kernel(name, fence=True, race=False, early=False, late_a=False):
     e("        %j = arith.addi %i, %pad : index")
     e("        memref.store %v, %buf[%j] : memref<?xi8, #gpu.address_space<workgroup>>")
     e("      }")
-    e("      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}")
+    if proxy_fence:
+        e("      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}")
     e("      gpu.barrier")
+    def copy_b(token):
+        # Each thread copies 16 bytes of B's image over themselves (the same
+        # bytes: only the async-access order can tell this is wrong).
+        e("      %c16 = arith.constant 16 : index")
+        e("      %cB = arith.constant 8192 : index")
+        e("      %lo = arith.muli %tid, %c16 : index")
+        e("      %src = arith.addi %lo, %cB : index")
+        e("      %dst = arith.addi %src, %pad : index")
+        e(f"      %{token} = nvgpu.device_async_copy %img[%src], %buf[%dst], 16 : memref<14336xi8> to memref<?xi8, #gpu.address_space<workgroup>>")
+        e(f"      %{token}g = nvgpu.device_async_create_group %{token}")
+    if unpublished_copy:
+        # The copy lands and is fenced, but no barrier publishes it to the
+        # other warps before their MMAs read it.
+        copy_b("cp")
+        e("      nvgpu.device_async_wait %cpg {numGroups = 0 : i32}")
+        e("      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}")
     e("      %base = arith.addi %p, %pad : index")
     e("      %base64 = arith.index_cast %base : index to i64")
     e("      %c4 = arith.constant 4 : i64")
@@ -78,11 +96,16 @@ def kernel(name, fence=True, race=False, early=False, late_a=False):
         e("      %old = memref.load %buf[%hit] : memref<?xi8, #gpu.address_space<workgroup>>")
         e("      %new = arith.addi %old, %one : i8")
         e("      memref.store %new, %buf[%hit] : memref<?xi8, #gpu.address_space<workgroup>>")
+    if copy_race:
+        # A copy into B while the MMAs that read it are in flight.
+        copy_b("cp")
     res = "%r"
     if early:
         for i in range(W):
             e(f"      %x{i} = llvm.extractvalue %r[{i}] : {acc}")
     e("      nvvm.wgmma.wait.group.sync.aligned 0")
+    if copy_race:
+        e("      nvgpu.device_async_wait %cpg {numGroups = 0 : i32}")
     if not early:
         for i in range(W):
             e(f"      %x{i} = llvm.extractvalue %r[{i}] : {acc}")
@@ -104,7 +127,11 @@ out.append("// N-major by descriptor), chained without a wait, for one warpgroup
 out.append("// operand images and A2's fragments come from wgmma_check.py. Written by")
 out.append("// wgmma_gen.py (do not edit by hand); the variants break one rule each.")
 out.append("module attributes {gpu.container_module} {")
-for name in ["wgmma", "no_fence", "race", "early", "late_a"]:
+VARIANTS = {"wgmma": {}, "no_fence": {"fence": False}, "race": {"race": True},
+            "early": {"early": True}, "late_a": {"late_a": True},
+            "no_proxy_fence": {"proxy_fence": False}, "copy_race": {"copy_race": True},
+            "unpublished_copy": {"unpublished_copy": True}}
+for name in VARIANTS:
     out.append(f"  func.func @{name}({SIG}) {{")
     out.append("    %c1 = arith.constant 1 : index")
     out.append("    %c128 = arith.constant 128 : index")
@@ -113,11 +140,8 @@ for name in ["wgmma", "no_fence", "race", "early", "late_a"]:
     out.append("    return")
     out.append("  }")
 out.append("  gpu.module @k {")
-out.append(kernel("wgmma"))
-out.append(kernel("no_fence", fence=False))
-out.append(kernel("race", race=True))
-out.append(kernel("early", early=True))
-out.append(kernel("late_a", late_a=True))
+for name, flags in VARIANTS.items():
+    out.append(kernel(name, **flags))
 out.append("  }")
 out.append("}")
 print("\n".join(out))
