@@ -145,8 +145,11 @@ def correctness_grid():
     # The prefill kernel on Hopper's warpgroup MMA (kvcc --gpu-prefill-wgmma,
     # built for sm_90a): the default 128x128 tile (two warpgroups), one
     # warpgroup of 64 rows, an f32 query staged into an f16 cache's tile,
-    # no causal mask.
+    # no causal mask; P·V overlapped with the next softmax (the default) and
+    # not (--gpu-prefill-wgmma-overlap=false).
     add("c_wgmma_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-wgmma"])
+    add("c_wgmma_serial_gqa4_d128_b16", 8, 2, 128, 16,
+        flags=["--gpu-prefill-wgmma", "--gpu-prefill-wgmma-overlap=false"])
     add("c_wgmma_tile64x64_cap30_win40_d64_b3_bf16", 8, 2, 64, 3, window=40, softcap=30.0,
         dtype="bf16", flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=64x64"])
     add("c_wgmma_f32q_f16cache_gqa3_d128_b1", 9, 3, 128, 1, dtype="f32", cache_dtype="f16",
@@ -213,11 +216,15 @@ def bench_modules():
     g.append(cfg("d_q32kv8_d128_b16_f16_s1_lazy", "prefill_ab", 32, 8, 128, 16,
                  splits=1, kind="attn", flags=["--gpu-prefill-lazy-rescale"]))
     # The prefill kernel on warpgroup MMA (sm_90a; --gpu-prefill-wgmma):
-    # 128x128 (two warpgroups, the default), 64x128 (one) and 128x64.
+    # 128x128 (two warpgroups, the default), 64x128 (one) and 128x64, and
+    # the default tile without the P·V / softmax overlap.
     for tile in ("", "64x128", "128x64"):
         g.append(cfg("d_q32kv8_d128_b16_f16_s1_wgmma" + ("_tile" + tile if tile else ""),
                      "prefill_ab", 32, 8, 128, 16, splits=1, kind="attn",
                      flags=["--gpu-prefill-wgmma"] + (["--gpu-prefill-tile=" + tile] if tile else [])))
+    g.append(cfg("d_q32kv8_d128_b16_f16_s1_wgmma_serial", "prefill_ab", 32, 8, 128, 16,
+                 splits=1, kind="attn",
+                 flags=["--gpu-prefill-wgmma", "--gpu-prefill-wgmma-overlap=false"]))
     # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16, and
     # the per-call plan.
     for bs in (1, 64, 256):

@@ -1058,7 +1058,7 @@ def gpu_run(args, index, kdir):
                          for mid in sorted(kernels) if mid.startswith(tiled)]
             # The warpgroup-MMA kernel (sm_90a), its default tile first.
             wgmma = decode_module(splits=1) + "_wgmma"
-            variants += [(1, mid, " wgmma" + mid[len(wgmma):].replace("_tile", " tile"))
+            variants += [(1, mid, " wgmma" + mid[len(wgmma):].replace("_", " "))
                          for mid in sorted(kernels) if mid.startswith(wgmma)]
             for s, mid, tag in variants:
                 if mid not in kernels:

@@ -103,6 +103,7 @@ std::string kvcc::cudaGPUDialectPipelineText(const CUDATargetOptions &o) {
          " prefill-keys=" + std::to_string(o.prefillKeys) +
          " prefill-lazy-rescale=" + std::to_string(int(o.prefillLazyRescale)) +
          " prefill-wgmma=" + std::to_string(int(o.prefillWarpgroupMma)) +
+         " prefill-wgmma-overlap=" + std::to_string(int(o.prefillWarpgroupOverlap)) +
          " decode-tensor-cores=" + std::to_string(int(o.decodeTensorCores)) + "},"
          "gpu-kernel-outlining,"
          "one-shot-bufferize{bufferize-function-boundaries "

@@ -32,6 +32,11 @@ struct LoweringFlags {
                "--gpu-arch=sm_90a; tiles of 64 or 128 rows by 64 or 128 keys, default "
                "128x128)"),
       cl::init(false), cl::Hidden};
+  cl::opt<bool> prefillWarpgroupOverlap{
+      "gpu-prefill-wgmma-overlap",
+      cl::desc("with --gpu-prefill-wgmma: run each K/V tile's P·V beside the next "
+               "tile's softmax (=false for A/B runs)"),
+      cl::init(true), cl::Hidden};
   cl::opt<bool> decodeTensorCores{
       "gpu-decode-tensor-cores",
       cl::desc("decode GQA groups of 5 or more query heads on tensor cores, split or not "
@@ -61,6 +66,7 @@ std::string kvcc::applyCUDALoweringFlags(CUDATargetOptions &options) {
   options.swizzleSharedMemory = flags->swizzle;
   options.prefillLazyRescale = flags->prefillLazyRescale;
   options.prefillWarpgroupMma = flags->prefillWarpgroupMma;
+  options.prefillWarpgroupOverlap = flags->prefillWarpgroupOverlap;
   options.decodeTensorCores = flags->decodeTensorCores;
   options.maxDecodeSplits = flags->maxSplits;
   return "";

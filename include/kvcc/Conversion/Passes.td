@@ -138,7 +138,11 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     operands read by shared-memory descriptor and P·V with P from registers
     (FlashAttention-3's SS and RS forms), the tiles in the 128-byte-swizzle
     layout wgmma reads. The default tile is 128 rows (two warpgroups, 256
-    threads) by 128 keys; keys must be 64 or 128.
+    threads) by 128 keys; keys must be 64 or 128. With
+    `prefill-wgmma-overlap` (on) each K/V tile's iteration issues S = Q·Kᵀ
+    and then the previous tile's P·V, waits for S only, and computes the
+    softmax while P·V runs (FlashAttention-3's intra-warpgroup pipelining;
+    three V stages in shared memory, 193 KiB at the default tile).
 
     `decode-tensor-cores` (on) serves the one-token sequences of GQA groups
     of 5 or more query heads (f16/bf16 caches, head_dim 64 or 128) with a
@@ -167,6 +171,9 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     Option<"prefillWarpgroupMma", "prefill-wgmma", "bool", "false",
            "run the prefill kernel on Hopper's warpgroup MMA (wgmma.mma_async; "
            "the module must be compiled for sm_90a)">,
+    Option<"prefillWarpgroupOverlap", "prefill-wgmma-overlap", "bool", "true",
+           "with prefill-wgmma: run each K/V tile's P·V beside the next tile's "
+           "softmax (=false for A/B runs)">,
     Option<"decodeTensorCores", "decode-tensor-cores", "bool", "true",
            "decode the one-token sequences of GQA groups of 5 or more heads "
            "on tensor cores (split or not)">

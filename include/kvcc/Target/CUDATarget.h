@@ -32,6 +32,8 @@ struct CUDATargetOptions {
   /// kvc-lower-to-gpu prefill-wgmma: the prefill kernel on warpgroup MMA
   /// (gpuArch sm_90a only; off until measured).
   bool prefillWarpgroupMma = false;
+  /// kvc-lower-to-gpu prefill-wgmma-overlap (on; off for A/B runs).
+  bool prefillWarpgroupOverlap = true;
   /// kvc-lower-to-gpu decode-tensor-cores: GQA groups of 5+ heads decode on
   /// tensor cores, split or not (off only for A/B runs).
   bool decodeTensorCores = true;

@@ -189,7 +189,7 @@ struct PagedAttentionToGPU : OpConversionPattern<kvc::PagedAttentionOp> {
                            s.causal, s.window, s.softcap, s.layout, tile,
                            options.prefillLazyRescale, options.swizzleSharedMemory,
                            options.prefillWarpgroupMma && !decodeTokens,
-                           decodeTokens, query, pages,
+                           options.prefillWarpgroupOverlap, decodeTokens, query, pages,
                            tables,  lens,   starts,      out};
     };
     // Decode tokens: the flash-decoding kernel, or for large groups the

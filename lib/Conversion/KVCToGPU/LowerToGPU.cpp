@@ -53,7 +53,8 @@ struct LowerToGPUPass : public kvcc::impl::KVCLowerToGPUBase<LowerToGPUPass> {
           populateKVCAttentionToGPUPatterns(
               converter, patterns,
               AttentionKernelOptions{tile, prefillLazyRescale, swizzleSharedMemory,
-                                     prefillWarpgroupMma, decodeTensorCores});
+                                     prefillWarpgroupMma, prefillWarpgroupOverlap,
+                                     decodeTensorCores});
           populateKVCCacheAndRopeToGPUPatterns(converter, patterns);
           populateKVCNormToGPUPatterns(converter, patterns);
           populateKVCArgmaxToGPUPatterns(converter, patterns);

@@ -23,6 +23,8 @@ struct PrefillParams {
   bool swizzle;
   /// S and P·V on Hopper's warpgroup MMA (sm_90a; the prefill instance).
   bool warpgroupMma;
+  /// wgmma: P·V of tile j - 1 runs beside the softmax of tile j.
+  bool warpgroupOverlap;
   /// The decode instance (kvc_decode_mma_attention): one-token sequences,
   /// one row tile a sequence; otherwise sequences of two or more tokens.
   bool decodeTokens;
@@ -37,7 +39,7 @@ struct PrefillParams {
 
 /// The prefill kernel's two GEMMs on Hopper's warpgroup MMA
 /// (PrefillWarpgroupMma.cpp) over its shared-memory tiles: Q [rows x headDim],
-/// then two stages of K, then two of V ([keys x headDim] each), 16-bit `elem`,
+/// then two stages of K, then the stages of V ([keys x headDim] each), 16-bit `elem`,
 /// in 64-column atoms with the 128-byte swizzle, from `tilesAddress` (a
 /// shared-window address, a multiple of 1024). Warp w owns rows 16w..16w+15;
 /// results are in the mma.sync C layout, vector<2x2xf32> per 8 columns.
@@ -45,12 +47,34 @@ class WarpgroupTiles {
 public:
   WarpgroupTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value tilesAddress, mlir::Value warp,
                  mlir::Type elem, int64_t rows, int64_t keys, int64_t headDim);
-  /// S = Q·Kᵀ of the warp's rows over stage `stage`'s keys: keys/8 blocks.
+  /// S = Q·Kᵀ of the warp's rows over K stage `stage`'s keys: keys/8 blocks
+  /// (a fence, the MMAs, their wait).
   llvm::SmallVector<mlir::Value> scores(mlir::ImplicitLocOpBuilder &b, mlir::Value stage) const;
-  /// O += P·V: p[ks] the A fragment (vector<4x2xE>) of keys 16ks..16ks+15,
-  /// o the headDim/8 accumulator blocks, updated.
+  /// O += P·V over V stage `stage`: p[ks] the A fragment (vector<4x2xE>) of
+  /// keys 16ks..16ks+15, o the headDim/8 accumulator blocks, updated.
   void accumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, llvm::ArrayRef<mlir::Value> p,
                   llvm::MutableArrayRef<mlir::Value> o) const;
+
+  // The steps, for a kernel that keeps several groups in flight: operands
+  // first, then a fence, then the MMAs as committed groups, each retired by
+  // a wait that leaves `inFlight` younger groups running.
+  /// The registers of O += P·V: P packed, one list a k-step, and O's.
+  struct Operands {
+    llvm::SmallVector<llvm::SmallVector<mlir::Value>> a;
+    llvm::SmallVector<mlir::Value> o;
+  };
+  Operands accumulateOperands(mlir::ImplicitLocOpBuilder &b, llvm::ArrayRef<mlir::Value> p,
+                              llvm::ArrayRef<mlir::Value> o) const;
+  void fence(mlir::ImplicitLocOpBuilder &b) const;
+  /// S = Q·Kᵀ's group; the accumulators, pending.
+  mlir::Value issueScores(mlir::ImplicitLocOpBuilder &b, mlir::Value stage) const;
+  /// O += P·V's group over V stage `stage`; the accumulators, pending.
+  mlir::Value issueAccumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage,
+                              const Operands &operands) const;
+  /// Waits until at most `inFlight` groups are pending; `accumulators` (of
+  /// an older group) as vector<2x2xf32> blocks of 8 columns.
+  llvm::SmallVector<mlir::Value> retired(mlir::ImplicitLocOpBuilder &b, mlir::Value accumulators,
+                                         int64_t inFlight) const;
 
 private:
   /// The descriptor base of stage `stage` of K (or of V).

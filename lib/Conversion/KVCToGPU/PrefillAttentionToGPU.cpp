@@ -171,6 +171,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   const int64_t D = p.headDim, G = p.groupSize;
   const bool wgmma = p.warpgroupMma;
   assert((!wgmma || p.swizzle) && "wgmma reads the 128-byte-swizzle layout");
+  // wgmma, overlapped (FlashAttention-3's intra-warpgroup pipelining):
+  // iteration j issues S_j = Q·K_jᵀ and then O += P_{j-1}·V_{j-1}, waits for
+  // S_j only, and computes P_j while the P·V MMAs run; O is rescaled after
+  // them (O_j = corr_j·(O_{j-1} + P_{j-1}·V_{j-1}) is the same recurrence).
+  // V_{j-1} stays in shared memory while V_{j+1} lands: three V stages.
+  const bool overlap = wgmma && p.warpgroupOverlap;
+  const int64_t vStages = overlap ? 3 : 2;
   // wgmma: 128 rows (two warpgroups) by 128 keys unless the tile says.
   const int64_t rows = wgmma && !p.tile.rows ? 128 : p.tile.rowsFor(D);
   const int64_t N = wgmma && !p.tile.keys ? 128 : p.tile.keysFor(D);
@@ -200,14 +207,17 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     shape.append({tileRows, atomCols});
     return MemRefType::get(shape, elem, nullptr, workgroup);
   };
-  auto sQType = tileType(std::nullopt, rows), sKVType = tileType(2, N);
+  auto sQType = tileType(std::nullopt, rows), sKVType = tileType(2, N),
+       sVType = tileType(vStages, N);
   // Shared memory: the Q tile, then two stages of K tiles, then of V tiles
+  // (three with the overlap)
   // (wgmma: from the first 1024-byte boundary, where its swizzle pattern
   // starts; 1 KiB more to find one).
   const int64_t qBytes = sQType.getNumElements() * sQType.getElementTypeBitWidth() / 8;
   const int64_t kvBytes = sKVType.getNumElements() * sKVType.getElementTypeBitWidth() / 8;
   constexpr int64_t kSwizzleAtomBytes = 1024;
-  const int64_t smemBytes = qBytes + 2 * kvBytes + (wgmma ? kSwizzleAtomBytes : 0);
+  const int64_t smemBytes =
+      qBytes + kvBytes + kvBytes / 2 * vStages + (wgmma ? kSwizzleAtomBytes : 0);
   // The tiles are views of the launch's dynamic shared memory (one i8
   // buffer: the ldmatrix addresses are byte offsets into it, see
   // ldmatrixAt); past 48 KiB the runtime opts the kernel in on its first
@@ -261,7 +271,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   }
   Value sQ = memref::ViewOp::create(b, sQType, buffer, pad, ValueRange{});
   Value sK = memref::ViewOp::create(b, sKVType, buffer, K.add(pad, K.idx(qBytes)), ValueRange{});
-  Value sV = memref::ViewOp::create(b, sKVType, buffer, K.add(pad, K.idx(qBytes + kvBytes)),
+  Value sV = memref::ViewOp::create(b, sVType, buffer, K.add(pad, K.idx(qBytes + kvBytes)),
                                     ValueRange{});
   Value tid = launch.getThreadIds().x;
   Value group, seq, slot;
@@ -445,8 +455,10 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
       }
       return sources;
     };
-    // cp.async of those chunks into shared-memory stage `stage`.
-    auto copyTile = [&](ImplicitLocOpBuilder &b, Value stage, ArrayRef<ChunkSource> sources) {
+    // cp.async of those chunks into shared-memory stages `kStage` of K and
+    // `vStage` of V.
+    auto copyTile = [&](ImplicitLocOpBuilder &b, Value kStage, Value vStage,
+                        ArrayRef<ChunkSource> sources) {
       Loops L{b};
       for (auto [i, source] : llvm::enumerate(sources)) {
         Value offset = arith::RemUIOp::create(b, source.safePos, c32(b, p.blockSize));
@@ -456,10 +468,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         Value n = arith::SelectOp::create(b, source.valid, L.idx(8), L.idx(0));
         Value key = L.add(chunkKey, L.idx(static_cast<int64_t>(i) * keysPerPass));
         // [stage, (atom,) key, column]: chunkAt with this chunk's key.
-        SmallVector<Value> dst{stage};
+        SmallVector<Value> dst{kStage};
         dst.append(chunkAt);
         dst[atoms > 1 ? 2 : 1] = key;
         for (int64_t kv = 0; kv < 2; ++kv) {
+          dst[0] = kv ? vStage : kStage;
           Value inPage = arith::IndexCastUIOp::create(
               b, b.getIndexType(),
               arith::AddIOp::create(b, rowInPage, c32(b, kv * cacheStrides[1])));
@@ -471,10 +484,22 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
         }
       }
     };
+    // The overlap's first iteration multiplies P_{-1} = 0 by V stage 2
+    // (tile -1's): zeros, not whatever bits were left there (0·NaN is NaN).
+    // The first iteration's fence and barrier publish them.
+    if (overlap)
+      blockStrided(b, tid, N * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
+        Loops L{b};
+        Value key = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
+        Value zero = arith::ConstantOp::create(
+            b, DenseElementsAttr::get(VectorType::get({8}, elem), b.getFloatAttr(elem, 0.0)));
+        vector::StoreOp::create(b, zero, sV, tileIndices(b, {L.idx(vStages - 1)}, key, col),
+                                false, llvm::Align(16));
+      }, threads);
     scf::IfOp::create(b, hasKeys, [&](OpBuilder &nb, Location loc) {
       ImplicitLocOpBuilder b(loc, nb);
       Loops L{b};
-      copyTile(b, L.idx(0), lookUpPages(b, L.idx(0)));
+      copyTile(b, L.idx(0), L.idx(0), lookUpPages(b, L.idx(0)));
       scf::YieldOp::create(b);
     });
     // The prologue's group: Q and the first K/V tile.
@@ -492,6 +517,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     SmallVector<Value> init(MT * (D / 8), zeroAcc);
     init.append(2 * MT, Loops{b}.f32(kNoScore));
     init.append(2 * MT, Loops{b}.f32(0.0));
+    // The overlap's P of the previous tile, an A fragment a k-step.
+    auto pAt = [&](int64_t ks) { return MT * (D / 8) + 4 * MT + ks; };
+    if (overlap)
+      init.append(N / 16, arith::ConstantOp::create(
+                              b, DenseElementsAttr::get(aType, b.getFloatAttr(elem, 0.0))));
     // ldmatrix addresses as byte offsets into the shared buffer. A lane
     // addresses one 16-byte chunk row of a matrix: row r (r mod 8 = lane
     // mod 8 for every matrix below), chunk h + 2·ks (Q and K: k-step ks,
@@ -584,7 +614,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 b, NVVM::ProxyKind::async_shared,
                 NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
           gpu::BarrierOp::create(b);
-          copyTile(b, L.remU(next, L.idx(2)), nextSources);
+          copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)), nextSources);
           nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
 
           // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys; each
@@ -594,8 +624,21 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           Value stageOffset = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes));
           Value kStage = arith::AddIOp::create(b, kLane, stageOffset);
           Value vStage = arith::AddIOp::create(b, vLane, stageOffset);
-          if (wgmma)
+          // The overlap: S_j's group, then P_{j-1}·V_{j-1}'s (V stage
+          // (j - 1) mod 3) on O as the last iteration left it.
+          Value pendingO;
+          if (overlap) {
+            auto operands = warpgroupTiles->accumulateOperands(
+                b, llvm::to_vector(state.slice(pAt(0), N / 16)),
+                llvm::to_vector(state.take_front(D / 8)));
+            warpgroupTiles->fence(b);
+            Value pendingS = warpgroupTiles->issueScores(b, stage);
+            pendingO = warpgroupTiles->issueAccumulate(
+                b, L.remU(L.add(j, L.idx(vStages - 1)), L.idx(vStages)), operands);
+            s[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/1);
+          } else if (wgmma) {
             s[0] = warpgroupTiles->scores(b, stage);
+          }
           for (int64_t ks = 0; !wgmma && ks < D / 16; ++ks) {
             Value qStep = arith::XOrIOp::create(b, qLane, c32(b, 32 * ks));
             Value kStep = arith::XOrIOp::create(b, kStage, c32(b, 32 * ks));
@@ -809,11 +852,15 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // Rescale O rows (with the lazy rescale only when a max moved: a
           // uniform branch), then O += P V; each V fragment serves all MT row
           // tiles.
+          // O before its rescale: the overlap's after P_{j-1}·V_{j-1}.
+          SmallVector<Value> oIn(state.take_front(MT * (D / 8)));
+          if (overlap)
+            oIn = warpgroupTiles->retired(b, pendingO, /*inFlight=*/0);
           auto rescaled = [&](ImplicitLocOpBuilder &b) {
             SmallVector<Value> o;
             for (int64_t t = 0; t < MT; ++t)
               for (int64_t n = 0; n < D / 8; ++n)
-                o.push_back(arith::MulFOp::create(b, state[oAt(t, n)], corrVec[t]));
+                o.push_back(arith::MulFOp::create(b, oIn[oAt(t, n)], corrVec[t]));
             return o;
           };
           if (rescale) {
@@ -825,7 +872,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 },
                 [&](OpBuilder &nb, Location loc) {
                   ImplicitLocOpBuilder b(loc, nb);
-                  scf::YieldOp::create(b, state.take_front(MT * (D / 8)));
+                  scf::YieldOp::create(b, oIn);
                 });
             for (int64_t k = 0; k < MT * (D / 8); ++k)
               yield[k] = branch.getResult(k);
@@ -844,7 +891,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                   aElems.push_back(extract(b, pFrag[t][2 * ks + half], i, jj));
             return vector::FromElementsOp::create(b, aType, aElems);
           };
-          if (wgmma) {
+          if (overlap) {
+            // P_j, for the next iteration's (or the tail's) P·V.
+            for (int64_t ks = 0; ks < N / 16; ++ks)
+              yield[pAt(ks)] = pOperand(0, ks);
+          } else if (wgmma) {
             // O += P V for the warpgroup's 64 rows (one MMA tile a warp).
             SmallVector<Value> p;
             for (int64_t ks = 0; ks < N / 16; ++ks)
@@ -875,6 +926,18 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
 
     // A tile with no visible key never waited for its Q copies.
     nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
+    SmallVector<Value> finalO(loop.getResults().take_front(MT * (D / 8)));
+    if (overlap) {
+      // The last tile's P·V (V stage (tiles - 1) mod 3; with no tile, P = 0
+      // over the zeroed stage 2, which this fence and barrier publish).
+      NVVM::FenceProxyOp::create(
+          b, NVVM::ProxyKind::async_shared,
+          NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
+      gpu::BarrierOp::create(b);
+      warpgroupTiles->accumulate(
+          b, L.remU(L.add(numTiles, L.idx(vStages - 1)), L.idx(vStages)),
+          SmallVector<Value>(loop.getResults().slice(pAt(0), N / 16)), finalO);
+    }
 
     // O / l, rows that exist only.
     for (int64_t t = 0; t < MT; ++t)
@@ -895,7 +958,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           for (int64_t n = 0; n < D / 8; ++n) {
             if (partial) {
               // The lane's two adjacent columns in one 8-byte store.
-              Value pair = vector::ExtractOp::create(b, loop.getResult(oAt(t, n)),
+              Value pair = vector::ExtractOp::create(b, finalO[oAt(t, n)],
                                                      ArrayRef<int64_t>{i});
               vector::StoreOp::create(
                   b, pair, p.wsAcc,
@@ -903,7 +966,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               continue;
             }
             for (int64_t jj = 0; jj < 2; ++jj) {
-              Value o = extract(b, loop.getResult(oAt(t, n)), i, jj);
+              Value o = extract(b, finalO[oAt(t, n)], i, jj);
               Value d = L.add(L.idx(n * 8 + jj), L.mul(t4, L.idx(2)));
               memref::StoreOp::create(b, L.fromF32(arith::MulFOp::create(b, o, inv), outElem),
                                       p.out, ValueRange{token, qHead, d});

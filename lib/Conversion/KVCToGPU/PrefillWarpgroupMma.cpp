@@ -47,28 +47,6 @@ LLVM::LLVMStructType accumulatorStruct(ImplicitLocOpBuilder &b, int64_t register
                                           SmallVector<Type>(registers, b.getF32Type()));
 }
 
-/// Commits the open MMAs, waits for them, and returns their accumulators as
-/// registers through the fence asm (WarpgroupAsm.h), so no use is scheduled
-/// before the wait.
-SmallVector<Value> retire(ImplicitLocOpBuilder &b, Value accumulators) {
-  NVVM::WgmmaGroupSyncAlignedOp::create(b);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-  auto type = cast<LLVM::LLVMStructType>(accumulators.getType());
-  const int64_t n = static_cast<int64_t>(type.getBody().size());
-  SmallVector<Value> regs;
-  for (int64_t i = 0; i < n; ++i)
-    regs.push_back(LLVM::ExtractValueOp::create(b, accumulators, ArrayRef<int64_t>{i}));
-  Value fenced = LLVM::InlineAsmOp::create(b, type, regs, wgmma::accumulatorFenceAsm(),
-                                           wgmma::accumulatorFenceConstraints(n),
-                                           /*has_side_effects=*/true, /*is_align_stack=*/false,
-                                           LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                                           ArrayAttr())
-                     .getRes();
-  for (int64_t i = 0; i < n; ++i)
-    regs[i] = LLVM::ExtractValueOp::create(b, fenced, ArrayRef<int64_t>{i});
-  return regs;
-}
-
 /// Registers 4n..4n+3 as the vector<2x2xf32> of 8-column block n: register
 /// 4n + 2i + h is row quad + 8i, column 8n + 2·t4 + h.
 SmallVector<Value> blocksOf(ImplicitLocOpBuilder &b, ArrayRef<Value> regs) {
@@ -104,11 +82,12 @@ Value WarpgroupTiles::stageDescriptor(ImplicitLocOpBuilder &b, Value stage, bool
       b, descBase, arith::AddIOp::create(b, stage16, i64Constant(b, (qBytes + (v ? 2 * stageBytes : 0)) / 16)));
 }
 
-SmallVector<Value> WarpgroupTiles::scores(ImplicitLocOpBuilder &b, Value stage) const {
+void WarpgroupTiles::fence(ImplicitLocOpBuilder &b) const { NVVM::WgmmaFenceAlignedOp::create(b); }
+
+Value WarpgroupTiles::issueScores(ImplicitLocOpBuilder &b, Value stage) const {
   auto type = elem.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
   Value kDesc = stageDescriptor(b, stage, /*v=*/false);
   // headDim/16 k-steps on one accumulator (the first overwrites it).
-  NVVM::WgmmaFenceAlignedOp::create(b);
   Value acc = LLVM::PoisonOp::create(b, accumulatorStruct(b, keys / 2));
   for (int64_t ks = 0; ks < headDim / 16; ++ks) {
     const int64_t step = (ks % 4) * 32 / 16;
@@ -123,44 +102,84 @@ SmallVector<Value> WarpgroupTiles::scores(ImplicitLocOpBuilder &b, Value stage) 
         NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
         NVVM::MMALayout::col, NVVM::MMAIntOverflowAttr());
   }
-  return blocksOf(b, retire(b, acc));
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  return acc;
 }
 
-void WarpgroupTiles::accumulate(ImplicitLocOpBuilder &b, Value stage, ArrayRef<Value> p,
-                                MutableArrayRef<Value> o) const {
+WarpgroupTiles::Operands WarpgroupTiles::accumulateOperands(ImplicitLocOpBuilder &b,
+                                                            ArrayRef<Value> p,
+                                                            ArrayRef<Value> o) const {
   assert(static_cast<int64_t>(p.size()) == keys / 16 &&
          static_cast<int64_t>(o.size()) == headDim / 8 && "a fragment a k-step, a block a column");
+  Operands operands;
+  for (Value fragment : p)
+    operands.a.push_back(packedPairs(b, fragment));
+  for (Value block : o)
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t h = 0; h < 2; ++h)
+        operands.o.push_back(vector::ExtractOp::create(b, block, ArrayRef<int64_t>{i, h}));
+  return operands;
+}
+
+Value WarpgroupTiles::issueAccumulate(ImplicitLocOpBuilder &b, Value stage,
+                                      const Operands &operands) const {
   // MN-major, 128-byte swizzle: SBO 1024 bytes, LBO the 64-column atoms'
   // stride.
   const int64_t vBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | ((keys * 128 / 16) << 16);
   Value vDesc = stageDescriptor(b, stage, /*v=*/true);
-  SmallVector<Value> regs;
-  for (Value block : o)
-    for (int64_t i = 0; i < 2; ++i)
-      for (int64_t h = 0; h < 2; ++h)
-        regs.push_back(vector::ExtractOp::create(b, block, ArrayRef<int64_t>{i, h}));
-  // Every A fragment is packed before the fence: the fence orders register
-  // writes before the MMAs that read them (PTX ISA 9.7.15.7.1; ptxas would
-  // otherwise insert warpgroup.arrive between the MMAs, info C7519).
-  SmallVector<SmallVector<Value>> aRegs;
-  for (Value fragment : p)
-    aRegs.push_back(packedPairs(b, fragment));
   auto type = accumulatorStruct(b, headDim / 2);
   const std::string text = wgmma::registerAMmaAsm({headDim, elem.isBF16(), /*transposeB=*/true});
   const std::string constraints = wgmma::registerAMmaConstraints(headDim);
-  NVVM::WgmmaFenceAlignedOp::create(b);
+  SmallVector<Value> regs = operands.o;
   Value acc;
   for (int64_t ks = 0; ks < keys / 16; ++ks) {
-    SmallVector<Value> operands = aRegs[ks];
-    operands.push_back(
+    SmallVector<Value> mmaOperands = operands.a[ks];
+    mmaOperands.push_back(
         arith::AddIOp::create(b, vDesc, i64Constant(b, ks * 16 * 128 / 16 + vBits)));
-    operands.append(regs);
-    acc = LLVM::InlineAsmOp::create(b, type, operands, text, constraints,
+    mmaOperands.append(regs);
+    acc = LLVM::InlineAsmOp::create(b, type, mmaOperands, text, constraints,
                                     /*has_side_effects=*/true, /*is_align_stack=*/false,
                                     LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
               .getRes();
     for (int64_t k = 0; k < headDim / 2; ++k)
       regs[k] = LLVM::ExtractValueOp::create(b, acc, ArrayRef<int64_t>{k});
   }
-  llvm::copy(blocksOf(b, retire(b, acc)), o.begin());
+  NVVM::WgmmaGroupSyncAlignedOp::create(b);
+  return acc;
+}
+
+SmallVector<Value> WarpgroupTiles::retired(ImplicitLocOpBuilder &b, Value accumulators,
+                                           int64_t inFlight) const {
+  NVVM::WgmmaWaitGroupSyncOp::create(b, inFlight);
+  auto type = cast<LLVM::LLVMStructType>(accumulators.getType());
+  const int64_t n = static_cast<int64_t>(type.getBody().size());
+  SmallVector<Value> regs;
+  for (int64_t i = 0; i < n; ++i)
+    regs.push_back(LLVM::ExtractValueOp::create(b, accumulators, ArrayRef<int64_t>{i}));
+  // The fence asm (WarpgroupAsm.h) hands the registers on as its results, so
+  // no use is scheduled before the wait.
+  Value fenced = LLVM::InlineAsmOp::create(b, type, regs, wgmma::accumulatorFenceAsm(),
+                                           wgmma::accumulatorFenceConstraints(n),
+                                           /*has_side_effects=*/true, /*is_align_stack=*/false,
+                                           LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                                           ArrayAttr())
+                     .getRes();
+  for (int64_t i = 0; i < n; ++i)
+    regs[i] = LLVM::ExtractValueOp::create(b, fenced, ArrayRef<int64_t>{i});
+  return blocksOf(b, regs);
+}
+
+SmallVector<Value> WarpgroupTiles::scores(ImplicitLocOpBuilder &b, Value stage) const {
+  fence(b);
+  return retired(b, issueScores(b, stage), 0);
+}
+
+void WarpgroupTiles::accumulate(ImplicitLocOpBuilder &b, Value stage, ArrayRef<Value> p,
+                                MutableArrayRef<Value> o) const {
+  // Every A fragment is packed before the fence: the fence orders register
+  // writes before the MMAs that read them (PTX ISA 9.7.15.7.1; ptxas would
+  // otherwise insert warpgroup.arrive between the MMAs, info C7519).
+  Operands operands = accumulateOperands(b, p, o);
+  fence(b);
+  llvm::copy(retired(b, issueAccumulate(b, stage, operands), 0), o.begin());
 }

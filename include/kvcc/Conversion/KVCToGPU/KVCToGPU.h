@@ -51,6 +51,9 @@ struct AttentionKernelOptions {
   bool swizzleSharedMemory = true;
   /// The prefill kernel on Hopper's warpgroup MMA (wgmma, sm_90a only).
   bool prefillWarpgroupMma = false;
+  /// wgmma: P·V of one K/V tile runs beside the softmax of the next (off: an
+  /// A/B option).
+  bool prefillWarpgroupOverlap = true;
   /// One-token sequences of GQA groups of kTensorCoreDecodeMinGroup or more
   /// heads decode on tensor cores (the prefill kernel's loop at 64 rows),
   /// split like the flash-decoding kernel (which such groups then lack).
