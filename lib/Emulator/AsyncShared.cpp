@@ -13,7 +13,8 @@
 // wgmma reads shared memory through the async proxy (9.7.15.5.1); a generic
 // write (st.shared, a landed cp.async) becomes visible to it only after the
 // writer's fence.proxy.async (9.7.13.4.18), and the shadow fails an MMA that
-// reads a granule whose writer has not fenced since.
+// reads a granule whose writer has not fenced since, or whose writer is
+// another warp that fenced with no barrier between.
 //
 // Only latest accesses are kept: a warp's async reads and writes retire in
 // issue order, so an access ordered after the latest is after the earlier.
@@ -66,6 +67,10 @@ AsyncShadow::Conflict AsyncShadow::note(const std::shared_ptr<AsyncAccess> &acce
         return;
       if (!access->write && conflict.unfencedWriter < 0)
         conflict.unfencedWriter = g.unfenced;
+      // Another warp's fence reaches this warp's MMAs after a barrier.
+      if (!access->write && conflict.unpublishedWriter < 0 && g.fencedBy >= 0 &&
+          g.fencedBy != static_cast<int>(access->warp) && g.fenceEpoch >= access->issueEpoch)
+        conflict.unpublishedWriter = g.fencedBy;
       if (races(g.write)) {
         race = g.write;
         return;
@@ -98,18 +103,22 @@ void AsyncShadow::genericWrite(unsigned warp, const char *p, size_t bytes) {
     if (g.unfenced == static_cast<int>(warp))
       return;
     g.unfenced = static_cast<int>(warp);
+    g.fencedBy = -1;
     unfencedByWarp_[warp].push_back(&g);
   });
 }
 
-void AsyncShadow::fenceProxy(unsigned warp) {
+void AsyncShadow::fenceProxy(unsigned warp, uint64_t epoch) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = unfencedByWarp_.find(warp);
   if (it == unfencedByWarp_.end())
     return;
   for (Granule *g : it->second)
-    if (g->unfenced == static_cast<int>(warp))
+    if (g->unfenced == static_cast<int>(warp)) {
       g->unfenced = -1;
+      g->fencedBy = static_cast<int>(warp);
+      g->fenceEpoch = epoch;
+    }
   it->second.clear();
 }
 
@@ -139,6 +148,11 @@ bool Warp::noteAsync(mlir::Operation *op, const std::shared_ptr<AsyncAccess> &ac
                         std::to_string(conflict.unfencedWriter) +
                         " wrote (a store or a landed cp.async) without a fence.proxy.async "
                         "since: the async proxy may not see it");
+  if (conflict.unpublishedWriter >= 0)
+    return fail(op, "wgmma.mma_async reads shared memory that warp " +
+                        std::to_string(conflict.unpublishedWriter) +
+                        " wrote and fenced (fence.proxy.async) with no barrier since: another "
+                        "warp's write reaches this MMA only after a barrier");
   if (!conflict.race)
     return true;
   auto what = [](const AsyncAccess &a) {

@@ -159,6 +159,8 @@ public:
   struct Conflict {
     std::shared_ptr<const AsyncAccess> race; ///< an earlier access it races with
     int unfencedWriter = -1; ///< a read's: the warp of an unfenced generic write
+    /// A read's: another warp that fenced its write with no barrier since.
+    int unpublishedWriter = -1;
   };
   /// Notes ACCESS over the byte ranges (start, length).
   Conflict note(const std::shared_ptr<AsyncAccess> &access,
@@ -166,15 +168,18 @@ public:
   void retire(AsyncAccess &access, uint64_t epoch, uint64_t clock);
   /// A generic-proxy write of WARP's (a shared store, a landed cp.async).
   void genericWrite(unsigned warp, const char *p, size_t bytes);
-  /// fence.proxy.async by WARP: its generic writes become visible to the
-  /// async proxy.
-  void fenceProxy(unsigned warp);
+  /// fence.proxy.async by WARP (in barrier epoch EPOCH): its generic writes
+  /// become visible to the async proxy, and to other warps' MMAs after a
+  /// barrier.
+  void fenceProxy(unsigned warp, uint64_t epoch);
 
 private:
   struct Granule {
     std::shared_ptr<const AsyncAccess> write;
     llvm::SmallVector<std::shared_ptr<const AsyncAccess>, 8> reads; ///< the latest, by warp
     int unfenced = -1; ///< the warp whose generic write awaits a fence
+    int fencedBy = -1; ///< else the warp that fenced the last one, in fenceEpoch
+    uint64_t fenceEpoch = 0;
   };
   /// The granule of P (null outside shared memory).
   Granule *granule(const char *p);
@@ -217,6 +222,19 @@ struct PendingWgmma {
   std::shared_ptr<AsyncAccess> access; ///< with a shadow
 };
 
+/// Each warpgroup's MMAs as its first warp issued them, until all 4 have
+/// (Warp::agreeAcrossWarpgroup).
+struct WarpgroupLedger {
+  struct Issue {
+    mlir::Operation *op;
+    int64_t n;
+    uint64_t descA, descB;
+    unsigned warp, seen;
+  };
+  std::mutex mutex;
+  std::map<std::pair<unsigned, uint64_t>, Issue> issues; ///< (warpgroup, its k-th MMA)
+};
+
 class Runner;
 
 /// The state the warps of one CTA share.
@@ -225,6 +243,7 @@ struct CTA {
   std::vector<std::unique_ptr<Allocation>> sharedMemory; ///< attributions, then dynamic
   /// Kernels with wgmma only: the async-access race and proxy-fence checks.
   std::unique_ptr<AsyncShadow> asyncShadow;
+  WarpgroupLedger warpgroupLedger;
   Allocation *dynamicShared = nullptr;
   std::unique_ptr<Barrier> barrier;
   /// cp.async groups no wait retired: they land after the last warp exits
@@ -267,6 +286,10 @@ private:
   /// wgmma and the async-proxy fence (WarpgroupOps.cpp).
   bool execWarpgroup(mlir::Operation &op, uint32_t mask, bool &handled);
   bool issueWgmma(mlir::Operation *op, uint32_t mask, const WgmmaIssue &issue);
+  /// The warpgroup's 4 warps issue each MMA alike (the same operation, n
+  /// and descriptors).
+  bool agreeAcrossWarpgroup(mlir::Operation *op, const WgmmaIssue &issue, uint64_t descA,
+                            uint64_t descB);
   bool retireWgmmaGroups(mlir::Operation *op, size_t keep);
   /// Notes an async access with the CTA's shadow (if any), failing on a race.
   bool noteAsync(mlir::Operation *op, const std::shared_ptr<AsyncAccess> &access,
@@ -328,6 +351,7 @@ private:
   std::vector<PendingCopy> openGroup_;
   std::vector<std::vector<PendingCopy>> committedGroups_;
   bool wgmmaFenced_ = false;
+  uint64_t wgmmaIssued_ = 0; ///< this warp's MMAs so far (the WarpgroupLedger's key)
   /// Barriers passed, and a count of async issues and retirements (the
   /// AsyncShadow's order).
   uint64_t epoch_ = 0, asyncClock_ = 0;

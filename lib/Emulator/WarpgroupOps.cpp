@@ -33,7 +33,7 @@
 //     them unless one retired before the other issued, and the generic
 //     writes an MMA reads need their writer's fence.proxy.async.
 //
-// Also the accumulator fence of WarpgroupAsm.h.
+// Also the accumulator and operand fences of WarpgroupAsm.h.
 //
 //===----------------------------------------------------------------------===//
 #include "Interpreter.h"
@@ -137,7 +137,7 @@ bool Warp::execWarpgroup(Operation &op, uint32_t mask, bool &handled) {
     if (f.getKind() != NVVM::ProxyKind::async_shared)
       return fail(&op, "only fence.proxy.async.shared is modelled");
     if (cta && cta->asyncShadow)
-      cta->asyncShadow->fenceProxy(index);
+      cta->asyncShadow->fenceProxy(index, epoch_);
     return true;
   }
   if (auto mma = dyn_cast<NVVM::WgmmaMmaAsyncOp>(op)) {
@@ -163,6 +163,13 @@ bool Warp::execWarpgroup(Operation &op, uint32_t mask, bool &handled) {
   }
   if (auto asmOp = dyn_cast<LLVM::InlineAsmOp>(op)) {
     std::string text = asmOp.getAsmString().str();
+    if (text == kvcc::wgmma::operandFenceAsm()) {
+      // Registers in, nothing out: only the compiler sees it.
+      if (asmOp.getRes() || asmOp.getConstraints() !=
+                                kvcc::wgmma::operandFenceConstraints(asmOp.getOperands().size()))
+        return fail(&op, "operand fence with results or constraints other than WarpgroupAsm.h's");
+      return true;
+    }
     if (text == kvcc::wgmma::accumulatorFenceAsm()) {
       // Registers in, the same registers out.
       if (!asmOp.getRes() || asmOp.getOperands().size() != slotWidth(asmOp.getRes().getType()))
@@ -253,15 +260,16 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
         return fail(op, "wgmma descriptor differs across the warp's lanes", static_cast<int>(l));
     return true;
   };
+  uint64_t descA = 0, descB;
+  if ((issue.aRegisters.empty() && !uniform(issue.descA, descA)) ||
+      !uniform(issue.descB, descB) || !agreeAcrossWarpgroup(op, issue, descA, descB))
+    return false;
   const unsigned rowBase = 16 * (index % 4);
   double A[16][16], B[16][256];
   if (issue.aRegisters.empty()) {
-    uint64_t desc;
-    if (!uniform(issue.descA, desc))
-      return false;
     for (unsigned r = 0; r < 16; ++r)
       for (unsigned k = 0; k < 16; ++k)
-        if (!readShared(desc, issue.kMajorA, rowBase + r, k, A[r][k]))
+        if (!readShared(descA, issue.kMajorA, rowBase + r, k, A[r][k]))
           return false;
   } else {
     for (unsigned l = 0; l < kWarpSize; ++l) {
@@ -273,9 +281,6 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
       }
     }
   }
-  uint64_t descB;
-  if (!uniform(issue.descB, descB))
-    return false;
   for (unsigned k = 0; k < 16; ++k)
     for (unsigned c = 0; c < n; ++c)
       if (!readShared(descB, issue.kMajorB, c, k, B[k][c]))
@@ -317,6 +322,33 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
   Slot &r = def(issue.result, pending.width);
   fillElements(r, 0xffffffffu, [](unsigned, unsigned) { return kPendingBits; });
   openWgmma_.push_back(std::move(pending));
+  return true;
+}
+
+bool Warp::agreeAcrossWarpgroup(Operation *op, const WgmmaIssue &issue, uint64_t descA,
+                                uint64_t descB) {
+  const int64_t threads = cta->blockDim[0] * cta->blockDim[1] * cta->blockDim[2];
+  const unsigned group = index / 4;
+  if (int64_t(group + 1) * 4 * kWarpSize > threads)
+    return fail(op, "wgmma.mma_async by warp " + std::to_string(index) +
+                        " of an incomplete warpgroup (the CTA has " + std::to_string(threads) +
+                        " threads)");
+  // The warpgroup's k-th MMA, as each of its warps issues it: one
+  // instruction, whose descriptors and shape the 4 warps must agree on.
+  WarpgroupLedger::Issue mine{op, issue.n, descA, descB, index, 1};
+  WarpgroupLedger &ledger = cta->warpgroupLedger;
+  std::lock_guard<std::mutex> lock(ledger.mutex);
+  auto [it, first] = ledger.issues.try_emplace({group, wgmmaIssued_++}, mine);
+  if (first)
+    return true;
+  WarpgroupLedger::Issue &theirs = it->second;
+  if (theirs.op != op || theirs.n != issue.n || theirs.descA != descA || theirs.descB != descB)
+    return fail(op, "wgmma.mma_async " + std::to_string(wgmmaIssued_) + " of warpgroup " +
+                        std::to_string(group) + " differs between warp " +
+                        std::to_string(theirs.warp) + " and warp " + std::to_string(index) +
+                        " (another instruction, shape or descriptor; the warpgroup issues one)");
+  if (++theirs.seen == 4)
+    ledger.issues.erase(it);
   return true;
 }
 

@@ -95,6 +95,20 @@ inline std::string accumulatorFenceConstraints(int64_t count) {
   return c;
 }
 
+/// The operand fence: no instruction, N registers in. Placed after the
+/// wait that retires a register-A MMA, it keeps the A registers live until
+/// then, so nothing (a register the compiler coalesced with them, say the
+/// next tile's P) is written into them while the MMA may still read them
+/// (PTX ISA 9.7.15.7.1; CUTLASS's warpgroup_fence_operand).
+inline const char *operandFenceAsm() { return "// wgmma operands released"; }
+
+inline std::string operandFenceConstraints(int64_t count) {
+  std::string c;
+  for (int64_t i = 0; i < count; ++i)
+    c += (i ? ",r" : "r");
+  return c;
+}
+
 } // namespace kvcc::wgmma
 
 #endif // KVCC_SUPPORT_WARPGROUPASM_H

@@ -37,6 +37,36 @@ struct PrefillParams {
   mlir::Value splits = {}, wsAcc = {}, wsStats = {};
 };
 
+/// The prefill kernel's two GEMMs on mma.sync m16n8k16 (PrefillMmaSync.cpp):
+/// fragments by ldmatrix from the shared tiles, one i8 `buffer`: Q [rows x
+/// headDim], then two stages of K and two of V ([keys x headDim] each), rows
+/// of 2·headDim bytes (chunk-swizzled with `swizzle`); `mt` 16-row MMA tiles
+/// a warp from row `warpRow`. Results in the C layout, vector<2x2xf32> per 8
+/// columns.
+class MmaSyncTiles {
+public:
+  MmaSyncTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value buffer, mlir::Value lane,
+               mlir::Value warpRow, mlir::Type elem, int64_t rows, int64_t keys, int64_t headDim,
+               int64_t mt, bool swizzle);
+  /// S = Q·Kᵀ over K stage `stage`: [t][n] for MMA tile t, keys 8n..8n+7.
+  llvm::SmallVector<llvm::SmallVector<mlir::Value>> scores(mlir::ImplicitLocOpBuilder &b,
+                                                           mlir::Value stage) const;
+  /// O += P·V over V stage `stage`: p(t, ks) the A fragment (vector<4x2xE>)
+  /// of MMA tile t, keys 16ks..16ks+15; o[t·headDim/8 + n] the accumulators,
+  /// updated.
+  void accumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage,
+                  llvm::function_ref<mlir::Value(int64_t, int64_t)> p,
+                  llvm::MutableArrayRef<mlir::Value> o) const;
+
+private:
+  mlir::Value ldmatrixAt(mlir::ImplicitLocOpBuilder &b, mlir::Value offset, bool transpose) const;
+
+  mlir::Value buffer;
+  mlir::Type elem;
+  int64_t keys, headDim, mt, rowBytes, stageBytes;
+  mlir::Value qLane, kLane, vLane; ///< the lane's ldmatrix byte offsets (stage 0, k-step 0)
+};
+
 /// The prefill kernel's two GEMMs on Hopper's warpgroup MMA
 /// (PrefillWarpgroupMma.cpp) over its shared-memory tiles: Q [rows x headDim],
 /// then two stages of K, then the stages of V ([keys x headDim] each), 16-bit `elem`,
@@ -72,9 +102,12 @@ public:
   mlir::Value issueAccumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage,
                               const Operands &operands) const;
   /// Waits until at most `inFlight` groups are pending; `accumulators` (of
-  /// an older group) as vector<2x2xf32> blocks of 8 columns.
+  /// an older group) as vector<2x2xf32> blocks of 8 columns. With the
+  /// `operands` of a P·V group it retires, their A registers stay live and
+  /// unwritten until the wait.
   llvm::SmallVector<mlir::Value> retired(mlir::ImplicitLocOpBuilder &b, mlir::Value accumulators,
-                                         int64_t inFlight) const;
+                                         int64_t inFlight,
+                                         const Operands *operands = nullptr) const;
 
 private:
   /// The descriptor base of stage `stage` of K (or of V).

@@ -9,24 +9,23 @@
 //   cp.async    the next tile's K and V rows (read through the block table,
 //               any page size) into the other shared-memory stage while this
 //               one is consumed (double buffering)
-//   S = Q·Kᵀ    nvgpu.ldmatrix + mma.sync m16n8k16 (f16 or bf16 in, f32
-//               accumulate), 16 rows per warp
+//   S = Q·Kᵀ    mma.sync m16n8k16 by ldmatrix, 16 rows a warp
+//               (PrefillMmaSync.cpp), or on Hopper wgmma by shared-memory
+//               descriptor, 64 rows a warpgroup (PrefillWarpgroupMma.cpp);
+//               f16 or bf16 in, f32 accumulate
 //   softmax     in base 2 (P = ex2(c·S - m), c = scale·log2 e: one FFMA and
 //               one MUFU op an element); causal / window / context masks on
 //               the accumulator fragments of the tiles that cross an edge
 //               only; row max and sum across the 4 lanes of a quad, online
 //               rescale
 //   O += P·V    P re-packed from the S fragments as the A operand (registers,
-//               no shared memory), V through ldmatrix.trans
+//               no shared memory)
 //
 // Keys outside [lo, hi) of the whole tile are never loaded (causal tiles past
 // the diagonal are skipped); per-element masks handle the tiles that cross
-// the diagonal, the window's edge or the end of the keys.
-//
-// Fragment layouts (PTX ISA, mma.m16n8k16): lane = 4·group + t;
-//   A: a0 (group, 2t..2t+1), a1 (group+8, 2t..), a2 (group, 2t+8..), a3 (group+8, 2t+8..)
-//   B: b0 (k 2t..2t+1, n group), b1 (k 2t+8..2t+9, n group)
-//   C: c0,c1 (group, 2t..2t+1), c2,c3 (group+8, 2t..2t+1)
+// the diagonal, the window's edge or the end of the keys. Both GEMM paths
+// leave S and O in mma.m16n8k16's C layout (lane = 4·group + t: c0,c1 row
+// group, columns 2t..2t+1; c2,c3 row group + 8), so one softmax serves both.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBuilder.h"
@@ -53,47 +52,6 @@ constexpr double kLazyRescaleLog2 = 8.0;
 constexpr int64_t kMaxGridY = 65535;
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
-}
-
-/// Matrices 2·half and 2·half + 1 of an ldmatrix.x4 result (vector<4x2xE>):
-/// the B fragment (vector<2x2xE>) of one of the two 8-wide tiles it loaded.
-/// (Element by element: MLIR 22 leaves a 2-D vector.extract_strided_slice
-/// unconverted on the way to LLVM.)
-Value fragmentHalf(ImplicitLocOpBuilder &b, Value pair, int64_t half) {
-  auto type = cast<VectorType>(pair.getType());
-  SmallVector<Value> elems;
-  for (int64_t r = 0; r < 2; ++r)
-    for (int64_t c = 0; c < 2; ++c)
-      elems.push_back(vector::ExtractOp::create(b, pair, ArrayRef<int64_t>{2 * half + r, c}));
-  return vector::FromElementsOp::create(
-      b, VectorType::get({2, 2}, type.getElementType()), elems);
-}
-
-/// C + A·B for one m16n8k16 tile: A vector<4x2xE>, B vector<2x2xE>, C and
-/// the result vector<2x2xf32> (rows group and group + 8). f16 goes through
-/// nvgpu.mma.sync. MLIR 22's nvgpu-to-nvvm cannot type bf16 operands ("could
-/// not deduce operand PTX types"), so bf16 builds the nvvm.mma.sync that
-/// lowering would have built: the same fragments, the pairs as .b32
-/// registers, the multiplicand type named (i32 alone would be ambiguous).
-Value mmaSync(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value c) {
-  if (!cast<VectorType>(a.getType()).getElementType().isBF16())
-    return nvgpu::MmaSyncOp::create(b, a, bFrag, c, ArrayRef<int64_t>{16, 8, 16});
-  SmallVector<Value> accumulators;
-  for (int64_t i = 0; i < 2; ++i)
-    for (int64_t j = 0; j < 2; ++j)
-      accumulators.push_back(extract(b, c, i, j));
-  Type f32 = b.getF32Type();
-  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
-  SmallVector<Value> aRegs = packedPairs(b, a), bRegs = packedPairs(b, bFrag);
-  Value d = NVVM::MmaOp::create(
-      b, resultType, aRegs, bRegs, accumulators, ArrayRef<int64_t>{16, 8, 16},
-      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
-      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-  SmallVector<Value> elems;
-  for (int64_t k = 0; k < 4; ++k)
-    elems.push_back(LLVM::ExtractValueOp::create(b, d, ArrayRef<int64_t>{k}));
-  return vector::FromElementsOp::create(b, c.getType(), elems);
 }
 
 /// The sequence that owns CTA slot `slot`: the last s in [0, numSeqs) with
@@ -522,60 +480,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     if (overlap)
       init.append(N / 16, arith::ConstantOp::create(
                               b, DenseElementsAttr::get(aType, b.getFloatAttr(elem, 0.0))));
-    // ldmatrix addresses as byte offsets into the shared buffer. A lane
-    // addresses one 16-byte chunk row of a matrix: row r (r mod 8 = lane
-    // mod 8 for every matrix below), chunk h + 2·ks (Q and K: k-step ks,
-    // h the lane's half of the 16 columns) or h + n (V: column pair n,
-    // even). With rows of RB = 2·D bytes (a power of two >= 128) and tiles
-    // starting at multiples of RB, the swizzled offset
-    //   tile + r·RB + 16·((h + 2ks) ^ (r mod 8)) = (tile + r·RB + 16·(h ^ (r mod 8))) ^ 32ks
-    // (h < 2 <= 2ks's lowest set bit; the XOR stays below RB), and likewise
-    // ^ 16n for V: each k-step or column pair is one XOR with a constant of
-    // a per-lane base, and the other rows (MMA tiles, key blocks, V's
-    // k-steps) are constant multiples of RB added after it, which ptxas
-    // folds into the ldmatrix's immediate. (The generic swizzle of the
-    // indices cost a register or a spill per address at 128x64.)
-    const int64_t rowBytes = D * elem.getIntOrFloatBitWidth() / 8;
-    const int64_t stageBytes = N * rowBytes;
-    assert(rowBytes >= 128 && llvm::isPowerOf2_64(rowBytes) && "rows of 8 or more chunks");
-    Value lane8 = toI32(b, L.remU(lane, L.idx(8)));
-    Value hA = toI32(b, L.divU(lane, L.idx(16)));                   // lanes 16-31: k hi (Q), n + 1 (V)
-    Value hB = toI32(b, L.remU(L.divU(lane, L.idx(8)), L.idx(2))); // odd octets: k hi (K), row + 8 (V)
-    auto chunkOffset = [&](Value h) -> Value {
-      Value chunk = p.swizzle ? arith::XOrIOp::create(b, h, lane8).getResult() : h;
-      return arith::MulIOp::create(b, chunk, c32(b, 16));
-    };
-    auto rowOffset = [&](Value row) -> Value {
-      return arith::MulIOp::create(b, row, c32(b, rowBytes));
-    };
-    // Q (A fragments) and V take the same lane pattern: row (lane mod 8) +
-    // 8·hB, chunk hA.
-    Value aPattern = arith::AddIOp::create(
-        b, rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hB, c32(b, 8)))),
-        chunkOffset(hA));
-    // Q: rows warpRow + 16t + the pattern's, chunks hA + 2ks.
-    Value qLane = arith::AddIOp::create(b, aPattern, rowOffset(toI32(b, warpRow)));
-    // K: B fragments by ldmatrix.x4, lanes 8i..8i+7 addressing matrix i
-    // (n, k lo), (n, k hi), (n + 8, k lo), (n + 8, k hi): rows
-    // (lane mod 8) + 8·hA, chunks hB + 2ks.
-    Value kLane = arith::AddIOp::create(
-        b,
-        rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hA, c32(b, 8)))),
-        chunkOffset(hB));
-    kLane = arith::AddIOp::create(b, kLane, c32(b, qBytes));
-    // V (keys x d, transposed): matrices (k lo, n), (k hi, n), (k lo, n + 8),
-    // (k hi, n + 8): rows 16ks + the pattern's, chunks hA + n.
-    Value vLane = arith::AddIOp::create(b, aPattern, c32(b, qBytes + kvBytes));
-    // One ldmatrix.x4 at byte offset `offset` of the buffer (the lane's
-    // address), through a one-chunk view.
-    auto chunkView = MemRefType::get({8}, elem, nullptr, workgroup);
-    auto ldmatrixAt = [&](ImplicitLocOpBuilder &b, Value offset, bool transpose) -> Value {
-      Value shift = arith::IndexCastUIOp::create(b, b.getIndexType(), offset);
-      Value chunk = memref::ViewOp::create(b, chunkView, buffer, shift, ValueRange{});
-      return nvgpu::LdMatrixOp::create(b, aType, chunk, ValueRange{Loops{b}.idx(0)}, transpose,
-                                       /*numTiles=*/4);
-    };
-    // wgmma: the GEMMs by shared-memory descriptor (PrefillWarpgroupMma.cpp).
+    // The GEMMs: mma.sync by ldmatrix (PrefillMmaSync.cpp), or wgmma by
+    // shared-memory descriptor (PrefillWarpgroupMma.cpp).
+    std::optional<MmaSyncTiles> mmaTiles;
+    if (!wgmma)
+      mmaTiles.emplace(b, buffer, lane, warpRow, elem, rows, N, D, MT, p.swizzle);
     std::optional<WarpgroupTiles> warpgroupTiles;
     if (wgmma)
       warpgroupTiles.emplace(b, tilesAddress, warp, elem, rows, N, D);
@@ -617,46 +526,26 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)), nextSources);
           nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
 
-          // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys; each
-          // K fragment serves all MT row tiles, and one ldmatrix.x4 loads
-          // the fragments of two 8-key column tiles.
-          SmallVector<SmallVector<Value>> s(MT, SmallVector<Value>(N / 8, zeroAcc));
-          Value stageOffset = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes));
-          Value kStage = arith::AddIOp::create(b, kLane, stageOffset);
-          Value vStage = arith::AddIOp::create(b, vLane, stageOffset);
+          // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys.
+          SmallVector<SmallVector<Value>> s(MT);
           // The overlap: S_j's group, then P_{j-1}·V_{j-1}'s (V stage
           // (j - 1) mod 3) on O as the last iteration left it.
           Value pendingO;
+          std::optional<WarpgroupTiles::Operands> operands;
           if (overlap) {
-            auto operands = warpgroupTiles->accumulateOperands(
+            operands = warpgroupTiles->accumulateOperands(
                 b, llvm::to_vector(state.slice(pAt(0), N / 16)),
                 llvm::to_vector(state.take_front(D / 8)));
             warpgroupTiles->fence(b);
             Value pendingS = warpgroupTiles->issueScores(b, stage);
             pendingO = warpgroupTiles->issueAccumulate(
-                b, L.remU(L.add(j, L.idx(vStages - 1)), L.idx(vStages)), operands);
+                b, L.remU(L.add(j, L.idx(vStages - 1)), L.idx(vStages)), *operands);
             s[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/1);
           } else if (wgmma) {
             s[0] = warpgroupTiles->scores(b, stage);
+          } else {
+            s = mmaTiles->scores(b, stage);
           }
-          for (int64_t ks = 0; !wgmma && ks < D / 16; ++ks) {
-            Value qStep = arith::XOrIOp::create(b, qLane, c32(b, 32 * ks));
-            Value kStep = arith::XOrIOp::create(b, kStage, c32(b, 32 * ks));
-            SmallVector<Value> a;
-            for (int64_t t = 0; t < MT; ++t)
-              a.push_back(ldmatrixAt(
-                  b, arith::AddIOp::create(b, qStep, c32(b, 16 * t * rowBytes)), false));
-            for (int64_t n = 0; n < N / 8; n += 2) {
-              Value pair = ldmatrixAt(
-                  b, arith::AddIOp::create(b, kStep, c32(b, 8 * n * rowBytes)), false);
-              for (int64_t half = 0; half < 2; ++half) {
-                Value bk = fragmentHalf(b, pair, half);
-                for (int64_t t = 0; t < MT; ++t)
-                  s[t][n + half] = mmaSync(b, a[t], bk, s[t][n + half]);
-              }
-            }
-          }
-
           Value tileStart32 = arith::AddIOp::create(
               b, lo32, arith::MulIOp::create(b, toI32(b, j), c32(b, N)));
           SmallVector<Value> yield(state.begin(), state.end());
@@ -855,7 +744,7 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // O before its rescale: the overlap's after P_{j-1}·V_{j-1}.
           SmallVector<Value> oIn(state.take_front(MT * (D / 8)));
           if (overlap)
-            oIn = warpgroupTiles->retired(b, pendingO, /*inFlight=*/0);
+            oIn = warpgroupTiles->retired(b, pendingO, /*inFlight=*/0, &*operands);
           auto rescaled = [&](ImplicitLocOpBuilder &b) {
             SmallVector<Value> o;
             for (int64_t t = 0; t < MT; ++t)
@@ -902,24 +791,9 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               p.push_back(pOperand(0, ks));
             warpgroupTiles->accumulate(b, stage, p,
                                        MutableArrayRef<Value>(yield).take_front(D / 8));
-          }
-          for (int64_t ks = 0; !wgmma && ks < N / 16; ++ks) {
-            SmallVector<Value> a;
-            for (int64_t t = 0; t < MT; ++t)
-              a.push_back(pOperand(t, ks));
-            // One ldmatrix.x4.trans: the V fragments of two 8-column tiles.
-            for (int64_t n = 0; n < D / 8; n += 2) {
-              Value pair = ldmatrixAt(
-                  b,
-                  arith::AddIOp::create(b, arith::XOrIOp::create(b, vStage, c32(b, 16 * n)),
-                                        c32(b, 16 * ks * rowBytes)),
-                  /*transpose=*/true);
-              for (int64_t half = 0; half < 2; ++half) {
-                Value bv = fragmentHalf(b, pair, half);
-                for (int64_t t = 0; t < MT; ++t)
-                  yield[oAt(t, n + half)] = mmaSync(b, a[t], bv, yield[oAt(t, n + half)]);
-              }
-            }
+          } else {
+            mmaTiles->accumulate(b, stage, pOperand,
+                                 MutableArrayRef<Value>(yield).take_front(MT * (D / 8)));
           }
           scf::YieldOp::create(b, yield);
         });

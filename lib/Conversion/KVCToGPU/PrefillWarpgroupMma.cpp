@@ -149,8 +149,18 @@ Value WarpgroupTiles::issueAccumulate(ImplicitLocOpBuilder &b, Value stage,
 }
 
 SmallVector<Value> WarpgroupTiles::retired(ImplicitLocOpBuilder &b, Value accumulators,
-                                           int64_t inFlight) const {
+                                           int64_t inFlight, const Operands *operands) const {
   NVVM::WgmmaWaitGroupSyncOp::create(b, inFlight);
+  if (operands) {
+    // The A registers stay live, and unwritten, until the wait.
+    SmallVector<Value> a;
+    for (const auto &step : operands->a)
+      a.append(step.begin(), step.end());
+    LLVM::InlineAsmOp::create(b, TypeRange{}, a, wgmma::operandFenceAsm(),
+                              wgmma::operandFenceConstraints(static_cast<int64_t>(a.size())),
+                              /*has_side_effects=*/true, /*is_align_stack=*/false,
+                              LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
+  }
   auto type = cast<LLVM::LLVMStructType>(accumulators.getType());
   const int64_t n = static_cast<int64_t>(type.getBody().size());
   SmallVector<Value> regs;
@@ -181,5 +191,5 @@ void WarpgroupTiles::accumulate(ImplicitLocOpBuilder &b, Value stage, ArrayRef<V
   // otherwise insert warpgroup.arrive between the MMAs, info C7519).
   Operands operands = accumulateOperands(b, p, o);
   fence(b);
-  llvm::copy(retired(b, issueAccumulate(b, stage, operands), 0), o.begin());
+  llvm::copy(retired(b, issueAccumulate(b, stage, operands), 0, &operands), o.begin());
 }

@@ -12,8 +12,9 @@ import sys
 
 import numpy as np
 
-M, N, K = 64, 32, 16
-A_AT, B_AT, V_AT, IMAGE = 0, 8192, 12288, 14336
+M, N, K = 64, 128, 32
+A_AT, B_AT, V_AT, IMAGE = 0, 8192, 24576, 32768
+V_LBO = K * 128  # bytes between V's 64-column atoms
 
 
 def k_major_128b(mn, k):
@@ -42,18 +43,20 @@ def make(d):
     for n in range(N):
         for k in range(K):
             put(B_AT + k_major_128b(n, k), b[k, n])
-            put(V_AT + mn_major_128b(k, n, 2048), v[k, n])
-    frag = np.zeros((128, 4), np.uint32)
+            put(V_AT + mn_major_128b(k, n, V_LBO), v[k, n])
+    # A2's fragments, 4 registers a k-step of 16.
+    frag = np.zeros((128, 4 * K // 16), np.uint32)
     for tid in range(128):
         q, lane = divmod(tid, 32)
         g, t = divmod(lane, 4)
-        for r in range(4):
-            row, col = 16 * q + g + 8 * (r % 2), 2 * t + 8 * (r // 2)
+        for r in range(4 * K // 16):
+            ks, rr = divmod(r, 4)
+            row, col = 16 * q + g + 8 * (rr % 2), 16 * ks + 2 * t + 8 * (rr // 2)
             lo, hi = (int(np.float16(a2[row, col + h]).view(np.uint16)) for h in (0, 1))
             frag[tid, r] = lo | (hi << 16)
     np.save(d + "/img.npy", image.view(np.int8))
     np.save(d + "/afrag.npy", frag.view(np.int32))
-    np.save(d + "/out.npy", np.zeros((128, 16), np.float32))
+    np.save(d + "/out.npy", np.zeros((128, N // 2), np.float32))
     ref = a.astype(np.float64) @ b.astype(np.float64) + a2.astype(np.float64) @ v.astype(np.float64)
     np.save(d + "/ref.npy", ref)
 
