@@ -126,13 +126,12 @@ void AsyncShadow::fenceProxy(unsigned warp, uint64_t epoch) {
 // The warp's side
 //===----------------------------------------------------------------------===//
 
-std::shared_ptr<AsyncAccess> Warp::newAsyncAccess(mlir::Operation *op, bool write) {
+std::shared_ptr<AsyncAccess> Warp::newAsyncAccess(bool write) {
   if (!cta || !cta->asyncShadow)
     return nullptr;
   auto access = std::make_shared<AsyncAccess>();
   access->warp = index;
   access->write = write;
-  access->op = op;
   access->issueEpoch = epoch_;
   access->issueClock = ++asyncClock_;
   return access;

@@ -328,7 +328,7 @@ bool Warp::execGPU(Operation &op, uint32_t mask, bool &handled) {
     int64_t dstElements = static_cast<int64_t>(cp.getDstElements().getZExtValue());
     bool ok = true;
     SharedRequest request;
-    std::shared_ptr<AsyncAccess> access = newAsyncAccess(&op, /*write=*/true);
+    std::shared_ptr<AsyncAccess> access = newAsyncAccess(/*write=*/true);
     llvm::SmallVector<std::pair<const char *, size_t>, kWarpSize> ranges;
     forLanes(mask, [&](unsigned l) {
       if (!ok)

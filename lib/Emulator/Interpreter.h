@@ -136,7 +136,6 @@ struct AsyncAccess {
   static constexpr uint64_t kInFlight = ~uint64_t(0);
   unsigned warp = 0;
   bool write = false;
-  mlir::Operation *op = nullptr;
   uint64_t issueEpoch = 0, issueClock = 0;
   uint64_t retireEpoch = kInFlight, retireClock = kInFlight;
   /// Whether this access retired before LATER issued: in the same warp, in
@@ -295,7 +294,7 @@ private:
   bool noteAsync(mlir::Operation *op, const std::shared_ptr<AsyncAccess> &access,
                  llvm::ArrayRef<std::pair<const char *, size_t>> ranges);
   /// A new async access of this warp's, issued now (null without a shadow).
-  std::shared_ptr<AsyncAccess> newAsyncAccess(mlir::Operation *op, bool write);
+  std::shared_ptr<AsyncAccess> newAsyncAccess(bool write);
   void retireAsync(AsyncAccess *access);
   /// A generic store of [p, p + bytes) through M, for the proxy-fence check.
   void noteSharedStore(const MemRefVal &m, const char *p, size_t bytes);

@@ -313,7 +313,7 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
           pending.bits[l * pending.width + reg] = fromDouble(f32, sum);
         }
   }
-  pending.access = newAsyncAccess(op, /*write=*/false);
+  pending.access = newAsyncAccess(/*write=*/false);
   llvm::SmallVector<std::pair<const char *, size_t>> ranges;
   for (const char *p : pending.reads)
     ranges.push_back({p, 2});

@@ -50,10 +50,6 @@ constexpr int64_t kPrefillWarps = kGPUBlockThreads / 32;
 constexpr double kLazyRescaleLog2 = 8.0;
 /// The most CTAs a grid's y dimension takes.
 constexpr int64_t kMaxGridY = 65535;
-Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
-  return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
-}
-
 /// The sequence that owns CTA slot `slot`: the last s in [0, numSeqs) with
 /// firstSlotOf(s) <= slot, for an increasing firstSlotOf with
 /// firstSlotOf(0) = 0. The CTA's THREADS threads test as many sequences a
@@ -371,13 +367,6 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
     // wrap; a page fewer than 2^31 elements): 64-bit index math
     // took two instructions and two registers a value in the loop. Only the
     // page's base is 64-bit, in the cache viewed as [pages, page elements].
-    Type i32 = b.getI32Type();
-    auto toI32 = [&](ImplicitLocOpBuilder &b, Value v) -> Value {
-      return arith::IndexCastOp::create(b, i32, v);
-    };
-    auto c32 = [&](ImplicitLocOpBuilder &b, int64_t v) -> Value {
-      return arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
-    };
     auto pagesType = cast<MemRefType>(p.pages.getType());
     assert(pagesType.getLayout().isIdentity() && "the page pool is a dense buffer");
     auto [cacheStrides, cacheOffset] = pagesType.getStridesAndOffset();

@@ -43,18 +43,6 @@ using namespace kvcc::lowering;
 
 namespace {
 
-Value c32(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
-}
-
-Value toI32(ImplicitLocOpBuilder &b, Value v) {
-  return arith::IndexCastOp::create(b, b.getI32Type(), v);
-}
-
-Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
-  return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i, j});
-}
-
 /// Matrices 2·half and 2·half + 1 of an ldmatrix.x4 result (vector<4x2xE>):
 /// the B fragment (vector<2x2xE>) of one of the two 8-wide tiles it loaded.
 /// (Element by element: MLIR 22 leaves a 2-D vector.extract_strided_slice

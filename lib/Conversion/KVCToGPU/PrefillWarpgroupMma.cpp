@@ -77,7 +77,7 @@ Value WarpgroupTiles::stageDescriptor(ImplicitLocOpBuilder &b, Value stage, bool
   const int64_t qBytes = rows * headDim * elemBytes, stageBytes = keys * headDim * elemBytes;
   Value stage16 = arith::MulIOp::create(b, arith::IndexCastUIOp::create(b, b.getI64Type(), stage),
                                         i64Constant(b, stageBytes / 16));
-  // Q, then two stages of K, then two of V.
+  // Q, then two stages of K, then V's stages.
   return arith::AddIOp::create(
       b, descBase, arith::AddIOp::create(b, stage16, i64Constant(b, (qBytes + (v ? 2 * stageBytes : 0)) / 16)));
 }
