@@ -35,4 +35,9 @@ if [ ${#need_py[@]} -gt 0 ]; then
   echo "install-deps: pip installing ${need_py[*]}"
   "$py" -m pip install -q "${need_py[@]}" || "$py" -m pip install -q --break-system-packages "${need_py[@]}"
 fi
+# cuobjdump and nvdisasm (NVIDIA's PyPI wheels, ~6 MB, unpacked into build/tools once) for
+# the lit tests that read the SASS ptxas makes and bench/gpu/sass_profile.py; without
+# them those tests are UNSUPPORTED, so a failed fetch is a warning.
+"$py" "$(dirname "$0")/../bench/gpu/sass_profile.py" --fetch-tools >/dev/null \
+  || echo "install-deps: warning: no cuobjdump/nvdisasm; the SASS tests will be UNSUPPORTED"
 echo "install-deps: done"

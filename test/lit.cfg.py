@@ -41,3 +41,16 @@ ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.path.exists(
 if ptxas:
     config.available_features.add("ptxas")
     llvm_config.with_environment("PATH", os.path.dirname(ptxas), append_path=True)
+
+# cuobjdump and nvdisasm (PATH, or NVIDIA's PyPI wheels that scripts/install-deps.sh
+# unpacks into build/tools/cuda-binutils) show the SASS ptxas made; the tests that
+# read it are UNSUPPORTED without them.
+binutils = os.path.join(config.kvcc_obj_root, "tools", "cuda-binutils")
+cuobjdump = shutil.which("cuobjdump") if shutil.which("nvdisasm") else None
+if not cuobjdump and all(os.access(os.path.join(binutils, t), os.X_OK)
+                         for t in ("cuobjdump", "nvdisasm")):
+    cuobjdump = os.path.join(binutils, "cuobjdump")
+    config.environment["NVDISASM_PATH"] = binutils
+if ptxas and cuobjdump:
+    config.available_features.add("cuobjdump")
+    config.substitutions.append(("%cuobjdump", cuobjdump))

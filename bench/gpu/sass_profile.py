@@ -57,7 +57,7 @@ FAMILIES = [
 FAMILY_OF = {op: name for name, ops in FAMILIES for op in ops}
 
 INSTRUCTION = re.compile(
-    r"^\s*/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)((?:\.[A-Z0-9_]+)*)\s*([^;]*);")
+    r"^\s*/\*([0-9a-f]{4,})\*/\s+(@!?U?P[T0-9]+\s+)?([A-Z][A-Z0-9_]*)((?:\.[A-Z0-9_]+)*)\s*([^;]*);")
 
 
 def fail(message):
@@ -147,13 +147,21 @@ def ptxas_info(text):
 
 
 def parse_sass(text):
-    """[(address, opcode, modifiers, operands)] in address order."""
+    """[(address, opcode, modifiers, operands)] in address order; a guarded
+    instruction's operands start with its guard (`@!P0 BRA P1, 0x4ab0` has
+    operands `@!P0 P1, 0x4ab0`)."""
     out = []
     for line in text.splitlines():
         m = INSTRUCTION.match(line)
         if m:
-            out.append((int(m.group(1), 16), m.group(2), m.group(3), m.group(4)))
+            guard = m.group(2).strip() + " " if m.group(2) else ""
+            out.append((int(m.group(1), 16), m.group(3), m.group(4), (guard + m.group(5)).strip()))
     return out
+
+
+def branch_target(operands):
+    m = re.search(r"(?:^|[\s,])(?:0x)?([0-9a-f]+)\s*$", operands.strip())
+    return int(m.group(1), 16) if m else None
 
 
 def loops_of(instructions):
@@ -162,12 +170,25 @@ def loops_of(instructions):
     for address, op, _, operands in instructions:
         if op != "BRA":
             continue
-        m = re.search(r"(?:^|[\s,])(?:0x)?([0-9a-f]+)\s*$", operands.strip())
-        if m:
-            target = int(m.group(1), 16)
-            if target < address:  # not the `BRA .` that pads a kernel's end
-                loops.append((target, address))
+        target = branch_target(operands)
+        if target is not None and target < address:  # not the `BRA .` that pads a kernel's end
+            loops.append((target, address))
     return sorted(set(loops))
+
+
+def branch_skipped(instructions, start, end):
+    """Addresses of a loop's body that a forward branch inside it jumps over
+    (an if's then or else): what is left runs on every iteration. The masked
+    tiles' compares and selects, for one, are counted in the loop but run on
+    a few tiles only."""
+    skipped = set()
+    for address, op, _, operands in instructions:
+        if op != "BRA" or not start <= address < end:
+            continue
+        target = branch_target(operands)
+        if target is not None and address < target <= end:
+            skipped.update(a for a, _, _, _ in instructions if address < a < target)
+    return skipped
 
 
 def profile_range(instructions, start, end):
@@ -182,6 +203,10 @@ def profile_range(instructions, start, end):
 
 def main():
     argv = sys.argv[1:]
+    if argv == ["--fetch-tools"]:
+        # scripts/install-deps.sh: cuobjdump and nvdisasm for the lit tests that read SASS.
+        print(find_cuobjdump()[0])
+        return
     flags = []
     if "--" in argv:
         flags = argv[argv.index("--") + 1:]
@@ -216,7 +241,9 @@ def main():
             entry = dict(kernel=kernel, instructions=len(instructions), loops=[], **info)
             for start, end in loops_of(instructions):
                 ops, families = profile_range(instructions, start, end)
+                skipped = branch_skipped(instructions, start, end)
                 entry["loops"].append(dict(start=start, end=end, instructions=sum(ops.values()),
+                                           every_iteration=sum(ops.values()) - len(skipped),
                                            families=dict(families), opcodes=dict(ops)))
             report.append(entry)
     for e in report:
@@ -227,8 +254,11 @@ def main():
             fam = lp["families"]
             mma = fam.get("mma", 0)
             per = " (%.1f a MMA)" % (lp["instructions"] / mma) if mma else ""
-            print("  loop 0x%04x-0x%04x: %d instructions%s" % (lp["start"], lp["end"],
-                                                               lp["instructions"], per))
+            branches = ""
+            if lp["every_iteration"] != lp["instructions"]:
+                branches = ", %d outside its branches" % lp["every_iteration"]
+            print("  loop 0x%04x-0x%04x: %d instructions%s%s" % (lp["start"], lp["end"],
+                                                                 lp["instructions"], per, branches))
             print("    " + ", ".join("%s %d" % (name, fam[name])
                                      for name, _ in FAMILIES + [("other", ())] if fam.get(name)))
     if args.json:

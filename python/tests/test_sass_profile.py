@@ -64,6 +64,12 @@ class SassProfileTest(unittest.TestCase):
         self.assertEqual(families["fp32"], 1)
         self.assertEqual(families["other"], 2)  # the two branches
 
+    def test_branch_skipped_is_what_a_forward_branch_jumps_over(self):
+        ins = sass_profile.parse_sass(SASS)
+        self.assertEqual(ins[5][3], "@!P0 0x70")  # the guard leads the operands
+        # 0x50 jumps over 0x60 only: the loop's 7 instructions, 6 on every iteration.
+        self.assertEqual(sass_profile.branch_skipped(ins, 0x20, 0x80), {0x60})
+
     def test_ptxas_info(self):
         info = sass_profile.ptxas_info(PTXAS)
         self.assertEqual(info, dict(registers=255, spill_stores=60, spill_loads=56,

@@ -164,14 +164,15 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   auto sQType = tileType(std::nullopt, rows), sKVType = tileType(2, N),
        sVType = tileType(vStages, N);
   // Shared memory: the Q tile, then two stages of K tiles, then of V tiles
-  // (three with the overlap)
+  // (three with the overlap, and a word a thread: see softmaxDone)
   // (wgmma: from the first 1024-byte boundary, where its swizzle pattern
   // starts; 1 KiB more to find one).
   const int64_t qBytes = sQType.getNumElements() * sQType.getElementTypeBitWidth() / 8;
   const int64_t kvBytes = sKVType.getNumElements() * sKVType.getElementTypeBitWidth() / 8;
   constexpr int64_t kSwizzleAtomBytes = 1024;
-  const int64_t smemBytes =
-      qBytes + kvBytes + kvBytes / 2 * vStages + (wgmma ? kSwizzleAtomBytes : 0);
+  const int64_t anchorBytes = overlap ? threads * 4 : 0;
+  const int64_t smemBytes = qBytes + kvBytes + kvBytes / 2 * vStages + anchorBytes +
+                            (wgmma ? kSwizzleAtomBytes : 0);
   // The tiles are views of the launch's dynamic shared memory (one i8
   // buffer: the ldmatrix addresses are byte offsets into it, see
   // ldmatrixAt); past 48 KiB the runtime opts the kernel in on its first
@@ -227,6 +228,11 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
   Value sK = memref::ViewOp::create(b, sKVType, buffer, K.add(pad, K.idx(qBytes)), ValueRange{});
   Value sV = memref::ViewOp::create(b, sVType, buffer, K.add(pad, K.idx(qBytes + kvBytes)),
                                     ValueRange{});
+  Value sAnchor;
+  if (overlap)
+    sAnchor = memref::ViewOp::create(
+        b, MemRefType::get({threads}, b.getF32Type(), nullptr, workgroup), buffer,
+        K.add(pad, K.idx(qBytes + kvBytes + kvBytes / 2 * vStages)), ValueRange{});
   Value tid = launch.getThreadIds().x;
   Value group, seq, slot;
   // The first slot of sequence s, which starts at query row `start`.
@@ -512,11 +518,22 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 b, NVVM::ProxyKind::async_shared,
                 NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
           gpu::BarrierOp::create(b);
-          copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)), nextSources);
-          nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
+          auto copyNextTile = [&] {
+            copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)), nextSources);
+            nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
+          };
 
           // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys.
           SmallVector<SmallVector<Value>> s(MT);
+          // With wgmma the copies of tile j + 1 are issued behind this
+          // iteration's MMAs: the tensor cores start right after the barrier
+          // instead of after ~100 instructions of address math a warp (the
+          // stages they overwrite were last read by MMAs retired before it).
+          // Not with 16 chunks a thread (64-row tiles: one warpgroup copies
+          // the tile): their page numbers, live across the MMA issue, spilled.
+          const bool copiesBehindMma = wgmma && chunksPerThread <= 8;
+          if (!copiesBehindMma)
+            copyNextTile();
           // The overlap: S_j's group, then P_{j-1}·V_{j-1}'s (V stage
           // (j - 1) mod 3) on O as the last iteration left it.
           Value pendingO;
@@ -529,16 +546,25 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             Value pendingS = warpgroupTiles->issueScores(b, stage);
             pendingO = warpgroupTiles->issueAccumulate(
                 b, L.remU(L.add(j, L.idx(vStages - 1)), L.idx(vStages)), *operands);
+            if (copiesBehindMma)
+              copyNextTile();
             s[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/1);
           } else if (wgmma) {
-            s[0] = warpgroupTiles->scores(b, stage);
+            warpgroupTiles->fence(b);
+            Value pendingS = warpgroupTiles->issueScores(b, stage);
+            if (copiesBehindMma)
+              copyNextTile();
+            s[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/0);
           } else {
             s = mmaTiles->scores(b, stage);
           }
           Value tileStart32 = arith::AddIOp::create(
               b, lo32, arith::MulIOp::create(b, toI32(b, j), c32(b, N)));
           SmallVector<Value> yield(state.begin(), state.end());
-          SmallVector<SmallVector<Value>> pFrag(MT);
+          // The weights P, per MMA tile and 8-key column block: (quad, k),
+          // (quad, k + 1), (quad + 8, k), (quad + 8, k + 1); in f16/bf16, or
+          // in f32 with the overlap (see pOperand).
+          SmallVector<SmallVector<std::array<Value, 4>>> pExp(MT);
           SmallVector<Value> corrVec(MT);
           // Softmax in base 2: with c = scale·log2(e), P = 2^(c·S - m) is one
           // FFMA and one ex2 an element, and the row max is taken on the raw
@@ -675,19 +701,18 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               m[i] = rescale ? arith::SelectOp::create(b, rescale, mNew[t][i], mOld) : mNew[t][i];
               corr[i] = fastExp2(b, arith::SubFOp::create(b, mOld, m[i]));
             }
-            // P = 2^(c·S - m), row sums, and P as A fragments (f16/bf16).
+            // P = 2^(c·S - m) and its row sums.
             Value rowSum[2] = {Loops{b}.f32(0.0), Loops{b}.f32(0.0)};
             for (int64_t n = 0; n < N / 8; ++n) {
-              SmallVector<Value> ps;
+              std::array<Value, 4> ps;
               for (int64_t i = 0; i < 2; ++i)
                 for (int64_t jj = 0; jj < 2; ++jj) {
                   Value e = fastExp2(b, math::FmaOp::create(b, scores[t][n][2 * i + jj], c,
                                                             arith::NegFOp::create(b, m[i])));
                   rowSum[i] = arith::AddFOp::create(b, rowSum[i], e);
-                  ps.push_back(arith::TruncFOp::create(b, elem, e));
+                  ps[2 * i + jj] = overlap ? e : arith::TruncFOp::create(b, elem, e);
                 }
-              pFrag[t].push_back(vector::FromElementsOp::create(
-                  b, VectorType::get({2, 2}, elem), ps));
+              pExp[t].push_back(ps);
             }
             for (int64_t i = 0; i < 2; ++i) {
               for (int32_t o = 1; o < 4; o *= 2)
@@ -732,8 +757,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // tiles.
           // O before its rescale: the overlap's after P_{j-1}·V_{j-1}.
           SmallVector<Value> oIn(state.take_front(MT * (D / 8)));
-          if (overlap)
+          if (overlap) {
+            // softmaxDone: ptxas schedules the wait for P_{j-1}·V_{j-1} as
+            // early as it can (at the top of the softmax's block), which
+            // left the exponentials behind it and the tensor cores idle
+            // beside them. It keeps shared-memory stores and the wait in
+            // order, so a store of a value every exponential feeds (the
+            // row sums) pins the wait after them: one FADD and one
+            // conflict-free STS a thread a tile (cuda-wgmma.test checks
+            // the order: every MUFU between the two waits).
+            Value sums = arith::AddFOp::create(b, yield[sumAt(0, 0)], yield[sumAt(0, 1)]);
+            memref::StoreOp::create(b, sums, sAnchor, ValueRange{tid});
             oIn = warpgroupTiles->retired(b, pendingO, /*inFlight=*/0, &*operands);
+          }
           auto rescaled = [&](ImplicitLocOpBuilder &b) {
             SmallVector<Value> o;
             for (int64_t t = 0; t < MT; ++t)
@@ -760,13 +796,18 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               yield[k] = o[k];
           }
           // P of MMA tile t, keys 16ks..16ks+15, as an A fragment: a0 = (row
-          // quad, k lo), a1 = (quad + 8, k lo), a2 = (quad, k hi), a3.
+          // quad, k lo), a1 = (quad + 8, k lo), a2 = (quad, k hi), a3. With
+          // the overlap the rounding to 16 bits is built here, after the
+          // wait for P_{j-1}·V_{j-1}, whose A registers ptxas gives P_j
+          // (elsewhere rounding early keeps half the registers live).
           auto pOperand = [&](int64_t t, int64_t ks) -> Value {
             SmallVector<Value> aElems;
             for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
               for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
                 for (int64_t jj = 0; jj < 2; ++jj)
-                  aElems.push_back(extract(b, pFrag[t][2 * ks + half], i, jj));
+                  aElems.push_back(overlap ? arith::TruncFOp::create(
+                                                 b, elem, pExp[t][2 * ks + half][2 * i + jj])
+                                           : pExp[t][2 * ks + half][2 * i + jj]);
             return vector::FromElementsOp::create(b, aType, aElems);
           };
           if (overlap) {
