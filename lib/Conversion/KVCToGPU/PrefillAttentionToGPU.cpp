@@ -500,15 +500,24 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           Loops L{b};
           Value stage = L.remU(j, L.idx(2));
           Value next = L.add(j, L.idx(1));
-          // The block-table reads of tile j + 1 first: the barrier's wait
-          // hides their latency. Then tile j has landed (this thread's
-          // copies, then everyone's at the barrier), and every warp is done
-          // with tile j - 1, whose stage the copies of tile j + 1 overwrite:
-          // one barrier a tile, and the copies have a whole tile to land.
-          // Past the last tile every chunk is out of range and zero-fills
-          // the stage of tile j - 1, which no one reads again (unconditional,
-          // so the reads are not sunk into a branch next to their use).
-          SmallVector<ChunkSource> nextSources = lookUpPages(b, next);
+          // mma.sync: the block-table reads of tile j + 1 first, so the
+          // barrier's wait hides their latency. Then tile j has landed (this
+          // thread's copies, then everyone's at the barrier), and every warp
+          // is done with tile j - 1, whose stage the copies of tile j + 1
+          // overwrite: one barrier a tile, and the copies have a whole tile
+          // to land. Past the last tile every chunk is out of range and
+          // zero-fills the stage of tile j - 1, which no one reads again
+          // (unconditional, so the reads are not sunk into a branch next to
+          // their use).
+          // wgmma: the reads, the address math and the copies of tile j + 1
+          // all come behind this iteration's MMAs, while the warp would wait
+          // for S anyway: between the wait for the last P·V and the next
+          // MMAs (the tensor cores' idle window) ptxas left ~140
+          // instructions a warp of them, the block-table reads included.
+          const bool copiesBehindMma = wgmma;
+          SmallVector<ChunkSource> nextSources;
+          if (!copiesBehindMma)
+            nextSources = lookUpPages(b, next);
           nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
           // wgmma reads shared memory through the async proxy: each thread's
           // landed copies (and Q's stores) are fenced into it before the
@@ -519,19 +528,15 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                 NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
           gpu::BarrierOp::create(b);
           auto copyNextTile = [&] {
-            copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)), nextSources);
+            copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)),
+                     copiesBehindMma ? lookUpPages(b, next) : nextSources);
             nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
           };
 
           // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys.
           SmallVector<SmallVector<Value>> s(MT);
-          // With wgmma the copies of tile j + 1 are issued behind this
-          // iteration's MMAs: the tensor cores start right after the barrier
-          // instead of after ~100 instructions of address math a warp (the
-          // stages they overwrite were last read by MMAs retired before it).
-          // Not with 16 chunks a thread (64-row tiles: one warpgroup copies
-          // the tile): their page numbers, live across the MMA issue, spilled.
-          const bool copiesBehindMma = wgmma && chunksPerThread <= 8;
+          // (The stages the copies overwrite were last read by MMAs retired
+          // before the barrier.)
           if (!copiesBehindMma)
             copyNextTile();
           // The overlap: S_j's group, then P_{j-1}·V_{j-1}'s (V stage
