@@ -77,9 +77,6 @@ class WarpgroupTiles {
 public:
   WarpgroupTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value tilesAddress, mlir::Value warp,
                  mlir::Type elem, int64_t rows, int64_t keys, int64_t headDim);
-  /// S = Q·Kᵀ of the warp's rows over K stage `stage`'s keys: keys/8 blocks
-  /// (a fence, the MMAs, their wait).
-  llvm::SmallVector<mlir::Value> scores(mlir::ImplicitLocOpBuilder &b, mlir::Value stage) const;
   /// O += P·V over V stage `stage`: p[ks] the A fragment (vector<4x2xE>) of
   /// keys 16ks..16ks+15, o the headDim/8 accumulator blocks, updated.
   void accumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, llvm::ArrayRef<mlir::Value> p,

@@ -85,40 +85,6 @@ Value sequenceOfSlot(ImplicitLocOpBuilder &b, Value tid, int64_t threads, Value 
 
 } // namespace
 
-int64_t kvcc::PrefillTile::rowsFor(int64_t headDim) const {
-  if (rows)
-    return rows;
-  // On an H100 (docs/performance.md) 128x32 ran causal prefill at d128
-  // 1.15x faster than 64x32 (8.4 against 9.7 ms at 16k tokens) and
-  // 128x16 / 64x64 slower; head_dim 64 was not measured.
-  return headDim >= 128 ? 128 : 64;
-}
-
-int64_t kvcc::PrefillTile::keysFor(int64_t headDim) const {
-  if (keys)
-    return keys;
-  return headDim <= 64 ? 64 : 32;
-}
-
-std::string kvcc::PrefillTile::check() const {
-  if (rows != 0 && rows != 64 && rows != 128)
-    return "prefill tile rows must be 64 or 128 (one or two 16-row MMA tiles a warp; 0: by "
-           "head_dim), got " +
-           std::to_string(rows);
-  if (keys != 0 && keys != 16 && keys != 32 && keys != 64 && keys != 128)
-    return "prefill tile keys must be 16, 32, 64 or 128 (0: by head_dim), got " +
-           std::to_string(keys);
-  return "";
-}
-
-bool kvcc::prefillKernelApplies(Type elem, int64_t headDim, int64_t groupSize) {
-  // Rows are (token, head) pairs numbered token * G + head, each masked and
-  // stored on its own, so a tile may split a token's group (SmolLM2's G = 3
-  // puts 21⅓ tokens in a tile); the tile's key range comes from its first
-  // and last token.
-  return (elem.isF16() || elem.isBF16()) && (headDim == 64 || headDim == 128) && groupSize <= 64;
-}
-
 void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
                                 const PrefillParams &p) {
   Loops L{b};
@@ -514,9 +480,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           // for S anyway: between the wait for the last P·V and the next
           // MMAs (the tensor cores' idle window) ptxas left ~140
           // instructions a warp of them, the block-table reads included.
-          const bool copiesBehindMma = wgmma;
           SmallVector<ChunkSource> nextSources;
-          if (!copiesBehindMma)
+          if (!wgmma)
             nextSources = lookUpPages(b, next);
           nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
           // wgmma reads shared memory through the async proxy: each thread's
@@ -529,16 +494,12 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
           gpu::BarrierOp::create(b);
           auto copyNextTile = [&] {
             copyTile(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)),
-                     copiesBehindMma ? lookUpPages(b, next) : nextSources);
+                     wgmma ? lookUpPages(b, next) : nextSources);
             nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
           };
 
           // S = Q Kᵀ for this warp's 16·MT rows and the tile's N keys.
           SmallVector<SmallVector<Value>> s(MT);
-          // (The stages the copies overwrite were last read by MMAs retired
-          // before the barrier.)
-          if (!copiesBehindMma)
-            copyNextTile();
           // The overlap: S_j's group, then P_{j-1}·V_{j-1}'s (V stage
           // (j - 1) mod 3) on O as the last iteration left it.
           Value pendingO;
@@ -551,25 +512,21 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             Value pendingS = warpgroupTiles->issueScores(b, stage);
             pendingO = warpgroupTiles->issueAccumulate(
                 b, L.remU(L.add(j, L.idx(vStages - 1)), L.idx(vStages)), *operands);
-            if (copiesBehindMma)
-              copyNextTile();
+            copyNextTile(); // (stages last read by MMAs retired before the barrier)
             s[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/1);
           } else if (wgmma) {
             warpgroupTiles->fence(b);
             Value pendingS = warpgroupTiles->issueScores(b, stage);
-            if (copiesBehindMma)
-              copyNextTile();
+            copyNextTile();
             s[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/0);
           } else {
+            copyNextTile();
             s = mmaTiles->scores(b, stage);
           }
           Value tileStart32 = arith::AddIOp::create(
               b, lo32, arith::MulIOp::create(b, toI32(b, j), c32(b, N)));
           SmallVector<Value> yield(state.begin(), state.end());
-          // The weights P, per MMA tile and 8-key column block: (quad, k),
-          // (quad, k + 1), (quad + 8, k), (quad + 8, k + 1); in f16/bf16, or
-          // in f32 with the overlap (see pOperand).
-          SmallVector<SmallVector<std::array<Value, 4>>> pExp(MT);
+          SmallVector<SmallVector<Value>> pFrag(MT);
           SmallVector<Value> corrVec(MT);
           // Softmax in base 2: with c = scale·log2(e), P = 2^(c·S - m) is one
           // FFMA and one ex2 an element, and the row max is taken on the raw
@@ -706,18 +663,19 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               m[i] = rescale ? arith::SelectOp::create(b, rescale, mNew[t][i], mOld) : mNew[t][i];
               corr[i] = fastExp2(b, arith::SubFOp::create(b, mOld, m[i]));
             }
-            // P = 2^(c·S - m) and its row sums.
+            // P = 2^(c·S - m), row sums, and P as A fragments (f16/bf16).
             Value rowSum[2] = {Loops{b}.f32(0.0), Loops{b}.f32(0.0)};
             for (int64_t n = 0; n < N / 8; ++n) {
-              std::array<Value, 4> ps;
+              SmallVector<Value> ps;
               for (int64_t i = 0; i < 2; ++i)
                 for (int64_t jj = 0; jj < 2; ++jj) {
                   Value e = fastExp2(b, math::FmaOp::create(b, scores[t][n][2 * i + jj], c,
                                                             arith::NegFOp::create(b, m[i])));
                   rowSum[i] = arith::AddFOp::create(b, rowSum[i], e);
-                  ps[2 * i + jj] = overlap ? e : arith::TruncFOp::create(b, elem, e);
+                  ps.push_back(arith::TruncFOp::create(b, elem, e));
                 }
-              pExp[t].push_back(ps);
+              pFrag[t].push_back(vector::FromElementsOp::create(
+                  b, VectorType::get({2, 2}, elem), ps));
             }
             for (int64_t i = 0; i < 2; ++i) {
               for (int32_t o = 1; o < 4; o *= 2)
@@ -769,8 +727,8 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
             // beside them. It keeps shared-memory stores and the wait in
             // order, so a store of a value every exponential feeds (the
             // row sums) pins the wait after them: one FADD and one
-            // conflict-free STS a thread a tile (cuda-wgmma.test checks
-            // the order: every MUFU between the two waits).
+            // conflict-free STS a thread a tile (cuda-wgmma-sass.test
+            // checks the order: every MUFU between the two waits).
             Value sums = arith::AddFOp::create(b, yield[sumAt(0, 0)], yield[sumAt(0, 1)]);
             memref::StoreOp::create(b, sums, sAnchor, ValueRange{tid});
             oIn = warpgroupTiles->retired(b, pendingO, /*inFlight=*/0, &*operands);
@@ -801,18 +759,13 @@ void kvcc::emitPrefillAttention(ImplicitLocOpBuilder &b,
               yield[k] = o[k];
           }
           // P of MMA tile t, keys 16ks..16ks+15, as an A fragment: a0 = (row
-          // quad, k lo), a1 = (quad + 8, k lo), a2 = (quad, k hi), a3. With
-          // the overlap the rounding to 16 bits is built here, after the
-          // wait for P_{j-1}·V_{j-1}, whose A registers ptxas gives P_j
-          // (elsewhere rounding early keeps half the registers live).
+          // quad, k lo), a1 = (quad + 8, k lo), a2 = (quad, k hi), a3.
           auto pOperand = [&](int64_t t, int64_t ks) -> Value {
             SmallVector<Value> aElems;
             for (int64_t half : {0, 1})     // k columns 0-7, then 8-15
               for (int64_t i = 0; i < 2; ++i) // rows quad, quad + 8
                 for (int64_t jj = 0; jj < 2; ++jj)
-                  aElems.push_back(overlap ? arith::TruncFOp::create(
-                                                 b, elem, pExp[t][2 * ks + half][2 * i + jj])
-                                           : pExp[t][2 * ks + half][2 * i + jj]);
+                  aElems.push_back(extract(b, pFrag[t][2 * ks + half], i, jj));
             return vector::FromElementsOp::create(b, aType, aElems);
           };
           if (overlap) {

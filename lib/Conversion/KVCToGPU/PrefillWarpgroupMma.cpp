@@ -179,11 +179,6 @@ SmallVector<Value> WarpgroupTiles::retired(ImplicitLocOpBuilder &b, Value accumu
   return blocksOf(b, regs);
 }
 
-SmallVector<Value> WarpgroupTiles::scores(ImplicitLocOpBuilder &b, Value stage) const {
-  fence(b);
-  return retired(b, issueScores(b, stage), 0);
-}
-
 void WarpgroupTiles::accumulate(ImplicitLocOpBuilder &b, Value stage, ArrayRef<Value> p,
                                 MutableArrayRef<Value> o) const {
   // Every A fragment is packed before the fence: the fence orders register
