@@ -5,6 +5,7 @@
 #include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
 
+#include <functional>
 #include <optional>
 
 namespace kvcc {
@@ -35,6 +36,110 @@ struct PrefillParams {
   /// [.., 2] (max, sum) in base 2), where a call of several splits leaves its
   /// partials for the same combine kernel.
   mlir::Value splits = {}, wsAcc = {}, wsStats = {};
+};
+
+/// Where the prefill kernel's shared-memory tiles keep an element: a tile's
+/// rows are split into atoms of `atomCols` columns, stored atom after atom
+/// ([atoms][rows][atomCols]; one atom: [rows][headDim]): mma.sync takes whole
+/// rows, wgmma the 128-byte rows of its swizzled operand layout (64 columns
+/// of 16 bits). With `swizzle`, chunk c (8 columns, 16 bytes) of row r is
+/// stored at chunk c ^ (r mod 8), so the 8 rows an ldmatrix matrix reads
+/// (consecutive, one chunk column) and the cp.async stores of a row hit 8
+/// different 16-byte bank groups instead of one. Writers permute the column
+/// here; readers fold the permutation into their byte offsets.
+struct SharedTileLayout {
+  int64_t atoms, atomCols;
+  bool swizzle;
+
+  /// The indices of column `col` (a multiple of 8) of tile row `row`, after
+  /// `lead` (the stage, if any): its atom (if there are several) and its
+  /// (swizzled) column in it.
+  llvm::SmallVector<mlir::Value> indices(mlir::ImplicitLocOpBuilder &b, mlir::ValueRange lead,
+                                         mlir::Value row, mlir::Value col) const;
+  /// Where indices() puts the row, after `lead` indices.
+  size_t rowIndex(size_t lead) const { return lead + (atoms > 1 ? 1 : 0); }
+};
+
+/// The K/V tiles of one (sequence, KV head) streamed from the paged cache
+/// into shared-memory stages by cp.async (PrefillKVCopy.cpp): tile j holds
+/// the keys [lo + j·keys, lo + (j + 1)·keys), read through the block table
+/// (any page size); keys at or past `hi` zero-fill their rows. A thread
+/// copies the same 16-byte column of keys `threads / (headDim / 8)` apart.
+class PagedTileCopier {
+public:
+  /// Where one of a thread's chunks of a tile comes from.
+  struct ChunkSource {
+    mlir::Value valid, safePos, page;
+  };
+  /// `lo32`, `hi32`: the keys' range as i32; `sK`, `sV`: the K and V
+  /// stages ([stage, (atom,) key, column]).
+  PagedTileCopier(mlir::ImplicitLocOpBuilder &b, const PrefillParams &p,
+                  const SharedTileLayout &layout, int64_t keys, int64_t threads, mlir::Value tid,
+                  mlir::Value kvHead, mlir::Value seq, mlir::Value lo32, mlir::Value hi32,
+                  mlir::Value sK, mlir::Value sV);
+  /// The block-table reads of the thread's chunks of tile `tile` (an
+  /// index), all issued before any copy uses one, so a tile waits for one
+  /// read, not one per chunk. A key past `hi` reads the page of `lo`
+  /// (always mapped) and copies nothing.
+  llvm::SmallVector<ChunkSource> lookUpPages(mlir::ImplicitLocOpBuilder &b, mlir::Value tile) const;
+  /// cp.async of those chunks into K stage `kStage` and V stage `vStage`.
+  void copy(mlir::ImplicitLocOpBuilder &b, mlir::Value kStage, mlir::Value vStage,
+            llvm::ArrayRef<ChunkSource> sources) const;
+
+private:
+  const PrefillParams &p;
+  const SharedTileLayout &layout;
+  int64_t keys, chunksPerThread, keysPerPass, offsetStride, kvStride;
+  mlir::Value seq, sK, sV, pageView;
+  mlir::Value chunkKey, chunkKey32, headCol32, lo32, hi32;
+  llvm::SmallVector<mlir::Value> chunkAt; ///< the thread's first chunk in a stage
+};
+
+/// One K/V tile's step of the online softmax in base 2
+/// (PrefillSoftmax.cpp), on S in the mma.sync C layout (vector<2x2xf32>
+/// per 8 keys; a lane holds rows quad and quad + 8 of each 16-row MMA
+/// tile): the masks of the tiles that cross the diagonal, the window's edge
+/// or the end of the keys, the rows' new maxima, the weights P as 16-bit
+/// fragments, their sums and the O rescale factors.
+class TileSoftmax {
+public:
+  /// The positions the masks compare against (i32): `firstPos32` the
+  /// chunk's first token's, `tileFirstPos32` / `tileLastPos32` the row
+  /// tile's first and last token's, `hi32` the end of the visible keys.
+  /// fragmentRow(b, t, i): row quad + 8·i of MMA tile t, counted from the
+  /// sequence's first row (i32).
+  TileSoftmax(const PrefillParams &p, mlir::Type elem, int64_t keys, int64_t mmaTiles,
+              mlir::Value t4, mlir::Value firstPos32, mlir::Value tileFirstPos32,
+              mlir::Value tileLastPos32, mlir::Value hi32,
+              std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, int64_t, int64_t)>
+                  fragmentRow);
+
+  struct Step {
+    /// p[t][n]: the weights of MMA tile t, keys 8n..8n+7 (vector<2x2xE>).
+    llvm::SmallVector<llvm::SmallVector<mlir::Value>> p;
+    /// corr[t]: O's rescale factors (vector<2x2xf32>, the C layout's rows).
+    llvm::SmallVector<mlir::Value> corr;
+    /// The rows' running (max, max) and (sum, sum) per MMA tile, updated.
+    llvm::SmallVector<mlir::Value> max, sum;
+    /// With the lazy rescale: whether O is rescaled (warp-uniform).
+    mlir::Value rescale;
+  };
+  /// The step over scores `s[t][n]` of the tile starting at key
+  /// `tileStart32`, from the rows' running maxima and sums `max`, `sum`
+  /// (2 per MMA tile).
+  Step step(mlir::ImplicitLocOpBuilder &b, llvm::ArrayRef<llvm::SmallVector<mlir::Value>> s,
+            mlir::Value tileStart32, mlir::ValueRange max, mlir::ValueRange sum) const;
+
+private:
+  llvm::SmallVector<mlir::Value> scores(mlir::ImplicitLocOpBuilder &b,
+                                        llvm::ArrayRef<mlir::Value> s, int64_t t,
+                                        mlir::Value tileStart32, bool masked) const;
+
+  const PrefillParams &p;
+  mlir::Type elem;
+  int64_t keys, mmaTiles;
+  mlir::Value t4, firstPos32, tileFirstPos32, tileLastPos32, hi32;
+  std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, int64_t, int64_t)> fragmentRow;
 };
 
 /// The prefill kernel's two GEMMs on mma.sync m16n8k16 (PrefillMmaSync.cpp):
