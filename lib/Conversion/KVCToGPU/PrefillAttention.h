@@ -212,12 +212,14 @@ public:
                                          const Operands *operands = nullptr) const;
 
 private:
-  /// The descriptor base of stage `stage` of K (or of V).
+  /// The descriptor low word of stage `stage` of K (or of V).
   mlir::Value stageDescriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, bool v) const;
 
   mlir::Type elem;
   int64_t rows, keys, headDim;
-  mlir::Value descBase, qDescBase; ///< the tiles', and this warpgroup's Q rows'
+  /// The descriptors' low words (i32) of the tiles, and of this warpgroup's
+  /// Q rows.
+  mlir::Value descBase, qDescBase;
 };
 
 /// Whether the tensor-core kernel serves this shape (an f16 or bf16 cache, head_dim

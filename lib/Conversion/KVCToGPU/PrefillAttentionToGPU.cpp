@@ -477,7 +477,15 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
       [&](OpBuilder &nb, Location loc, Value j, ValueRange iterArgs) {
         ImplicitLocOpBuilder b(loc, nb);
         Loops L{b};
-        Value stage = L.remU(j, L.idx(2));
+        // Stage (j + offset) mod stages, in 32 bits (the V stages' mod 3 in
+        // 64-bit index math was ten instructions a warp and tile).
+        Value j32 = toI32(b, j);
+        auto stageOf = [&](int64_t offset, int64_t stages) -> Value {
+          Value n = offset ? arith::AddIOp::create(b, j32, c32(b, offset)) : j32;
+          return arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                              arith::RemUIOp::create(b, n, c32(b, stages)));
+        };
+        Value stage = stageOf(0, 2);
         Value next = L.add(j, L.idx(1));
         // mma.sync: the block-table reads of tile j + 1 first, so the
         // barrier's wait hides their latency. Then tile j has landed (this
@@ -506,7 +514,7 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
               NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
         gpu::BarrierOp::create(b);
         auto copyNextTile = [&] {
-          copier.copy(b, L.remU(next, L.idx(2)), L.remU(next, L.idx(vStages)),
+          copier.copy(b, stageOf(1, 2), stageOf(1, vStages),
                       wgmma ? copier.lookUpPages(b, next) : nextSources);
           nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
         };
@@ -524,7 +532,7 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
           warpgroupTiles->fence(b);
           Value pendingS = warpgroupTiles->issueScores(b, stage);
           pendingO = warpgroupTiles->issueAccumulate(
-              b, L.remU(L.add(j, L.idx(vStages - 1)), L.idx(vStages)), *operands);
+              b, stageOf(vStages - 1, vStages), *operands);
           copyNextTile(); // (stages last read by MMAs retired before the barrier)
           scores[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/1);
         } else if (wgmma) {
@@ -537,7 +545,7 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
           scores = mmaTiles->scores(b, stage);
         }
         Value tileStart32 =
-            arith::AddIOp::create(b, lo32, arith::MulIOp::create(b, toI32(b, j), c32(b, N)));
+            arith::AddIOp::create(b, lo32, arith::MulIOp::create(b, j32, c32(b, N)));
         SmallVector<Value> yield(iterArgs.begin(), iterArgs.end());
         TileSoftmax::Step step =
             softmax.step(b, scores, tileStart32, iterArgs.slice(state.maxAt(0, 0), 2 * MT),

@@ -38,9 +38,20 @@ constexpr int64_t kSwizzle128 = int64_t(1) << 62;
 /// K-major, 128-byte swizzle: SBO 1024 bytes, LBO unused (1).
 constexpr int64_t kKMajorBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | (int64_t(1) << 16);
 
-Value i64Constant(ImplicitLocOpBuilder &b, int64_t v) {
-  return arith::ConstantOp::create(b, b.getI64IntegerAttr(v));
+/// A descriptor from its low word (the start address >> 4 and the LBO, i32)
+/// and its constant high word (SBO and swizzle) in `bits`: every offset a
+/// kernel adds lands in the address field (shared memory is below 2^18
+/// bytes: no carry out of bits 0-13), so the adds are 32-bit and the high
+/// word a constant. In 64 bits each of the 24 descriptors of a K/V tile
+/// took a register pair, two moves and a carry chain a warp.
+Value descriptor(ImplicitLocOpBuilder &b, Value low, int64_t bits) {
+  Value word = arith::ExtUIOp::create(b, b.getI64Type(), low);
+  return arith::OrIOp::create(
+      b, word, arith::ConstantOp::create(b, b.getI64IntegerAttr(bits & ~int64_t(0xFFFFFFFF))));
 }
+
+/// The low word of `bits` (the LBO field), to add to a descriptor's low word.
+int64_t lowWord(int64_t bits) { return bits & 0xFFFFFFFF; }
 
 LLVM::LLVMStructType accumulatorStruct(ImplicitLocOpBuilder &b, int64_t registers) {
   return LLVM::LLVMStructType::getLiteral(b.getContext(),
@@ -63,23 +74,23 @@ WarpgroupTiles::WarpgroupTiles(ImplicitLocOpBuilder &b, Value tilesAddress, Valu
                                Type elem, int64_t rows, int64_t keys, int64_t headDim)
     : elem(elem), rows(rows), keys(keys), headDim(headDim) {
   Loops L{b};
-  Value address = arith::IndexCastUIOp::create(b, b.getI64Type(), tilesAddress);
-  descBase = arith::ShRUIOp::create(
-      b, arith::AndIOp::create(b, address, i64Constant(b, 0x3FFFF)), i64Constant(b, 4));
+  Value address = arith::IndexCastUIOp::create(b, b.getI32Type(), tilesAddress);
+  descBase = arith::ShRUIOp::create(b, arith::AndIOp::create(b, address, c32(b, 0x3FFFF)),
+                                    c32(b, 4));
   // Warpgroup w's 64 rows start 64 rows of 128 bytes into each Q atom.
-  Value group = arith::IndexCastUIOp::create(b, b.getI64Type(), L.divU(warp, L.idx(4)));
-  qDescBase = arith::AddIOp::create(
-      b, descBase, arith::MulIOp::create(b, group, i64Constant(b, 64 * 128 / 16)));
+  Value group = toI32(b, L.divU(warp, L.idx(4)));
+  qDescBase = arith::AddIOp::create(b, descBase,
+                                    arith::MulIOp::create(b, group, c32(b, 64 * 128 / 16)));
 }
 
 Value WarpgroupTiles::stageDescriptor(ImplicitLocOpBuilder &b, Value stage, bool v) const {
   const int64_t elemBytes = elem.getIntOrFloatBitWidth() / 8;
   const int64_t qBytes = rows * headDim * elemBytes, stageBytes = keys * headDim * elemBytes;
-  Value stage16 = arith::MulIOp::create(b, arith::IndexCastUIOp::create(b, b.getI64Type(), stage),
-                                        i64Constant(b, stageBytes / 16));
+  Value stage16 = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes / 16));
   // Q, then two stages of K, then V's stages.
   return arith::AddIOp::create(
-      b, descBase, arith::AddIOp::create(b, stage16, i64Constant(b, (qBytes + (v ? 2 * stageBytes : 0)) / 16)));
+      b, descBase,
+      arith::AddIOp::create(b, stage16, c32(b, (qBytes + (v ? 2 * stageBytes : 0)) / 16)));
 }
 
 void WarpgroupTiles::fence(ImplicitLocOpBuilder &b) const { NVVM::WgmmaFenceAlignedOp::create(b); }
@@ -91,10 +102,16 @@ Value WarpgroupTiles::issueScores(ImplicitLocOpBuilder &b, Value stage) const {
   Value acc = LLVM::PoisonOp::create(b, accumulatorStruct(b, keys / 2));
   for (int64_t ks = 0; ks < headDim / 16; ++ks) {
     const int64_t step = (ks % 4) * 32 / 16;
-    Value qd = arith::AddIOp::create(
-        b, qDescBase, i64Constant(b, (ks / 4) * rows * 128 / 16 + step + kKMajorBits));
-    Value kd = arith::AddIOp::create(
-        b, kDesc, i64Constant(b, (ks / 4) * keys * 128 / 16 + step + kKMajorBits));
+    Value qd = descriptor(
+        b,
+        arith::AddIOp::create(b, qDescBase,
+                              c32(b, (ks / 4) * rows * 128 / 16 + step + lowWord(kKMajorBits))),
+        kKMajorBits);
+    Value kd = descriptor(
+        b,
+        arith::AddIOp::create(b, kDesc,
+                              c32(b, (ks / 4) * keys * 128 / 16 + step + lowWord(kKMajorBits))),
+        kKMajorBits);
     acc = NVVM::WgmmaMmaAsyncOp::create(
         b, acc.getType(), acc, qd, kd,
         NVVM::MMAShapeAttr::get(b.getContext(), 64, static_cast<int>(keys), 16), type, type,
@@ -134,8 +151,8 @@ Value WarpgroupTiles::issueAccumulate(ImplicitLocOpBuilder &b, Value stage,
   Value acc;
   for (int64_t ks = 0; ks < keys / 16; ++ks) {
     SmallVector<Value> mmaOperands = operands.a[ks];
-    mmaOperands.push_back(
-        arith::AddIOp::create(b, vDesc, i64Constant(b, ks * 16 * 128 / 16 + vBits)));
+    mmaOperands.push_back(descriptor(
+        b, arith::AddIOp::create(b, vDesc, c32(b, ks * 16 * 128 / 16 + lowWord(vBits))), vBits));
     mmaOperands.append(regs);
     acc = LLVM::InlineAsmOp::create(b, type, mmaOperands, text, constraints,
                                     /*has_side_effects=*/true, /*is_align_stack=*/false,
