@@ -156,6 +156,10 @@ def correctness_grid():
         flags=["--gpu-prefill-wgmma"])
     add("c_wgmma_full_gqa8_d64_b256", 16, 2, 64, 256, causal=False,
         flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=128x64"])
+    # ... with the lazy O rescale (its branch between the wait for P·V and
+    # the next tile's MMAs), a window and page 3.
+    add("c_wgmma_lazy_win40_gqa4_d128_b3", 8, 2, 128, 3, window=40,
+        flags=["--gpu-prefill-wgmma", "--gpu-prefill-lazy-rescale"])
     # GQA groups of 5+ heads decode on tensor cores (kvc_decode_mma_attention),
     # split or not: a module that never splits runs one CTA per (KV head,
     # sequence); with splits each CTA takes its share of the keys in whole
@@ -225,6 +229,13 @@ def bench_modules():
     g.append(cfg("d_q32kv8_d128_b16_f16_s1_wgmma_serial", "prefill_ab", 32, 8, 128, 16,
                  splits=1, kind="attn",
                  flags=["--gpu-prefill-wgmma", "--gpu-prefill-wgmma-overlap=false"]))
+    # ... and with the lazy O rescale: the 64 multiplies a lane of O's rescale
+    # sit between the wait for P·V and the next tile's MMAs, where the tensor
+    # cores idle; most tiles skip them (SASS: 661 -> 605 instructions a warp
+    # and tile outside the loop's branches).
+    g.append(cfg("d_q32kv8_d128_b16_f16_s1_wgmma_lazy", "prefill_ab", 32, 8, 128, 16,
+                 splits=1, kind="attn",
+                 flags=["--gpu-prefill-wgmma", "--gpu-prefill-lazy-rescale"]))
     # Page-size sweep (GQA 4) and GQA sweep (page 16): splits 1 and 16, and
     # the per-call plan.
     for bs in (1, 64, 256):
