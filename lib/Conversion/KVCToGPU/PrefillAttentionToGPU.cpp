@@ -39,7 +39,6 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 
-#include <limits>
 #include <tuple>
 
 using namespace mlir;
