@@ -237,10 +237,7 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
   pending.result = issue.result;
   pending.width = n / 2;
   // Reads one 16-bit shared element by descriptor, noting it for the race check.
-  auto readShared = [&](uint64_t desc, bool kMajor, uint64_t mn, uint64_t k, double &v) {
-    Descriptor d = decode(desc);
-    if (d.baseOffset)
-      return fail(op, "wgmma descriptor with a non-zero base offset is not modelled");
+  auto readShared = [&](const Descriptor &d, bool kMajor, uint64_t mn, uint64_t k, double &v) {
     const char *p;
     if (!sharedAt(op, operandAddress(d, kMajor, mn, k), 2, p))
       return false;
@@ -264,12 +261,15 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
   if ((issue.aRegisters.empty() && !uniform(issue.descA, descA)) ||
       !uniform(issue.descB, descB) || !agreeAcrossWarpgroup(op, issue, descA, descB))
     return false;
+  const Descriptor sharedA = decode(descA), sharedB = decode(descB);
+  if ((issue.aRegisters.empty() && sharedA.baseOffset) || sharedB.baseOffset)
+    return fail(op, "wgmma descriptor with a non-zero base offset is not modelled");
   const unsigned rowBase = 16 * (index % 4);
   double A[16][16], B[16][256];
   if (issue.aRegisters.empty()) {
     for (unsigned r = 0; r < 16; ++r)
       for (unsigned k = 0; k < 16; ++k)
-        if (!readShared(descA, issue.kMajorA, rowBase + r, k, A[r][k]))
+        if (!readShared(sharedA, issue.kMajorA, rowBase + r, k, A[r][k]))
           return false;
   } else {
     for (unsigned l = 0; l < kWarpSize; ++l) {
@@ -283,7 +283,7 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
   }
   for (unsigned k = 0; k < 16; ++k)
     for (unsigned c = 0; c < n; ++c)
-      if (!readShared(descB, issue.kMajorB, c, k, B[k][c]))
+      if (!readShared(sharedB, issue.kMajorB, c, k, B[k][c]))
         return false;
   // The accumulator input: a pending predecessor's value (the struct, or one
   // register extracted from it), or the registers.

@@ -142,7 +142,8 @@ def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
     `prefill-wgmma-overlap` (on) each K/V tile's iteration issues S = Q·Kᵀ
     and then the previous tile's P·V, waits for S only, and computes the
     softmax while P·V runs (FlashAttention-3's intra-warpgroup pipelining;
-    three V stages in shared memory, 193 KiB at the default tile).
+    three V stages in shared memory and a word a thread, 194 KiB at the
+    default tile).
 
     `decode-tensor-cores` (on) serves the one-token sequences of GQA groups
     of 5 or more query heads (f16/bf16 caches, head_dim 64 or 128) with a

@@ -110,11 +110,12 @@ struct KernelShape {
   Type elem, queryElem, outElem;
   SharedTileLayout layout;
   MemRefType sQType, sKType, sVType;
-  /// Shared memory: the Q tile, then two stages of K tiles, then the stages
-  /// of V tiles, and with the overlap a word a thread (see softmaxDone)
-  /// (wgmma: from the first 1024-byte boundary, where its swizzle pattern
-  /// starts; 1 KiB more to find one).
-  int64_t qBytes, kvBytes, anchorBytes, smemBytes;
+  /// Shared memory: the Q tile, then two stages of K tiles at byte kOffset,
+  /// then the stages of V tiles at vOffset, and with the overlap a word a
+  /// thread at anchorOffset (see softmaxDone); offsets from the tiles' start
+  /// (wgmma: the first 1024-byte boundary, where its swizzle pattern starts;
+  /// 1 KiB more to find one).
+  int64_t kOffset, vOffset, anchorOffset, smemBytes;
 
   explicit KernelShape(const PrefillParams &p) : D(p.headDim), G(p.groupSize) {
     wgmma = p.warpgroupMma;
@@ -146,11 +147,14 @@ struct KernelShape {
     sQType = tileType(std::nullopt, rows);
     sKType = tileType(2, keys);
     sVType = tileType(vStages, keys);
-    qBytes = sQType.getNumElements() * sQType.getElementTypeBitWidth() / 8;
-    kvBytes = sKType.getNumElements() * sKType.getElementTypeBitWidth() / 8;
-    anchorBytes = overlap ? threads * 4 : 0;
-    smemBytes = qBytes + kvBytes + kvBytes / 2 * vStages + anchorBytes +
-                (wgmma ? kSwizzleAtomBytes : 0);
+    auto bytesOf = [](MemRefType t) {
+      return t.getNumElements() * t.getElementTypeBitWidth() / 8;
+    };
+    kOffset = bytesOf(sQType);
+    vOffset = kOffset + bytesOf(sKType);
+    anchorOffset = vOffset + bytesOf(sVType);
+    const int64_t anchorBytes = overlap ? threads * 4 : 0;
+    smemBytes = anchorOffset + anchorBytes + (wgmma ? kSwizzleAtomBytes : 0);
   }
 };
 
@@ -158,7 +162,7 @@ struct KernelShape {
 /// (max, max) and (sum, sum) of its rows (quad, quad + 8) per tile; with the
 /// overlap, the previous tile's P, an A fragment a k-step.
 struct LoopState {
-  int64_t mmaTiles, D, keys;
+  int64_t mmaTiles, D;
   int64_t oAt(int64_t t, int64_t n) const { return t * (D / 8) + n; }
   int64_t accumulators() const { return mmaTiles * (D / 8); }
   int64_t maxAt(int64_t t, int64_t i) const { return accumulators() + 2 * t + i; }
@@ -170,7 +174,7 @@ struct LoopState {
 class PrefillKernel {
 public:
   explicit PrefillKernel(const PrefillParams &p)
-      : p(p), s(p), state{s.mmaTiles, s.D, s.keys} {}
+      : p(p), s(p), state{s.mmaTiles, s.D} {}
   void emit(ImplicitLocOpBuilder &b);
 
 private:
@@ -283,15 +287,13 @@ void PrefillKernel::carveSharedMemory(ImplicitLocOpBuilder &b) {
                  K.idx(kSwizzleAtomBytes));
     tilesAddress = K.add(address, pad);
   }
-  const int64_t vBytes = s.kvBytes / 2 * s.vStages;
   sQ = memref::ViewOp::create(b, s.sQType, buffer, pad, ValueRange{});
-  sK = memref::ViewOp::create(b, s.sKType, buffer, K.add(pad, K.idx(s.qBytes)), ValueRange{});
-  sV = memref::ViewOp::create(b, s.sVType, buffer, K.add(pad, K.idx(s.qBytes + s.kvBytes)),
-                              ValueRange{});
+  sK = memref::ViewOp::create(b, s.sKType, buffer, K.add(pad, K.idx(s.kOffset)), ValueRange{});
+  sV = memref::ViewOp::create(b, s.sVType, buffer, K.add(pad, K.idx(s.vOffset)), ValueRange{});
   if (s.overlap)
     sAnchor = memref::ViewOp::create(
         b, MemRefType::get({s.threads}, b.getF32Type(), nullptr, workgroup), buffer,
-        K.add(pad, K.idx(s.qBytes + s.kvBytes + vBytes)), ValueRange{});
+        K.add(pad, K.idx(s.anchorOffset)), ValueRange{});
 }
 
 void PrefillKernel::placeRowTile(ImplicitLocOpBuilder &b) {
