@@ -3,32 +3,63 @@
 // RUN: kvcc-opt %s --split-input-file --pass-pipeline='builtin.module(kvc-lower-to-cpu,one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},kvc-results-to-out-params,buffer-deallocation-pipeline,canonicalize,cse,convert-scf-to-openmp,convert-vector-to-scf,lower-affine,expand-strided-metadata,finalize-memref-to-llvm,convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,convert-openmp-to-llvm,reconcile-unrealized-casts)' | FileCheck %s --check-prefix=LLVM
 
 // The cache becomes a buffer of pages [pages, 2, block, kv_heads, head_dim];
-// attention is a parallel loop over (sequence, KV head) with per-iteration
-// stack scratch, pages read through the block table, dot products over
-// head_dim as vector reductions, and one rescale per tile.
+// attention is a parallel loop over (KV head, block of 8 query rows) of the
+// ragged batch (a binary search finds a block's sequence) with per-iteration
+// stack scratch: the block's queries transposed, a half cache's K tile
+// widened to f32, scores as one vector over the 8 rows (broadcast + FMA, no
+// reduction), a base-2 softmax (exp2 by polynomial), then O += P·V with V
+// rows read 8 columns at a time. The kernel is a private function of its
+// shape, which every layer's op of that shape calls.
 // CHECK-LABEL: func.func @paged_gqa
+// CHECK: call @[[KERNEL:kvc_cpu_paged_attention_g4_d64_[A-Za-z0-9_]+_page16]](
+// CHECK: bufferization.to_tensor
+// CHECK: func.func private @[[KERNEL]](
 // CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<?x2x16x2x64xf16>
+// CHECK: memref.alloca(%{{.*}}) : memref<?xindex>
 // CHECK: scf.parallel
 // CHECK: memref.alloca_scope
-// CHECK: memref.alloca() : memref<4x64xf32>
-// CHECK: memref.alloca() : memref<3x4x64xf32>
-// CHECK: memref.alloca() : memref<4x16xf32>
+// CHECK: scf.while
+// CHECK: memref.alloca() : memref<64x8xf32>
+// CHECK: memref.alloca() : memref<8x64xf32>
+// CHECK: memref.alloca() : memref<16x8xf32>
+// CHECK: memref.alloca() : memref<16x64xf32>
+// CHECK: scf.for {{.*}} step %c16{{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
 // CHECK: vector.load %[[CACHE]][%{{.*}}, %c0{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<?x2x16x2x64xf16>, vector<64xf16>
 // CHECK: arith.extf {{.*}} : vector<64xf16> to vector<64xf32>
-// CHECK: vector.reduction <add>
-// CHECK: math.tanh
-// CHECK: math.exp
-// CHECK: vector.load %[[CACHE]][%{{.*}}, %c1{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}]
-// CHECK: vector.fma
+// CHECK: vector.broadcast {{.*}} : f32 to vector<8xf32>
+// CHECK: vector.fma {{.*}} : vector<8xf32>
+// CHECK: math.tanh {{.*}} : vector<8xf32>
+// CHECK: math.roundeven {{.*}} : vector<8xf32>
+// CHECK: vector.load %[[CACHE]][%{{.*}}, %c1{{[_0-9]*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x2x16x2x64xf16>, vector<8xf16>
+// CHECK: vector.fma {{.*}} : vector<8xf32>
 // CHECK: arith.truncf {{.*}} : vector<64xf32> to vector<64xf16>
-// CHECK: bufferization.to_tensor
 // LLVM-LABEL: llvm.func @paged_gqa
 // LLVM-NOT: kvc.
 func.func @paged_gqa(%q: tensor<?x8x64xf16>, %cache: !kvc.paged_cache<16, 2, 64, f16>, %bt: tensor<?x?xi32>,
                      %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x8x64xf16> {
   %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal, softcap = 30.0 : f32, num_splits = 3} : tensor<?x8x64xf16>, !kvc.paged_cache<16, 2, 64, f16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x8x64xf16>
   return %o : tensor<?x8x64xf16>
+}
+
+// -----
+
+// Two ops of one shape (a model's layers) call one kernel; another scale
+// gets its own.
+// CHECK-LABEL: func.func @two_layers
+// CHECK: call @[[K1:kvc_cpu_paged_attention_g2_d32_[A-Za-z0-9_]+]](
+// CHECK: call @[[K1]](
+// CHECK: call @[[K2:kvc_cpu_paged_attention_g2_d32_[A-Za-z0-9_]+]](
+// CHECK: func.func private @[[K1]](
+// CHECK-NOT: func.func private @[[K1]](
+// CHECK: func.func private @[[K2]](
+// LLVM-LABEL: llvm.func @two_layers
+func.func @two_layers(%q: tensor<?x4x32xf32>, %cache: !kvc.paged_cache<8, 2, 32, f32>, %bt: tensor<?x?xi32>,
+                      %lens: tensor<?xi32>, %starts: tensor<?xi32>) -> tensor<?x4x32xf32> {
+  %a = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x4x32xf32>, !kvc.paged_cache<8, 2, 32, f32>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x32xf32>
+  %b = kvc.paged_attention %a, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.125 : f32, causal} : tensor<?x4x32xf32>, !kvc.paged_cache<8, 2, 32, f32>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x32xf32>
+  %c = kvc.paged_attention %b, %cache[%bt] context_lens(%lens) query_start(%starts) {scale = 0.25 : f32, causal} : tensor<?x4x32xf32>, !kvc.paged_cache<8, 2, 32, f32>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x32xf32>
+  return %c : tensor<?x4x32xf32>
 }
 
 // -----
@@ -91,7 +122,7 @@ func.func @rope_append(%q: tensor<?x4x32xf32>, %k: tensor<?x2x32xf32>, %v: tenso
 // CHECK: scf.for
 // CHECK: vector.load {{.*}} : memref<?x2x3x2x64xbf16>, vector<64xbf16>
 // CHECK: scf.parallel
-// CHECK: memref.alloca() : memref<2x64xf32>
+// CHECK: memref.alloca() : memref<64x8xf32>
 // LLVM-LABEL: llvm.func @gather_and_dense
 func.func @gather_and_dense(%cache: !kvc.paged_cache<3, 2, 64, bf16>, %t: tensor<?xi32>, %n: index,
                             %q: tensor<?x4x64xbf16>) -> tensor<?x4x64xbf16> {

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""The CPU attention kernel alone (kvc.paged_attention built by `kvcc build
+--target=cpu`), timed against ceilings and a peer measured in the same run:
+
+  * prefill cases (one causal sequence): GFLOP/s = 4 · Σ visible keys · query
+    heads · head_dim / time, against numpy's f32 GEMM rate on all cores (the
+    compute ceiling) and the same attention written with numpy (per head Q·Kᵀ
+    and P·V through BLAS, softmax in between: the peer);
+  * decode cases (one new token per sequence): GB/s = K/V bytes read / time,
+    against the machine's read bandwidth (bench/membw.c).
+
+Every case is checked against a float64 reference (numpy) before it is timed.
+Pages are shuffled, so the block tables are not contiguous.
+
+Usage: python3 bench/cpu_attention_bench.py [--cases NAME,...] [--repeat N]
+                                            [--json OUT]
+Never part of the test suite (timing). Needs ./scripts/build.sh first.
+"""
+import argparse
+import ctypes
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KVCC = os.path.join(ROOT, "build", "bin", "kvcc")
+
+# name: (q_heads, kv_heads, head_dim, page, dtype, [(context, new tokens), ...])
+CASES = {
+    "smollm2_prefill_450": (9, 3, 64, 16, "f32", [(450, 450)]),
+    "smollm2_prefill_2048": (9, 3, 64, 16, "f32", [(2048, 2048)]),
+    "gqa4_d128_prefill_1024_f16": (32, 8, 128, 16, "f16", [(1024, 1024)]),
+    "gqa4_d128_prefill_1024_page1": (32, 8, 128, 1, "f32", [(1024, 1024)]),
+    "smollm2_decode_b16_c2048": (9, 3, 64, 16, "f32", [(2048, 1)] * 16),
+    "gqa4_d128_decode_b8_c4096_f16": (32, 8, 128, 16, "f16", [(4096, 1)] * 8),
+}
+
+NP = {"f32": np.float32, "f16": np.float16}
+
+
+def module_text(hq, hkv, d, page, dt):
+    q = f"tensor<?x{hq}x{d}x{dt}>"
+    cache = f"!kvc.paged_cache<{page}, {hkv}, {d}, {dt}>"
+    return (f"func.func @attn(%q: {q}, %cache: {cache}, %bt: tensor<?x?xi32>, "
+            f"%lens: tensor<?xi32>, %starts: tensor<?xi32>) -> {q} {{\n"
+            f"  %o = kvc.paged_attention %q, %cache[%bt] context_lens(%lens) "
+            f"query_start(%starts) {{scale = {1 / math.sqrt(d):.9e} : f32, causal}} : "
+            f"{q}, {cache}, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> {q}\n"
+            f"  return %o : {q}\n}}\n")
+
+
+def descriptor(a):
+    """MLIR's strided memref descriptor of a C-contiguous numpy array."""
+    rank = a.ndim
+
+    class Desc(ctypes.Structure):
+        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
+                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
+                    ("strides", ctypes.c_int64 * rank)]
+
+    ptr = a.ctypes.data
+    return Desc(ptr, ptr, 0, (ctypes.c_int64 * rank)(*a.shape),
+                (ctypes.c_int64 * rank)(*[s // a.itemsize for s in a.strides]))
+
+
+def make_inputs(case, rng):
+    hq, hkv, d, page, dt, seqs = case
+    pages_of = [(ctx + page - 1) // page for ctx, _ in seqs]
+    pool = sum(pages_of) + 3
+    order = rng.permutation(pool).astype(np.int32)
+    max_pages = max(pages_of)
+    cache = rng.uniform(-1, 1, (pool, 2, page, hkv, d)).astype(NP[dt])
+    tables = np.zeros((len(seqs), max_pages), np.int32)
+    nxt = 0
+    for s, n in enumerate(pages_of):
+        tables[s, :n] = order[nxt:nxt + n]
+        nxt += n
+    lens = np.array([ctx for ctx, _ in seqs], np.int32)
+    starts = np.concatenate([[0], np.cumsum([n for _, n in seqs])]).astype(np.int32)
+    q = rng.uniform(-1, 1, (int(starts[-1]), hq, d)).astype(NP[dt])
+    return q, cache, tables, lens, starts
+
+
+def reference_rows(case, inputs, rows):
+    """float64 attention of the given output rows (token indices)."""
+    hq, hkv, d, page, dt, seqs = case
+    q, cache, tables, lens, starts = inputs
+    g = hq // hkv
+    out = {}
+    for r in rows:
+        s = int(np.searchsorted(starts, r, side="right") - 1)
+        ctx, new = int(lens[s]), int(starts[s + 1] - starts[s])
+        pos = ctx - new + (r - int(starts[s]))
+        keys = np.arange(pos + 1)
+        pg, off = tables[s, keys // page], keys % page
+        k = cache[pg, 0, off].astype(np.float64)  # [keys, hkv, d]
+        v = cache[pg, 1, off].astype(np.float64)
+        o = np.empty((hq, d))
+        for h in range(hq):
+            sc = k[:, h // g] @ q[r, h].astype(np.float64) / math.sqrt(d)
+            p = np.exp(sc - sc.max())
+            o[h] = p @ v[:, h // g] / p.sum()
+        out[r] = o
+    return out
+
+
+def numpy_peer(case, inputs):
+    """The same prefill attention with numpy (BLAS GEMMs, dense K/V gathered
+    once outside the timing): the time of one call."""
+    hq, hkv, d, page, dt, seqs = case
+    q, cache, tables, lens, starts = inputs
+    (ctx, new), = seqs
+    keys = np.arange(ctx)
+    pg, off = tables[0, keys // page], keys % page
+    k = cache[pg, 0, off].astype(np.float32)
+    v = cache[pg, 1, off].astype(np.float32)
+    qf = q.astype(np.float32) / math.sqrt(d)
+    mask = np.triu(np.full((new, ctx), -np.inf, np.float32), ctx - new + 1)
+    g = hq // hkv
+
+    def call():
+        for h in range(hq):
+            s = qf[:, h] @ k[:, h // g].T + mask
+            s -= s.max(axis=1, keepdims=True)
+            np.exp(s, out=s)
+            (s @ v[:, h // g]) / s.sum(axis=1, keepdims=True)
+
+    return best_of(call, 3)
+
+
+def best_of(fn, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def ceilings(tmp):
+    exe = os.path.join(tmp, "membw")
+    subprocess.run(["cc", "-O3", "-ffast-math", "-march=native", "-pthread",
+                    os.path.join(ROOT, "bench", "membw.c"), "-o", exe], check=True)
+    stream = json.loads(subprocess.run([exe, "512"], check=True, capture_output=True,
+                                       text=True).stdout)
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    gemm = 2 * 2048 ** 3 / best_of(lambda: a @ a, 5) / 1e9
+    return {"read_gbs": stream.get("read_gbs"), "sgemm_gflops": round(gemm, 1)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--json")
+    p.add_argument("--cpu", help="kvcc build --cpu (default: the driver's)")
+    a = p.parse_args()
+    names = a.cases.split(",")
+    for n in names:
+        if n not in CASES:
+            sys.exit(f"cpu_attention_bench: unknown case '{n}' (known: {', '.join(CASES)})")
+    tmp = tempfile.mkdtemp(prefix="kvcc-attn-bench-")
+    results = {"ceilings": ceilings(tmp), "cases": {}}
+    print("ceilings:", results["ceilings"], flush=True)
+    rng = np.random.default_rng(1)
+    for name in names:
+        case = CASES[name]
+        hq, hkv, d, page, dt, seqs = case
+        src = os.path.join(tmp, name + ".mlir")
+        with open(src, "w") as f:
+            f.write(module_text(hq, hkv, d, page, dt))
+        so = os.path.join(tmp, name + ".so")
+        cmd = [KVCC, "build", src, "--target=cpu", "-o", so]
+        if a.cpu:
+            cmd.append("--cpu=" + a.cpu)
+        subprocess.run(cmd, check=True)
+        fn = ctypes.CDLL(so).kvcc_attn
+        fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+        inputs = make_inputs(case, rng)
+        out = np.full_like(inputs[0], np.nan)
+        descs = [descriptor(x) for x in (*inputs, out)]
+        args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(x) for x in descs])
+
+        fn(args)
+        n = out.shape[0]
+        rows = sorted({0, 1, n // 2, n - 1} | set(rng.integers(0, n, 4).tolist()))
+        ref = reference_rows(case, inputs, rows)
+        err = max(float(np.abs(out[r].astype(np.float64) - ref[r]).max()) for r in rows)
+        # Relative to the values' magnitude: a long context averages them
+        # towards 0, while the rounding error scales with |V| (here <= 1).
+        scale = max(max(float(np.abs(ref[r]).max()) for r in rows), 1.0)
+        bound = 2e-6 if dt == "f32" else 2e-3
+        if not err <= bound * scale:
+            sys.exit(f"{name}: max error {err:.3g} exceeds {bound} of {scale:.3g}")
+
+        t = best_of(lambda: fn(args), a.repeat)
+        visible = sum(sum(range(ctx - new + 1, ctx + 1)) for ctx, new in seqs)
+        row = {"ms": round(t * 1e3, 3), "rel_error": err / scale}
+        if all(new == 1 for _, new in seqs):
+            nbytes = 2 * visible * hkv * d * np.dtype(NP[dt]).itemsize
+            row["gbs"] = round(nbytes / t / 1e9, 2)
+        else:
+            flops = 4 * visible * hq * d
+            row["gflops"] = round(flops / t / 1e9, 2)
+            if len(seqs) == 1:
+                row["numpy_peer_ms"] = round(numpy_peer(case, inputs) * 1e3, 3)
+        results["cases"][name] = row
+        print(f"{name}: {row}", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
