@@ -6,10 +6,11 @@
 // attention is a parallel loop over (KV head, block of 8 query rows) of the
 // ragged batch (a binary search finds a block's sequence) with per-iteration
 // stack scratch: the block's queries transposed, a half cache's K tile
-// widened to f32, scores as one vector over the 8 rows (broadcast + FMA, no
-// reduction), a base-2 softmax (exp2 by polynomial), then O += P·V with V
-// rows read 8 columns at a time. The kernel is a private function of its
-// shape, which every layer's op of that shape calls.
+// widened to f32 (decode blocks prefetch the next tile first), scores as one
+// vector over the 8 rows (broadcast + FMA, no reduction), a base-2 softmax
+// (exp2 by polynomial), then O += P·V with V rows read 8 columns at a time.
+// The kernel is a private function of its shape, which every layer's op of
+// that shape calls.
 // CHECK-LABEL: func.func @paged_gqa
 // CHECK: call @[[KERNEL:kvc_cpu_paged_attention_g4_d64_[A-Za-z0-9_]+_page16]](
 // CHECK: bufferization.to_tensor
@@ -25,6 +26,8 @@
 // CHECK: memref.alloca() : memref<16x64xf32>
 // CHECK: scf.for {{.*}} step %c16{{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
+// CHECK: scf.if
+// CHECK: memref.prefetch %[[CACHE]]
 // CHECK: vector.load %[[CACHE]][%{{.*}}, %c0{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<?x2x16x2x64xf16>, vector<64xf16>
 // CHECK: arith.extf {{.*}} : vector<64xf16> to vector<64xf32>
 // CHECK: vector.broadcast {{.*}} : f32 to vector<8xf32>
