@@ -19,7 +19,7 @@ std::string kvcc::cpuPipelineText() {
          "kvc-matmul-to-blas,"
          "buffer-deallocation-pipeline,"
          "canonicalize,cse,"
-         // The attention's parallel loop over (sequence, KV head) runs on
+         // The attention's parallel loop over (KV head, row block) runs on
          // OpenMP threads; each iteration's stack scratch lives in an alloca
          // scope, lowered before the loops become CFG blocks.
          "convert-scf-to-openmp,"

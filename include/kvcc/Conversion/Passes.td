@@ -12,18 +12,19 @@ def KVCLowerToCPU : Pass<"kvc-lower-to-cpu", "mlir::ModuleOp"> {
     head_dim>` (token-major; `head_major` swaps the middle two dims), with keys
     at index 0 and values at index 1 of the second dim.
 
-    `kvc.paged_attention` and `kvc.attention` become: a parallel loop over
-    (sequence, KV head); per query token, the query heads of the GQA group are
-    served by one pass over the group's keys; keys are visited in tiles (one
-    page per tile, read through the block table) between the causal and
-    sliding-window bounds, so masked tiles are never touched; scores of a tile
-    are computed with vector dot products over head_dim, then the running
-    max, normalizer and accumulator are rescaled once per tile (online
-    softmax). With `num_splits = s` the key range is cut into `s` chunks whose
-    partial results are combined by their log-sum-exp (flash-decoding). Math
-    is in f32 whatever the storage type. `kvc.append`, `kvc.gather` and
-    `kvc.rope` become loops of vector loads and stores; `kvc.rms_norm`
-    becomes linalg on tensors (residual add, sum of squares, scale).
+    `kvc.paged_attention` and `kvc.attention` become a call to one private
+    function per attention shape (a model's layers share it): a parallel loop
+    over (KV head, block of 8 query rows) of the ragged batch, where a row is
+    a (token, query head of the GQA group) pair, as in the GPU prefill kernel.
+    A block visits the keys between its rows' causal and sliding-window
+    bounds in tiles of 16 (each key read through the block table, any page
+    size), computes a tile's scores as one 8-lane vector per key (no
+    reduction over head_dim), masks them per element, and keeps an online
+    softmax in base 2 per lane; O += P·V runs in register blocks. One split
+    whatever `num_splits` says. Math is in f32 whatever the storage type.
+    `kvc.append`, `kvc.gather` and `kvc.rope` become loops of vector loads and
+    stores; `kvc.rms_norm` becomes linalg on tensors (residual add, sum of
+    squares, scale).
 
     Tensor operands are read through `bufferization.to_buffer` and results are
     fresh buffers wrapped by `bufferization.to_tensor`, so one-shot
@@ -88,8 +89,9 @@ def KVCMatmulToBLAS : Pass<"kvc-matmul-to-blas", "mlir::ModuleOp"> {
 def KVCLowerToGPU : Pass<"kvc-lower-to-gpu", "mlir::ModuleOp"> {
   let summary = "lower kvc ops to GPU kernels (gpu dialect launches)";
   let description = [{
-    The GPU mapping of kvcc's attention algorithm: the tiles, masks, page-table
-    walk and split-KV combine of `kvc-lower-to-cpu`, with threads.
+    The GPU mapping of kvcc's attention algorithm: the row tiles, masks and
+    page-table walk of `kvc-lower-to-cpu`, with threads and tensor cores, and
+    split-KV for decode.
 
     `kvc.paged_attention` becomes a flash-decoding kernel: one CTA of 4 warps
     per (split, KV head, sequence); the query heads of the GQA group share every

@@ -27,7 +27,9 @@
 // so the OpenMP threads' contiguous chunks get equal work.
 //
 // The CPU runs one split whatever `num_splits` says (the op's contract): the
-// splits exist to fill a GPU.
+// splits exist to fill a GPU. As on the GPU, a tile's keys are applied to all
+// rows of a block with P = 0 where masked, so keys and values are assumed
+// finite (KVCOps.td).
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/Conversion/KVCToCPU/KVCToCPU.h"
@@ -96,7 +98,8 @@ struct SequenceRows {
 
 /// 2^x for x <= 0 (and NaN), lane-wise: 2^round(x) by the exponent bits
 /// times 2^f, f in [-1/2, 1/2], by its degree-7 Taylor polynomial (relative
-/// error below 1e-8 before rounding). x below -127 gives 0.
+/// error below 1e-8 before rounding). x below -126.5 gives 0 (denormals
+/// are flushed).
 Value exp2(ImplicitLocOpBuilder &b, Value x) {
   auto type = cast<VectorType>(x.getType());
   auto i32Type = VectorType::get(type.getShape(), b.getI32Type());
@@ -324,7 +327,7 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
         // O = corr · O + P·V: kRowGroup rows × kColumnChunks vectors of
         // columns in registers across the tile's keys. A row group with no
         // row of the sequence (a decode block's upper half) is skipped.
-        const int64_t width = D % 8 == 0 ? 8 : D;
+        const int64_t width = D % 8 == 0 ? 8 : D % 4 == 0 ? 4 : D % 2 == 0 ? 2 : 1;
         const int64_t chunks = (D / width) % 2 == 0 ? 2 : 1;
         auto chunkType = VectorType::get({width}, f32);
         for (int64_t rows = 0; rows < kLanes; rows += kRowGroup) {
@@ -419,12 +422,12 @@ void callKernel(ImplicitLocOpBuilder &b, const std::string &name, ValueRange arg
   func::FuncOp fn;
   for (int suffix = 0; !fn; ++suffix) {
     std::string candidate = suffix ? name + "_" + std::to_string(suffix) : name;
-    auto existing = module.lookupSymbol<func::FuncOp>(candidate);
-    if (existing && existing.getFunctionType() != type)
+    if (Operation *existing = module.lookupSymbol(candidate)) {
+      fn = dyn_cast<func::FuncOp>(existing);
+      if (fn && (fn.getFunctionType() != type || !fn.isPrivate() || fn.isExternal()))
+        fn = nullptr;
       continue;
-    fn = existing;
-    if (fn)
-      break;
+    }
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(module.getBody());
     fn = func::FuncOp::create(b, candidate, type);
@@ -523,9 +526,11 @@ void emitPagedAttention(ImplicitLocOpBuilder &b, const AttentionShape &shape,
   // of one sequence), so the parallel loop covers (KV head, block) of the
   // whole ragged batch without empty iterations.
   Value numSeqs = memref::DimOp::create(b, lens, 0);
+  // (A decreasing query_start, outside the contract, gives a sequence no
+  // rows rather than 2^64 of them.)
   auto rowsOf = [&](Loops &L, Value seq) {
     Value tokens = L.sub(L.loadIndex(starts, {L.add(seq, L.idx(1))}), L.loadIndex(starts, {seq}));
-    return L.mul(tokens, L.idx(G));
+    return L.mul(L.maxS(tokens, L.idx(0)), L.idx(G));
   };
   Value firstBlock = memref::AllocaOp::create(
       b, MemRefType::get({ShapedType::kDynamic}, b.getIndexType()), L.add(numSeqs, L.idx(1)));

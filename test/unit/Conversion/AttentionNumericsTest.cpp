@@ -11,9 +11,11 @@
 // independently: an f32 model over an f16 or bf16 cache rounds keys and
 // values when they are appended and computes in f32.
 //
-// Grid: GQA ratios 1, 2, 4, 8 and MQA; head_dim 64 and 128; page sizes 1, 3,
-// 16, 64, 256; ragged batches mixing full prefills, chunked prefills with a
-// cached prefix and decode tokens; causal, sliding window, soft-cap; split-KV.
+// Grid: GQA ratios 1, 2, 3, 4, 8 and MQA; head_dim 36, 64 and 128; page
+// sizes 1, 3, 5, 7, 16, 64, 256, token- and head-major pages; ragged batches
+// mixing full prefills, chunked prefills with a cached prefix and decode
+// tokens; causal, sliding window (with and without the causal bound),
+// soft-cap; split-KV.
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/InitAll.h"
@@ -50,6 +52,7 @@ struct Config {
   bool causal = true;
   Elem model = Elem::F32; // q, k, v and the output
   Elem cache = Elem::F32;
+  bool headMajor = false; // pages [2, kv_heads, block, head_dim]
 };
 
 std::string describe(const Config &c) {
@@ -57,7 +60,7 @@ std::string describe(const Config &c) {
   os << "q" << c.qHeads << "_kv" << c.kvHeads << "_d" << c.headDim << "_b"
      << c.blockSize << "_w" << c.window << "_s" << c.splits << "_cap"
      << c.softcap << (c.causal ? "_causal" : "_full") << "_" << name(c.model)
-     << "_cache_" << name(c.cache);
+     << "_cache_" << name(c.cache) << (c.headMajor ? "_head_major" : "");
   return os.str();
 }
 
@@ -69,7 +72,8 @@ std::string moduleText(const Config &c) {
                    std::to_string(c.headDim) + "x" + t + ">";
   std::string cache = "!kvc.paged_cache<" + std::to_string(c.blockSize) + ", " +
                       std::to_string(c.kvHeads) + ", " +
-                      std::to_string(c.headDim) + ", " + name(c.cache) + ">";
+                      std::to_string(c.headDim) + ", " + name(c.cache) +
+                      (c.headMajor ? ", head_major>" : ">");
   std::ostringstream attrs;
   attrs << std::scientific << std::setprecision(9);
   attrs << "{scale = " << 1.0 / std::sqrt(double(c.headDim)) << " : f32";
@@ -143,6 +147,12 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
                                 {300, 1}, {9, 4},  {260, 260}};
   const int64_t B = c.blockSize, H = c.kvHeads, D = c.headDim,
                 Hq = c.qHeads, G = Hq / H;
+  // Element d of (page, kv, offset, head) in either page layout.
+  auto at = [&](int64_t page, int64_t kv, int64_t off, int64_t h, int64_t d) {
+    int64_t row = c.headMajor ? (page * 2 + kv) * H * B + h * B + off
+                              : ((page * 2 + kv) * B + off) * H + h;
+    return row * D + d;
+  };
   int64_t maxPages = 0, totalPages = 0, totalNew = 0;
   for (auto &s : seqs) {
     int64_t pages = (s.context + B - 1) / B;
@@ -185,8 +195,8 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
           refK[si][(pos * H + h) * D + d] = load(toCache<C>(kx));
           refV[si][(pos * H + h) * D + d] = load(toCache<C>(vx));
           if (pos < prefix) { // cached before this step
-            cache[(((page * 2 + 0) * B + off) * H + h) * D + d] = toCache<C>(kx);
-            cache[(((page * 2 + 1) * B + off) * H + h) * D + d] = toCache<C>(vx);
+            cache[at(page, 0, off, h, d)] = toCache<C>(kx);
+            cache[at(page, 1, off, h, d)] = toCache<C>(vx);
           } else { // appended by the compiled code
             int64_t r = row + (pos - prefix);
             k[(r * H + h) * D + d] = kx;
@@ -267,9 +277,9 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
     int64_t page = slots[i] / B, off = slots[i] % B;
     for (int64_t h = 0; h < H; ++h)
       for (int64_t d = 0; d < D; ++d) {
-        ASSERT_EQ(load(cache[(((page * 2 + 0) * B + off) * H + h) * D + d]),
+        ASSERT_EQ(load(cache[at(page, 0, off, h, d)]),
                   load(toCache<C>(k[(i * H + h) * D + d])));
-        ASSERT_EQ(load(cache[(((page * 2 + 1) * B + off) * H + h) * D + d]),
+        ASSERT_EQ(load(cache[at(page, 1, off, h, d)]),
                   load(toCache<C>(v[(i * H + h) * D + d])));
       }
   }
@@ -332,6 +342,12 @@ std::vector<Config> grid() {
   g.push_back({8, 2, 128, 1, 0, 3, 0.0, true, Elem::F32, Elem::F16});
   g.push_back({8, 2, 64, 64, 20, 1, 0.0, true, Elem::F32, Elem::BF16});
   g.push_back({4, 4, 64, 3, 0, 1, 0.0, true, Elem::BF16, Elem::BF16});
+  // Head-major pages; a head_dim that is not a multiple of 8; a sliding
+  // window without the causal bound.
+  g.push_back({8, 2, 64, 16, 0, 1, 0.0, true, Elem::F32, Elem::F32, /*headMajor=*/true});
+  g.push_back({6, 2, 128, 5, 12, 2, 0.0, true, Elem::F16, Elem::F16, /*headMajor=*/true});
+  g.push_back({6, 3, 36, 7});
+  g.push_back({8, 2, 64, 16, /*window=*/24, 1, 0.0, /*causal=*/false});
   return g;
 }
 

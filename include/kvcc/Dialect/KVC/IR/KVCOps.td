@@ -67,7 +67,11 @@ def KVC_PagedAttentionOp : KVC_Op<"paged_attention"> {
     plan (a GPU target fills the device with `batch * kv_heads * splits` CTAs,
     up to `max_splits` splits; a call with a prefill chunk, more query rows
     than sequences, takes one split). The two are exclusive, and a target may
-    run fewer splits than planned (one on the CPU; one for a prefill call). A query with no visible key gets zeros. The query
+    run fewer splits than planned (one on the CPU; one for a prefill call).
+    A query with no visible key gets zeros. Keys and values are assumed
+    finite: the kernels multiply a masked key's probability, 0, by its value
+    when a tile serves several rows, so an inf or NaN in a row of the cache
+    can reach rows of the same tile that do not see it. The query
     (f16, bf16 or f32) may have another element type than the cache; scores,
     softmax and the weighted sum are computed in f32 and the result has the
     query's type. The sequences cover the rows (`query_start[0] = 0`,
