@@ -12,8 +12,13 @@
 Every case is checked against a float64 reference (numpy) before it is timed.
 Pages are shuffled, so the block tables are not contiguous.
 
+With --kvcc A,B,... each case is built by each compiler (say, copies of
+build/bin/kvcc before and after a change) and their calls are timed in
+interleaved rounds in one process: on a shared VM whose neighbours move every
+rate by ±30 % between runs, that is the comparison to trust.
+
 Usage: python3 bench/cpu_attention_bench.py [--cases NAME,...] [--repeat N]
-                                            [--json OUT]
+                                            [--kvcc A,B,...] [--json OUT]
 Never part of the test suite (timing). Needs ./scripts/build.sh first.
 """
 import argparse
@@ -161,6 +166,8 @@ def main():
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--json")
     p.add_argument("--cpu", help="kvcc build --cpu (default: the driver's)")
+    p.add_argument("--kvcc", default=KVCC,
+                   help="compilers to compare, comma-separated (default: build/bin/kvcc)")
     a = p.parse_args()
     names = a.cases.split(",")
     for n in names:
@@ -176,46 +183,57 @@ def main():
         src = os.path.join(tmp, name + ".mlir")
         with open(src, "w") as f:
             f.write(module_text(hq, hkv, d, page, dt))
-        so = os.path.join(tmp, name + ".so")
-        cmd = [KVCC, "build", src, "--target=cpu", "-o", so]
-        if a.cpu:
-            cmd.append("--cpu=" + a.cpu)
-        subprocess.run(cmd, check=True)
-        fn = ctypes.CDLL(so).kvcc_attn
-        fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
         inputs = make_inputs(case, rng)
-        out = np.full_like(inputs[0], np.nan)
-        descs = [descriptor(x) for x in (*inputs, out)]
-        args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(x) for x in descs])
-
-        fn(args)
-        n = out.shape[0]
+        n = inputs[0].shape[0]
         rows = sorted({0, 1, n // 2, n - 1} | set(rng.integers(0, n, 4).tolist()))
         ref = reference_rows(case, inputs, rows)
-        err = max(float(np.abs(out[r].astype(np.float64) - ref[r]).max()) for r in rows)
-        # Relative to the values' magnitude: a long context averages them
-        # towards 0, while the rounding error scales with |V| (here <= 1).
-        scale = max(max(float(np.abs(ref[r]).max()) for r in rows), 1.0)
-        bound = 2e-6 if dt == "f32" else 2e-3
-        if not err <= bound * scale:
-            sys.exit(f"{name}: max error {err:.3g} exceeds {bound} of {scale:.3g}")
-
-        t = best_of(lambda: fn(args), a.repeat)
-        visible = sum(sum(range(ctx - new + 1, ctx + 1)) for ctx, new in seqs)
-        row = {"ms": round(t * 1e3, 3), "rel_error": err / scale}
-        if all(new == 1 for _, new in seqs):
-            nbytes = 2 * visible * hkv * d * np.dtype(NP[dt]).itemsize
-            row["gbs"] = round(nbytes / t / 1e9, 2)
-        else:
-            flops = 4 * visible * hq * d
-            row["gflops"] = round(flops / t / 1e9, 2)
-            if len(seqs) == 1:
-                row["numpy_peer_ms"] = round(numpy_peer(case, inputs) * 1e3, 3)
-        results["cases"][name] = row
-        print(f"{name}: {row}", flush=True)
+        calls = []
+        for i, compiler in enumerate(a.kvcc.split(",")):
+            so = os.path.join(tmp, f"{name}.{i}.so")
+            cmd = [compiler, "build", src, "--target=cpu", "-o", so]
+            if a.cpu:
+                cmd.append("--cpu=" + a.cpu)
+            subprocess.run(cmd, check=True)
+            fn = ctypes.CDLL(so).kvcc_attn
+            fn.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+            out = np.full_like(inputs[0], np.nan)
+            descs = [descriptor(x) for x in (*inputs, out)]
+            args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(x) for x in descs])
+            fn(args)
+            err = max(float(np.abs(out[r].astype(np.float64) - ref[r]).max()) for r in rows)
+            # Relative to the values' magnitude: a long context averages them
+            # towards 0, while the rounding error scales with |V| (here <= 1).
+            scale = max(max(float(np.abs(ref[r]).max()) for r in rows), 1.0)
+            bound = 2e-6 if dt == "f32" else 2e-3
+            if not err <= bound * scale:
+                sys.exit(f"{name} ({compiler}): max error {err:.3g} exceeds {bound} of {scale:.3g}")
+            calls.append((compiler, fn, args, descs, out, err / scale))
+        # Interleaved rounds: every compiler's call once a round, best of all.
+        best = [float("inf")] * len(calls)
+        for _ in range(a.repeat):
+            for i, (_, fn, args, *_rest) in enumerate(calls):
+                best[i] = min(best[i], best_of(lambda: fn(args), 1))
+        for i, (compiler, _, _, _, _, rel) in enumerate(calls):
+            label = name if len(calls) == 1 else f"{name} [{compiler}]"
+            results["cases"][label] = case_row(case, best[i], rel)
+            if len(seqs) == 1 and i == len(calls) - 1 and "gflops" in results["cases"][label]:
+                results["cases"][label]["numpy_peer_ms"] = round(numpy_peer(case, inputs) * 1e3, 3)
+            print(f"{label}: {results['cases'][label]}", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
+
+
+def case_row(case, t, rel):
+    hq, hkv, d, page, dt, seqs = case
+    visible = sum(sum(range(ctx - new + 1, ctx + 1)) for ctx, new in seqs)
+    row = {"ms": round(t * 1e3, 3), "rel_error": rel}
+    if all(new == 1 for _, new in seqs):
+        nbytes = 2 * visible * hkv * d * np.dtype(NP[dt]).itemsize
+        row["gbs"] = round(nbytes / t / 1e9, 2)
+    else:
+        row["gflops"] = round(4 * visible * hq * d / t / 1e9, 2)
+    return row
 
 
 if __name__ == "__main__":
