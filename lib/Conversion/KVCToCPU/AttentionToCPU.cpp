@@ -51,7 +51,7 @@ constexpr int64_t kTileKeys = 16;
 /// Score vectors accumulated at once (with Q's vector and the broadcast,
 /// within the 16 vector registers of AVX2).
 constexpr int64_t kKeyGroup = 8;
-/// Rows of O updated at once by P·V, each with `kColumnChunks` vectors.
+/// Rows of O updated at once by P·V (each with two 8-column vectors).
 constexpr int64_t kRowGroup = 4;
 
 /// Where the keys and values come from: pages through a block table, or one
@@ -103,9 +103,7 @@ struct SequenceRows {
 Value exp2(ImplicitLocOpBuilder &b, Value x) {
   auto type = cast<VectorType>(x.getType());
   auto i32Type = VectorType::get(type.getShape(), b.getI32Type());
-  auto splat = [&](double v) -> Value {
-    return arith::ConstantOp::create(b, DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
-  };
+  auto splat = [&](double v) { return splatF32(b, type, v); };
   auto splatI = [&](int32_t v) -> Value {
     return arith::ConstantOp::create(b, DenseElementsAttr::get(i32Type, b.getI32IntegerAttr(v)));
   };
@@ -128,10 +126,6 @@ Value exp2(ImplicitLocOpBuilder &b, Value x) {
   return arith::SelectOp::create(b, isNaN, x, result);
 }
 
-Value toI32(ImplicitLocOpBuilder &b, Value index) {
-  return arith::IndexCastOp::create(b, b.getI32Type(), index);
-}
-
 /// Emits the attention of the block of rows [rowStart, rowStart + 8) of
 /// sequence `seq` for the heads of KV group `group`.
 void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySource &src,
@@ -145,10 +139,7 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
   auto stackBuffer = [&](ArrayRef<int64_t> shape) -> Value {
     return memref::AllocaOp::create(b, MemRefType::get(shape, f32));
   };
-  auto splat = [&](Type type, double v) -> Value {
-    return arith::ConstantOp::create(
-        b, DenseElementsAttr::get(cast<ShapedType>(type), b.getF32FloatAttr(v)));
-  };
+  auto splat = [&](VectorType type, double v) { return splatF32(b, type, v); };
   Value zeroLanes = splat(laneType, 0.0);
   Value firstHead = L.mul(group, L.idx(G));
 
@@ -221,6 +212,7 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
   Value singleBlock = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, seq.numRows,
                                             L.idx(kLanes));
 
+  Value lastKey = L.sub(blockHi, L.idx(1));
   Value init[] = {splat(laneType, kNoScore), zeroLanes};
   auto tiles = scf::ForOp::create(
       b, blockLo, blockHi, L.idx(kTileKeys), ValueRange(init),
@@ -230,7 +222,6 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
         // The tile's keys; those past the block's last key read that key
         // (a written row: no NaN from an unwritten slot reaches 0 · V) and
         // are masked.
-        Value lastKey = L.sub(blockHi, L.idx(1));
         SmallVector<Value> keys;
         SmallVector<SmallVector<Value>> kRows, vRows;
         for (int64_t i = 0; i < kTileKeys; ++i) {
@@ -324,7 +315,7 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
         }
         vector::StoreOp::create(b, corr, corrBuffer, ValueRange{L.idx(0)});
 
-        // O = corr · O + P·V: kRowGroup rows × kColumnChunks vectors of
+        // O = corr · O + P·V: kRowGroup rows × `chunks` vectors of
         // columns in registers across the tile's keys. A row group with no
         // row of the sequence (a decode block's upper half) is skipped.
         const int64_t width = D % 8 == 0 ? 8 : D % 4 == 0 ? 4 : D % 2 == 0 ? 2 : 1;

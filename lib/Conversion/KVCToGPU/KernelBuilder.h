@@ -65,13 +65,10 @@ inline Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i, int64_t j) {
   return mlir::vector::ExtractOp::create(b, v, llvm::ArrayRef<int64_t>{i, j});
 }
 
-/// An i32 constant, and an index as i32: the prefill kernel's positions and
-/// shared-memory offsets are 32-bit.
+/// An i32 constant (with toI32, LoopBuilder.h): the prefill kernel's
+/// positions and shared-memory offsets are 32-bit.
 inline Value c32(ImplicitLocOpBuilder &b, int64_t v) {
   return mlir::arith::ConstantOp::create(b, b.getI32IntegerAttr(static_cast<int32_t>(v)));
-}
-inline Value toI32(ImplicitLocOpBuilder &b, Value v) {
-  return mlir::arith::IndexCastOp::create(b, b.getI32Type(), v);
 }
 
 /// The rows of a fragment (vector<Rx2xf16/bf16>) as the .b32 registers PTX's

@@ -32,6 +32,14 @@ Value argmaxPrefers(ImplicitLocOpBuilder &b, Value a, Value ia, Value best,
   return arith::OrIOp::create(b, wins, winsTie);
 }
 
+Value toI32(ImplicitLocOpBuilder &b, Value index) {
+  return arith::IndexCastOp::create(b, b.getI32Type(), index);
+}
+
+Value splatF32(ImplicitLocOpBuilder &b, ShapedType type, double v) {
+  return arith::ConstantOp::create(b, DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
+}
+
 Value Loops::idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 Value Loops::f32(double v) {
   return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));

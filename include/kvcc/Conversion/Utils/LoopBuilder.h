@@ -50,6 +50,13 @@ CacheRowDims cacheRowDims(kvc::CacheLayout layout);
 Value argmaxPrefers(ImplicitLocOpBuilder &b, Value a, Value ia, Value best,
                     Value ib);
 
+/// An index as i32: positions and key bounds fit (context_lens is i32), and
+/// 32-bit vectors hold twice the lanes.
+Value toI32(ImplicitLocOpBuilder &b, Value index);
+
+/// A vector (or tensor) type's constant with every element `v`.
+Value splatF32(ImplicitLocOpBuilder &b, mlir::ShapedType type, double v);
+
 struct Loops {
   ImplicitLocOpBuilder &b;
 
