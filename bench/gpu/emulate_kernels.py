@@ -43,8 +43,10 @@ from kvcc_ref import kernel_cases  # noqa: E402
 
 # The smaller batch of --quick: a prefill chunk over a cached prefix, a full
 # prefill past one 64-key tile, decode tokens (one at a 1-token context), a
-# context longer than a 256-token page.
-QUICK_SEQS = [(70, 13), (1, 1), (300, 1), (66, 66), (9, 4)]
+# context longer than a 256-token page, and a chunk whose rows see three
+# 128-key tiles (the wgmma kernels' K/V stages rotate, the lazy rescale
+# skips).
+QUICK_SEQS = [(70, 13), (1, 1), (300, 1), (66, 66), (9, 4), (300, 20)]
 QUICK_DECODE_SEQS = [(1, 1), (37, 1), (300, 1)]
 
 

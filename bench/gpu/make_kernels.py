@@ -150,15 +150,16 @@ def correctness_grid():
     add("c_wgmma_gqa4_d128_b16", 8, 2, 128, 16, flags=["--gpu-prefill-wgmma"])
     add("c_wgmma_serial_gqa4_d128_b16", 8, 2, 128, 16,
         flags=["--gpu-prefill-wgmma", "--gpu-prefill-wgmma-overlap=false"])
-    add("c_wgmma_tile64x64_cap30_win40_d64_b3_bf16", 8, 2, 64, 3, window=40, softcap=30.0,
+    add("c_wgmma_tile64x64_cap30_win100_d64_b3_bf16", 8, 2, 64, 3, window=100, softcap=30.0,
         dtype="bf16", flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=64x64"])
     add("c_wgmma_f32q_f16cache_gqa3_d128_b1", 9, 3, 128, 1, dtype="f32", cache_dtype="f16",
         flags=["--gpu-prefill-wgmma"])
     add("c_wgmma_full_gqa8_d64_b256", 16, 2, 64, 256, causal=False,
         flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=128x64"])
     # ... with the lazy O rescale (its branch between the wait for P·V and
-    # the next tile's MMAs), a window and page 3.
-    add("c_wgmma_lazy_win40_gqa4_d128_b3", 8, 2, 128, 3, window=40,
+    # the next tile's MMAs), a window and page 3. The windows of these two
+    # span more than one K/V tile of a row tile (a window of 40 never did).
+    add("c_wgmma_lazy_win200_gqa4_d128_b3", 8, 2, 128, 3, window=200,
         flags=["--gpu-prefill-wgmma", "--gpu-prefill-lazy-rescale"])
     # GQA groups of 5+ heads decode on tensor cores (kvc_decode_mma_attention),
     # split or not: a module that never splits runs one CTA per (KV head,
