@@ -314,9 +314,19 @@ bool Warp::issueWgmma(Operation *op, uint32_t mask, const WgmmaIssue &issue) {
         }
   }
   pending.access = newAsyncAccess(/*write=*/false);
+  // The operand elements as runs of contiguous bytes (a swizzled row is a
+  // few 16-byte chunks): the shadow's work is per granule, not per element.
+  // (A sorted copy: readBits pairs with reads by index.)
+  std::vector<const char *> reads = pending.reads;
+  llvm::sort(reads);
   llvm::SmallVector<std::pair<const char *, size_t>> ranges;
-  for (const char *p : pending.reads)
+  for (const char *p : reads) {
+    if (!ranges.empty() && p <= ranges.back().first + ranges.back().second) {
+      ranges.back().second = std::max<size_t>(ranges.back().second, p + 2 - ranges.back().first);
+      continue;
+    }
     ranges.push_back({p, 2});
+  }
   if (!noteAsync(op, pending.access, ranges))
     return false;
   Slot &r = def(issue.result, pending.width);

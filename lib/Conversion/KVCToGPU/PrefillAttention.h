@@ -131,9 +131,14 @@ public:
             mlir::Value tileStart32, mlir::ValueRange max, mlir::ValueRange sum) const;
 
 private:
-  llvm::SmallVector<mlir::Value> scores(mlir::ImplicitLocOpBuilder &b,
-                                        llvm::ArrayRef<mlir::Value> s, int64_t t,
-                                        mlir::Value tileStart32, bool masked) const;
+  /// MMA tile t's scores, flat in (n, i, jj) order, soft-capped once
+  /// (outside the mask branch: both arms need them).
+  llvm::SmallVector<mlir::Value> cappedScores(mlir::ImplicitLocOpBuilder &b,
+                                              llvm::ArrayRef<mlir::Value> s) const;
+  /// `scores` of MMA tile t with the masked keys set to -inf.
+  llvm::SmallVector<mlir::Value> masked(mlir::ImplicitLocOpBuilder &b,
+                                        llvm::ArrayRef<mlir::Value> scores, int64_t t,
+                                        mlir::Value tileStart32) const;
 
   const PrefillParams &p;
   mlir::Type elem;

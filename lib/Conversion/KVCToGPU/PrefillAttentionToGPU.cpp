@@ -197,6 +197,9 @@ private:
   void storeRows(ImplicitLocOpBuilder &b, scf::ForOp loop, ArrayRef<Value> finalO);
   /// Row quad + 8·i of MMA tile t, counted from the sequence's first row.
   Value fragmentRow(ImplicitLocOpBuilder &b, int64_t t, int64_t i) const;
+  /// The prefill grid's first slot of sequence `seq`, whose rows start at
+  /// query row `start` (launchGrid says why).
+  Value firstSlot(ImplicitLocOpBuilder &b, Value seq, Value start) const;
 
   const PrefillParams &p;
   const KernelShape s;
@@ -234,12 +237,11 @@ void PrefillKernel::emit(ImplicitLocOpBuilder &b) {
 
 void PrefillKernel::launchGrid(ImplicitLocOpBuilder &b) {
   Loops L{b};
-  const int64_t G = s.G, rows = s.rows;
   Value tokens = memref::DimOp::create(b, p.query, 0);
   numSeqs = memref::DimOp::create(b, p.contextLens, 0);
   // Enough row tiles for the longest possible chunk (every token of the
   // step); a decode token's G rows fit one tile.
-  assert((!p.decodeTokens || G <= rows) && "a decode token's heads fit one row tile");
+  assert((!p.decodeTokens || s.G <= s.rows) && "a decode token's heads fit one row tile");
   // The decode instance: one row tile a (split, KV head, sequence). The
   // prefill instance: a grid of (KV head, slot), the KV head fastest (x), the
   // slot in y and z, where sequence s owns the slots [f(s), f(s + 1)) with
@@ -254,7 +256,7 @@ void PrefillKernel::launchGrid(ImplicitLocOpBuilder &b) {
   // chunk; a batch runs it sequence by sequence).
   // (The slots take grid y and z, y < 2^16: the KV head stays a special
   // register, which ptxas re-reads instead of keeping it live.)
-  Value slots = L.add(L.divU(L.mul(tokens, L.idx(G)), L.idx(rows)), numSeqs);
+  Value slots = firstSlot(b, numSeqs, tokens);
   assert(!p.splits == !p.wsAcc && !p.splits == !p.wsStats &&
          "a split plan comes with its workspaces");
   assert((!p.splits || p.decodeTokens) && "only the decode instance splits");
@@ -299,11 +301,6 @@ void PrefillKernel::carveSharedMemory(ImplicitLocOpBuilder &b) {
 void PrefillKernel::placeRowTile(ImplicitLocOpBuilder &b) {
   Loops K{b};
   const int64_t G = s.G, rows = s.rows;
-  // The first slot of sequence `seq`, which starts at query row `start`.
-  auto firstSlot = [&](ImplicitLocOpBuilder &b, Value seq, Value start) {
-    Loops L{b};
-    return L.add(L.divU(L.mul(start, L.idx(G)), L.idx(rows)), seq);
-  };
   if (p.decodeTokens) {
     group = launch.getBlockIds().y;
     seq = launch.getBlockIds().z;
@@ -339,6 +336,11 @@ void PrefillKernel::placeRowTile(ImplicitLocOpBuilder &b) {
       b, p.decodeTokens ? arith::CmpIPredicate::eq : arith::CmpIPredicate::sgt, qlen, K.idx(1));
   if (slotIsTile)
     mine = arith::AndIOp::create(b, mine, slotIsTile);
+}
+
+Value PrefillKernel::firstSlot(ImplicitLocOpBuilder &b, Value seq, Value start) const {
+  Loops L{b};
+  return L.add(L.divU(L.mul(start, L.idx(s.G)), L.idx(s.rows)), seq);
 }
 
 Value PrefillKernel::fragmentRow(ImplicitLocOpBuilder &b, int64_t t, int64_t i) const {
@@ -526,21 +528,18 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
         // (j - 1) mod 3) on O as the last iteration left it.
         Value pendingO;
         std::optional<WarpgroupTiles::Operands> operands;
-        if (overlap) {
-          operands = warpgroupTiles->accumulateOperands(
-              b, llvm::to_vector(iterArgs.slice(state.pAt(0), N / 16)),
-              llvm::to_vector(iterArgs.take_front(D / 8)));
+        if (wgmma) {
+          if (overlap)
+            operands = warpgroupTiles->accumulateOperands(
+                b, llvm::to_vector(iterArgs.slice(state.pAt(0), N / 16)),
+                llvm::to_vector(iterArgs.take_front(D / 8)));
           warpgroupTiles->fence(b);
           Value pendingS = warpgroupTiles->issueScores(b, stage);
-          pendingO = warpgroupTiles->issueAccumulate(
-              b, stageOf(vStages - 1, vStages), *operands);
+          if (overlap)
+            pendingO = warpgroupTiles->issueAccumulate(
+                b, stageOf(vStages - 1, vStages), *operands);
           copyNextTile(); // (stages last read by MMAs retired before the barrier)
-          scores[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/1);
-        } else if (wgmma) {
-          warpgroupTiles->fence(b);
-          Value pendingS = warpgroupTiles->issueScores(b, stage);
-          copyNextTile();
-          scores[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/0);
+          scores[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/overlap ? 1 : 0);
         } else {
           copyNextTile();
           scores = mmaTiles->scores(b, stage);
@@ -603,17 +602,18 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
                 aElems.push_back(extract(b, step.p[t][2 * ks + half], i, jj));
           return vector::FromElementsOp::create(b, aType, aElems);
         };
-        if (overlap) {
-          // P_j, for the next iteration's (or the tail's) P·V.
-          for (int64_t ks = 0; ks < N / 16; ++ks)
-            yield[state.pAt(ks)] = pOperand(0, ks);
-        } else if (wgmma) {
-          // O += P V for the warpgroup's 64 rows (one MMA tile a warp).
+        if (wgmma) {
+          // One MMA tile a warp. The overlap carries P_j to the next
+          // iteration's (or the tail's) P·V; else O += P V for the
+          // warpgroup's 64 rows now.
           SmallVector<Value> pFragments;
           for (int64_t ks = 0; ks < N / 16; ++ks)
             pFragments.push_back(pOperand(0, ks));
-          warpgroupTiles->accumulate(b, stage, pFragments,
-                                     MutableArrayRef<Value>(yield).take_front(D / 8));
+          if (overlap)
+            llvm::copy(pFragments, yield.begin() + state.pAt(0));
+          else
+            warpgroupTiles->accumulate(b, stage, pFragments,
+                                       MutableArrayRef<Value>(yield).take_front(D / 8));
         } else {
           mmaTiles->accumulate(b, stage, pOperand,
                                MutableArrayRef<Value>(yield).take_front(state.accumulators()));

@@ -35,8 +35,24 @@ TileSoftmax::TileSoftmax(const PrefillParams &p, Type elem, int64_t keys, int64_
       tileFirstPos32(tileFirstPos32), tileLastPos32(tileLastPos32), hi32(hi32),
       fragmentRow(std::move(fragmentRow)) {}
 
-SmallVector<Value> TileSoftmax::scores(ImplicitLocOpBuilder &b, ArrayRef<Value> s, int64_t t,
-                                       Value tileStart32, bool masked) const {
+SmallVector<Value> TileSoftmax::cappedScores(ImplicitLocOpBuilder &b, ArrayRef<Value> s) const {
+  Loops L{b};
+  SmallVector<Value> out;
+  for (int64_t n = 0; n < keys / 8; ++n)
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t jj = 0; jj < 2; ++jj) {
+        Value v = extract(b, s[n], i, jj);
+        if (p.softcap)
+          v = arith::MulFOp::create(
+              b, L.f32(*p.softcap * kLog2E),
+              math::TanhOp::create(b, arith::MulFOp::create(b, v, L.f32(p.scale / *p.softcap))));
+        out.push_back(v);
+      }
+  return out;
+}
+
+SmallVector<Value> TileSoftmax::masked(ImplicitLocOpBuilder &b, ArrayRef<Value> scores, int64_t t,
+                                       Value tileStart32) const {
   Loops L{b};
   const int64_t G = p.groupSize, N = keys;
   // The lane's element (n, jj) holds key keyBase + e, e = 8n + jj,
@@ -57,22 +73,20 @@ SmallVector<Value> TileSoftmax::scores(ImplicitLocOpBuilder &b, ArrayRef<Value> 
   // every key is masked gets zero weights (the running max starts at the
   // finite kNoScore). No division, and no per-row value lives across the
   // loop (each was a register or a spill once ptxas hoisted it).
-  Value keyBase, endLimit, causalLimit[2], windowLimit[2];
-  if (masked) {
-    keyBase = arith::AddIOp::create(b, tileStart32, toI32(b, L.mul(t4, L.idx(2))));
-    endLimit = arith::SubIOp::create(b, hi32, keyBase);
-    Value kb = arith::SubIOp::create(b, keyBase, firstPos32);
-    Value kbG = arith::MulIOp::create(b, arith::MaxSIOp::create(b, kb, c32(b, -N)), c32(b, G));
-    for (int64_t i = 0; i < 2; ++i) {
-      Value row = fragmentRow(b, t, i);
-      if (p.causal)
-        causalLimit[i] = arith::SubIOp::create(b, row, kbG);
-      if (p.window) {
-        Value pos = arith::AddIOp::create(b, firstPos32, arith::DivUIOp::create(b, row, c32(b, G)));
-        windowLimit[i] = arith::SubIOp::create(
-            b, arith::MaxSIOp::create(b, arith::SubIOp::create(b, pos, keyBase), c32(b, 0)),
-            c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max())));
-      }
+  Value keyBase = arith::AddIOp::create(b, tileStart32, toI32(b, L.mul(t4, L.idx(2))));
+  Value endLimit = arith::SubIOp::create(b, hi32, keyBase);
+  Value kb = arith::SubIOp::create(b, keyBase, firstPos32);
+  Value kbG = arith::MulIOp::create(b, arith::MaxSIOp::create(b, kb, c32(b, -N)), c32(b, G));
+  Value causalLimit[2], windowLimit[2];
+  for (int64_t i = 0; i < 2; ++i) {
+    Value row = fragmentRow(b, t, i);
+    if (p.causal)
+      causalLimit[i] = arith::SubIOp::create(b, row, kbG);
+    if (p.window) {
+      Value pos = arith::AddIOp::create(b, firstPos32, arith::DivUIOp::create(b, row, c32(b, G)));
+      windowLimit[i] = arith::SubIOp::create(
+          b, arith::MaxSIOp::create(b, arith::SubIOp::create(b, pos, keyBase), c32(b, 0)),
+          c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max())));
     }
   }
   Value negInf = L.f32(-std::numeric_limits<double>::infinity());
@@ -80,24 +94,16 @@ SmallVector<Value> TileSoftmax::scores(ImplicitLocOpBuilder &b, ArrayRef<Value> 
   for (int64_t n = 0; n < N / 8; ++n)
     for (int64_t i = 0; i < 2; ++i)
       for (int64_t jj = 0; jj < 2; ++jj) {
-        Value v = extract(b, s[n], i, jj);
-        if (p.softcap)
-          v = arith::MulFOp::create(
-              b, L.f32(*p.softcap * kLog2E),
-              math::TanhOp::create(b, arith::MulFOp::create(b, v, L.f32(p.scale / *p.softcap))));
-        if (masked) {
-          const int64_t e = n * 8 + jj;
-          Value ok = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, c32(b, e), endLimit);
-          if (p.causal)
-            ok = arith::AndIOp::create(
-                b, ok,
-                arith::CmpIOp::create(b, arith::CmpIPredicate::sle, c32(b, e * G), causalLimit[i]));
-          if (p.window)
-            ok = arith::AndIOp::create(
-                b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, c32(b, e), windowLimit[i]));
-          v = arith::SelectOp::create(b, ok, v, negInf);
-        }
-        out.push_back(v);
+        const int64_t e = n * 8 + jj;
+        Value ok = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, c32(b, e), endLimit);
+        if (p.causal)
+          ok = arith::AndIOp::create(
+              b, ok,
+              arith::CmpIOp::create(b, arith::CmpIPredicate::sle, c32(b, e * G), causalLimit[i]));
+        if (p.window)
+          ok = arith::AndIOp::create(
+              b, ok, arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, c32(b, e), windowLimit[i]));
+        out.push_back(arith::SelectOp::create(b, ok, scores[(n * 2 + i) * 2 + jj], negInf));
       }
   return out;
 }
@@ -138,16 +144,14 @@ TileSoftmax::Step TileSoftmax::step(ImplicitLocOpBuilder &b, ArrayRef<SmallVecto
   SmallVector<SmallVector<SmallVector<Value>>> scoresOf(MT);
   SmallVector<std::array<Value, 2>> mNew(MT);
   auto scoresAndMaxima = [&](int64_t t) {
+    SmallVector<Value> capped = cappedScores(b, s[t]);
     auto masking = scf::IfOp::create(
         b, needsMask,
         [&](OpBuilder &nb, Location loc) {
           ImplicitLocOpBuilder b(loc, nb);
-          scf::YieldOp::create(b, scores(b, s[t], t, tileStart32, true));
+          scf::YieldOp::create(b, masked(b, capped, t, tileStart32));
         },
-        [&](OpBuilder &nb, Location loc) {
-          ImplicitLocOpBuilder b(loc, nb);
-          scf::YieldOp::create(b, scores(b, s[t], t, tileStart32, false));
-        });
+        [&](OpBuilder &nb, Location loc) { scf::YieldOp::create(nb, loc, capped); });
     ValueRange flat = masking.getResults();
     Value negInf = L.f32(-std::numeric_limits<double>::infinity());
     Value rowMax[2] = {negInf, negInf};
