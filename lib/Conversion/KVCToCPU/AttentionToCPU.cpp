@@ -13,11 +13,15 @@
 //       S[key] = Σ_d K[key][d] · Qt[d]     a vector over the 8 rows: one
 //                                           broadcast and one FMA per (key, d),
 //                                           no horizontal reduction
+//         (a block of at most G < 8 rows, a decode token's: dot products
+//         along head_dim, 8 columns of a K row against each row's Q, one
+//         horizontal sum per (key, row))
 //       mask (causal, window, rows past the sequence) per element
 //       online softmax in base 2, vectorized over rows (exp2 by polynomial)
 //       O[row] = corr[row] · O[row] + Σ_key P[key][row] · V[key]
 //                                           4 rows × 16 columns of O in
 //                                           registers across the tile's keys
+//                                           (a decode block: its G rows only)
 //   O / l into the output rows.
 //
 // Each key loaded serves 8 rows: for a prefill that is 8 query rows per
@@ -176,7 +180,12 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
   // and log2 e after the cap). Lanes past the sequence stay 0.
   const double log2e = M_LOG2E;
   const double qScale = s.softcap ? s.scale : s.scale * log2e;
+  // A block of at most `dotRows` rows (a decode token's G heads) takes its
+  // scores by dot products along head_dim instead (see below); it reads Q
+  // row-major, qRows[lane][d].
+  const int64_t dotRows = G < kLanes ? G : 0;
   Value qt = stackBuffer({D, kLanes});
+  Value qRows = dotRows ? stackBuffer({dotRows, D}) : Value();
   L.forLoop(L.idx(0), L.idx(D), [&](ImplicitLocOpBuilder &b, Value d) {
     vector::StoreOp::create(b, zeroLanes, qt, ValueRange{d, Loops{b}.idx(0)});
   });
@@ -189,8 +198,10 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
       L.forLoop(L.idx(0), L.idx(D), [&](ImplicitLocOpBuilder &b, Value d) {
         Loops L{b};
         Value q = L.toF32(memref::LoadOp::create(b, query, ValueRange{token, head, d}));
-        memref::StoreOp::create(b, arith::MulFOp::create(b, q, L.f32(qScale)), qt,
-                                ValueRange{d, L.idx(l)});
+        Value scaled = arith::MulFOp::create(b, q, L.f32(qScale));
+        memref::StoreOp::create(b, scaled, qt, ValueRange{d, L.idx(l)});
+        if (l < dotRows)
+          memref::StoreOp::create(b, scaled, qRows, ValueRange{L.idx(l), d});
       });
       scf::YieldOp::create(b);
     });
@@ -211,6 +222,13 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
   const int64_t elementsPerLine = std::max<int64_t>(1, 512 / cacheElem.getIntOrFloatBitWidth());
   Value singleBlock = arith::CmpIOp::create(b, arith::CmpIPredicate::ule, seq.numRows,
                                             L.idx(kLanes));
+  Value dotScratch = dotRows ? stackBuffer({kTileKeys, kLanes}) : Value();
+  Value fewRows = dotRows ? arith::CmpIOp::create(b, arith::CmpIPredicate::ule,
+                                                  L.sub(seq.numRows, rowStart), L.idx(dotRows))
+                          : Value();
+  // The columns of one vector along head_dim (the dot form's and P·V's).
+  const int64_t width = D % 8 == 0 ? 8 : D % 4 == 0 ? 4 : D % 2 == 0 ? 2 : 1;
+  auto chunkType = VectorType::get({width}, f32);
 
   Value lastKey = L.sub(blockHi, L.idx(1));
   Value init[] = {splat(laneType, kNoScore), zeroLanes};
@@ -253,37 +271,120 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
           }
           scf::YieldOp::create(b);
         });
-        if (kWide)
-          for (int64_t i = 0; i < kTileKeys; ++i)
-            vector::StoreOp::create(b, L.loadRowF32(src.buffer(0), kRows[i], D), kWide,
-                                    ValueRange{L.idx(i), L.idx(0)});
-
-        // S[key] = Σ_d K[key][d] · Qt[d], kKeyGroup keys at a time.
-        SmallVector<Value> scores;
-        for (int64_t first = 0; first < kTileKeys; first += kKeyGroup) {
-          SmallVector<Value> zeros(kKeyGroup, zeroLanes);
-          auto dot = scf::ForOp::create(
-              b, L.idx(0), L.idx(D), L.idx(1), zeros,
-              [&](OpBuilder &nb, Location loc, Value d, ValueRange acc) {
-                ImplicitLocOpBuilder b(loc, nb);
-                Loops L{b};
-                Value qd = vector::LoadOp::create(b, laneType, qt, ValueRange{d, L.idx(0)});
-                SmallVector<Value> next;
-                for (int64_t k = 0; k < kKeyGroup; ++k) {
-                  Value element;
-                  if (kWide) {
-                    element = memref::LoadOp::create(b, kWide, ValueRange{L.idx(first + k), d});
-                  } else {
-                    SmallVector<Value> at(kRows[first + k]);
-                    at.back() = d;
-                    element = memref::LoadOp::create(b, src.buffer(0), at);
+        // S[key] = Σ_d K[key][d] · Qt[d], kKeyGroup keys at a time: one
+        // broadcast and one FMA per (key, d), each serving 8 rows.
+        auto broadcastScores = [&](ImplicitLocOpBuilder &b) {
+          Loops L{b};
+          if (kWide)
+            for (int64_t i = 0; i < kTileKeys; ++i)
+              vector::StoreOp::create(b, L.loadRowF32(src.buffer(0), kRows[i], D), kWide,
+                                      ValueRange{L.idx(i), L.idx(0)});
+          SmallVector<Value> scores;
+          for (int64_t first = 0; first < kTileKeys; first += kKeyGroup) {
+            SmallVector<Value> zeros(kKeyGroup, zeroLanes);
+            auto dot = scf::ForOp::create(
+                b, L.idx(0), L.idx(D), L.idx(1), zeros,
+                [&](OpBuilder &nb, Location loc, Value d, ValueRange acc) {
+                  ImplicitLocOpBuilder b(loc, nb);
+                  Loops L{b};
+                  Value qd = vector::LoadOp::create(b, laneType, qt, ValueRange{d, L.idx(0)});
+                  SmallVector<Value> next;
+                  for (int64_t k = 0; k < kKeyGroup; ++k) {
+                    Value element;
+                    if (kWide) {
+                      element = memref::LoadOp::create(b, kWide, ValueRange{L.idx(first + k), d});
+                    } else {
+                      SmallVector<Value> at(kRows[first + k]);
+                      at.back() = d;
+                      element = memref::LoadOp::create(b, src.buffer(0), at);
+                    }
+                    next.push_back(vector::FMAOp::create(
+                        b, vector::BroadcastOp::create(b, laneType, element), qd, acc[k]));
                   }
-                  next.push_back(vector::FMAOp::create(
-                      b, vector::BroadcastOp::create(b, laneType, element), qd, acc[k]));
-                }
-                scf::YieldOp::create(b, next);
+                  scf::YieldOp::create(b, next);
+                });
+            llvm::append_range(scores, dot.getResults());
+          }
+          return scores;
+        };
+        // A block of at most dotRows rows would leave most of the 8 lanes
+        // idle in that form (a decode token of a GQA-4 model: half; of
+        // multi-head attention: 7/8). Its scores are dot products along
+        // head_dim instead: per `width` columns, one load of a K row serves
+        // the block's rows with an FMA each (dotRows FMAs, not `width`),
+        // and one horizontal sum per (key, row) ends each dot product.
+        // kDotKeys keys at a time keep the accumulators, the rows' Q and a
+        // K vector within 16 registers.
+        auto dotScores = [&](ImplicitLocOpBuilder &b) {
+          Loops L{b};
+          const int64_t R = dotRows;
+          int64_t keysAtOnce = 1;
+          while (keysAtOnce * 2 <= 8 && (keysAtOnce * 2 + 1) * R + 1 <= 16)
+            keysAtOnce *= 2;
+          // A loop over the key groups, each group's scores through the
+          // scratch: with the groups unrolled, LLVM interleaved them and
+          // spilled the accumulators.
+          scf::ForOp::create(b, L.idx(0), L.idx(kTileKeys), L.idx(keysAtOnce), ValueRange{},
+                             [&](OpBuilder &nb, Location loc, Value first, ValueRange) {
+            ImplicitLocOpBuilder b(loc, nb);
+            Loops L{b};
+            SmallVector<SmallVector<Value>> rowsOf;
+            for (int64_t k = 0; k < keysAtOnce; ++k)
+              rowsOf.push_back(
+                  src.rows(L, L.minU(L.add(tileStart, L.add(first, L.idx(k))), lastKey), group)
+                      .first);
+            SmallVector<Value> zeros(R * keysAtOnce, splat(chunkType, 0.0));
+            auto dot = scf::ForOp::create(
+                b, L.idx(0), L.idx(D), L.idx(width), zeros,
+                [&](OpBuilder &nb, Location loc, Value d, ValueRange acc) {
+                  ImplicitLocOpBuilder b(loc, nb);
+                  Loops L{b};
+                  SmallVector<Value> q;
+                  for (int64_t r = 0; r < R; ++r)
+                    q.push_back(vector::LoadOp::create(b, chunkType, qRows, ValueRange{L.idx(r), d}));
+                  SmallVector<Value> next(acc.begin(), acc.end());
+                  for (int64_t k = 0; k < keysAtOnce; ++k) {
+                    SmallVector<Value> at(rowsOf[k]);
+                    at.back() = d;
+                    Value kv = L.loadRowF32(src.buffer(0), at, width);
+                    for (int64_t r = 0; r < R; ++r)
+                      next[r * keysAtOnce + k] =
+                          vector::FMAOp::create(b, q[r], kv, acc[r * keysAtOnce + k]);
+                  }
+                  scf::YieldOp::create(b, next);
+                });
+            for (int64_t k = 0; k < keysAtOnce; ++k) {
+              SmallVector<Value> lanes(kLanes, L.f32(0.0));
+              for (int64_t r = 0; r < R; ++r)
+                lanes[r] = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                                       dot.getResult(r * keysAtOnce + k),
+                                                       arith::FastMathFlags::reassoc);
+              vector::StoreOp::create(b, vector::FromElementsOp::create(b, laneType, lanes),
+                                      dotScratch, ValueRange{L.add(first, L.idx(k)), L.idx(0)});
+            }
+            scf::YieldOp::create(b);
+          });
+          SmallVector<Value> scores;
+          for (int64_t i = 0; i < kTileKeys; ++i)
+            scores.push_back(
+                vector::LoadOp::create(b, laneType, dotScratch, ValueRange{L.idx(i), L.idx(0)}));
+          return scores;
+        };
+        SmallVector<Value> scores;
+        if (!dotRows) {
+          scores = broadcastScores(b);
+        } else {
+          auto form = scf::IfOp::create(
+              b, fewRows,
+              [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
+                scf::YieldOp::create(b, dotScores(b));
+              },
+              [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
+                scf::YieldOp::create(b, broadcastScores(b));
               });
-          llvm::append_range(scores, dot.getResults());
+          scores.assign(form.getResults().begin(), form.getResults().end());
         }
 
         // Soft-cap, masks, then the online softmax in base 2, per lane.
@@ -315,57 +416,78 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
         }
         vector::StoreOp::create(b, corr, corrBuffer, ValueRange{L.idx(0)});
 
-        // O = corr · O + P·V: kRowGroup rows × `chunks` vectors of
-        // columns in registers across the tile's keys. A row group with no
-        // row of the sequence (a decode block's upper half) is skipped.
-        const int64_t width = D % 8 == 0 ? 8 : D % 4 == 0 ? 4 : D % 2 == 0 ? 2 : 1;
+        // O = corr · O + P·V: up to kRowGroup rows × `chunks` vectors of
+        // columns in registers across the tile's keys.
         const int64_t chunks = (D / width) % 2 == 0 ? 2 : 1;
-        auto chunkType = VectorType::get({width}, f32);
-        for (int64_t rows = 0; rows < kLanes; rows += kRowGroup) {
-          Value used = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                             L.add(rowStart, L.idx(rows)), seq.numRows);
-          scf::IfOp::create(b, used, [&](OpBuilder &nb, Location loc) {
-            ImplicitLocOpBuilder b(loc, nb);
+        auto accumulate = [&](ImplicitLocOpBuilder &b, int64_t firstRow, int64_t rowCount) {
+          Loops L{b};
+          L.forLoop(L.idx(0), L.idx(D / (width * chunks)), [&](ImplicitLocOpBuilder &b, Value c) {
             Loops L{b};
-            L.forLoop(L.idx(0), L.idx(D / (width * chunks)), [&](ImplicitLocOpBuilder &b,
-                                                                 Value c) {
-              Loops L{b};
-              SmallVector<Value> columns;
+            SmallVector<Value> columns;
+            for (int64_t j = 0; j < chunks; ++j)
+              columns.push_back(L.mul(L.add(L.mul(c, L.idx(chunks)), L.idx(j)), L.idx(width)));
+            SmallVector<Value> acc;
+            for (int64_t r = firstRow; r < firstRow + rowCount; ++r) {
+              Value rc = vector::BroadcastOp::create(
+                  b, chunkType, memref::LoadOp::create(b, corrBuffer, ValueRange{L.idx(r)}));
               for (int64_t j = 0; j < chunks; ++j)
-                columns.push_back(L.mul(L.add(L.mul(c, L.idx(chunks)), L.idx(j)), L.idx(width)));
-              SmallVector<Value> acc;
-              for (int64_t r = 0; r < kRowGroup; ++r) {
-                Value rc = vector::BroadcastOp::create(
+                acc.push_back(arith::MulFOp::create(
+                    b, vector::LoadOp::create(b, chunkType, o, ValueRange{L.idx(r), columns[j]}),
+                    rc));
+            }
+            for (int64_t i = 0; i < kTileKeys; ++i) {
+              SmallVector<Value> v;
+              for (int64_t j = 0; j < chunks; ++j) {
+                SmallVector<Value> at(vRows[i]);
+                at.back() = columns[j];
+                v.push_back(L.loadRowF32(src.buffer(1), at, width));
+              }
+              for (int64_t r = 0; r < rowCount; ++r) {
+                Value pr = vector::BroadcastOp::create(
                     b, chunkType,
-                    memref::LoadOp::create(b, corrBuffer, ValueRange{L.idx(rows + r)}));
+                    memref::LoadOp::create(b, p, ValueRange{L.idx(i), L.idx(firstRow + r)}));
                 for (int64_t j = 0; j < chunks; ++j)
-                  acc.push_back(arith::MulFOp::create(
-                      b, vector::LoadOp::create(b, chunkType, o,
-                                                ValueRange{L.idx(rows + r), columns[j]}),
-                      rc));
+                  acc[r * chunks + j] = vector::FMAOp::create(b, pr, v[j], acc[r * chunks + j]);
               }
-              for (int64_t i = 0; i < kTileKeys; ++i) {
-                SmallVector<Value> v;
-                for (int64_t j = 0; j < chunks; ++j) {
-                  SmallVector<Value> at(vRows[i]);
-                  at.back() = columns[j];
-                  v.push_back(L.loadRowF32(src.buffer(1), at, width));
-                }
-                for (int64_t r = 0; r < kRowGroup; ++r) {
-                  Value pr = vector::BroadcastOp::create(
-                      b, chunkType,
-                      memref::LoadOp::create(b, p, ValueRange{L.idx(i), L.idx(rows + r)}));
-                  for (int64_t j = 0; j < chunks; ++j)
-                    acc[r * chunks + j] = vector::FMAOp::create(b, pr, v[j], acc[r * chunks + j]);
-                }
-              }
-              for (int64_t r = 0; r < kRowGroup; ++r)
-                for (int64_t j = 0; j < chunks; ++j)
-                  vector::StoreOp::create(b, acc[r * chunks + j], o,
-                                          ValueRange{L.idx(rows + r), columns[j]});
-            });
-            scf::YieldOp::create(b);
+            }
+            for (int64_t r = 0; r < rowCount; ++r)
+              for (int64_t j = 0; j < chunks; ++j)
+                vector::StoreOp::create(b, acc[r * chunks + j], o,
+                                        ValueRange{L.idx(firstRow + r), columns[j]});
           });
+        };
+        // All 8 rows, by groups of kRowGroup; a group with no row of the
+        // sequence is skipped.
+        auto accumulateLanes = [&](ImplicitLocOpBuilder &b) {
+          Loops L{b};
+          for (int64_t rows = 0; rows < kLanes; rows += kRowGroup) {
+            Value used = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                               L.add(rowStart, L.idx(rows)), seq.numRows);
+            scf::IfOp::create(b, used, [&](OpBuilder &nb, Location loc) {
+              ImplicitLocOpBuilder b(loc, nb);
+              accumulate(b, rows, kRowGroup);
+              scf::YieldOp::create(b);
+            });
+          }
+        };
+        // A block of at most dotRows rows: exactly those (a decode token of
+        // a GQA-3 model updates 3 rows, not 4; of multi-head attention 1).
+        if (!dotRows) {
+          accumulateLanes(b);
+        } else {
+          scf::IfOp::create(
+              b, fewRows,
+              [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
+                for (int64_t rows = 0; rows < dotRows; rows += kRowGroup)
+                  accumulate(b, rows, std::min(kRowGroup, dotRows - rows));
+                scf::YieldOp::create(b);
+              },
+              [&](OpBuilder &nb, Location loc) {
+                ImplicitLocOpBuilder b(loc, nb);
+                accumulateLanes(b);
+                scf::YieldOp::create(b);
+              });
         }
         scf::YieldOp::create(b, ValueRange{mNew, sum});
       });

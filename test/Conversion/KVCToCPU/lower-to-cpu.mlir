@@ -7,8 +7,11 @@
 // ragged batch (a binary search finds a block's sequence) with per-iteration
 // stack scratch: the block's queries transposed, a half cache's K tile
 // widened to f32 (decode blocks prefetch the next tile first), scores as one
-// vector over the 8 rows (broadcast + FMA, no reduction), a base-2 softmax
-// (exp2 by polynomial), then O += P·V with V rows read 8 columns at a time.
+// vector over the 8 rows (broadcast + FMA, no reduction) or, for a block of at
+// most G rows (a decode token), as dot products along head_dim (the rows' Q
+// row-major, one horizontal sum per key and row), a base-2 softmax (exp2 by
+// polynomial), then O += P·V with V rows read 8 columns at a time (only the G
+// rows for a decode block).
 // The kernel is a private function of its shape, which every layer's op of
 // that shape calls.
 // CHECK-LABEL: func.func @paged_gqa
@@ -21,13 +24,25 @@
 // CHECK: memref.alloca_scope
 // CHECK: scf.while
 // CHECK: memref.alloca() : memref<64x8xf32>
+// CHECK: memref.alloca() : memref<4x64xf32>
 // CHECK: memref.alloca() : memref<8x64xf32>
 // CHECK: memref.alloca() : memref<16x8xf32>
 // CHECK: memref.alloca() : memref<16x64xf32>
+// CHECK: %[[DOT:.*]] = memref.alloca() : memref<16x8xf32>
 // CHECK: scf.for {{.*}} step %c16{{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>)
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<?x?xi32>
 // CHECK: scf.if
 // CHECK: memref.prefetch %[[CACHE]]
+// The decode form: two keys a group (4 rows x 2 keys accumulators).
+// CHECK: scf.if %{{.*}} -> (vector<8xf32>
+// CHECK: scf.for {{.*}} step %c2
+// CHECK: scf.for {{.*}} step %c8{{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.load %[[CACHE]][%{{.*}}, %c0{{[_0-9]*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x2x16x2x64xf16>, vector<8xf16>
+// CHECK: vector.fma {{.*}} : vector<8xf32>
+// CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: vector.store %{{.*}}, %[[DOT]]
+// CHECK: vector.load %[[DOT]]
+// CHECK: } else {
 // CHECK: vector.load %[[CACHE]][%{{.*}}, %c0{{[_0-9]*}}, %{{.*}}, %{{.*}}, %c0{{.*}}] : memref<?x2x16x2x64xf16>, vector<64xf16>
 // CHECK: arith.extf {{.*}} : vector<64xf16> to vector<64xf32>
 // CHECK: vector.broadcast {{.*}} : f32 to vector<8xf32>

@@ -348,6 +348,10 @@ std::vector<Config> grid() {
   g.push_back({6, 2, 128, 5, 12, 2, 0.0, true, Elem::F16, Elem::F16, /*headMajor=*/true});
   g.push_back({6, 3, 36, 7});
   g.push_back({8, 2, 64, 16, /*window=*/24, 1, 0.0, /*causal=*/false});
+  // Groups of 5-7 heads: a decode block's dot products take one or two
+  // keys at a time and its P·V two row groups (4 + the rest).
+  g.push_back({14, 2, 64, 7});
+  g.push_back({10, 2, 36, 16, 0, 1, 0.0, true, Elem::F32, Elem::F16});
   return g;
 }
 
