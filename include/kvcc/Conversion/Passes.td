@@ -19,8 +19,10 @@ def KVCLowerToCPU : Pass<"kvc-lower-to-cpu", "mlir::ModuleOp"> {
     A block visits the keys between its rows' causal and sliding-window
     bounds in tiles of 16 (each key read through the block table, any page
     size), computes a tile's scores as one 8-lane vector per key (no
-    reduction over head_dim), masks them per element, and keeps an online
-    softmax in base 2 per lane; O += P·V runs in register blocks. One split
+    reduction over head_dim; a block of at most G < 8 rows, a decode token's,
+    takes dot products along head_dim instead, and its P·V updates only
+    those rows), masks them per element, and keeps an online softmax in base
+    2 per lane; O += P·V runs in register blocks. One split
     whatever `num_splits` says. Math is in f32 whatever the storage type.
     `kvc.append`, `kvc.gather` and `kvc.rope` become loops of vector loads and
     stores; `kvc.rms_norm` becomes linalg on tensors (residual add, sum of
