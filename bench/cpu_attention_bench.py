@@ -35,6 +35,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KVCC = os.path.join(ROOT, "build", "bin", "kvcc")
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+from kvcc_ref.artifact import _descriptor as descriptor  # noqa: E402
+from kvcc_ref.attention_ref import dense_attention_reference, gather_pages  # noqa: E402
 
 # name: (q_heads, kv_heads, head_dim, page, dtype, [(context, new tokens), ...])
 CASES = {
@@ -61,20 +65,6 @@ def module_text(hq, hkv, d, page, dt):
             f"  return %o : {q}\n}}\n")
 
 
-def descriptor(a):
-    """MLIR's strided memref descriptor of a C-contiguous numpy array."""
-    rank = a.ndim
-
-    class Desc(ctypes.Structure):
-        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * rank),
-                    ("strides", ctypes.c_int64 * rank)]
-
-    ptr = a.ctypes.data
-    return Desc(ptr, ptr, 0, (ctypes.c_int64 * rank)(*a.shape),
-                (ctypes.c_int64 * rank)(*[s // a.itemsize for s in a.strides]))
-
-
 def make_inputs(case, rng):
     hq, hkv, d, page, dt, seqs = case
     pages_of = [(ctx + page - 1) // page for ctx, _ in seqs]
@@ -97,22 +87,14 @@ def reference_rows(case, inputs, rows):
     """float64 attention of the given output rows (token indices)."""
     hq, hkv, d, page, dt, seqs = case
     q, cache, tables, lens, starts = inputs
-    g = hq // hkv
     out = {}
     for r in rows:
         s = int(np.searchsorted(starts, r, side="right") - 1)
         ctx, new = int(lens[s]), int(starts[s + 1] - starts[s])
         pos = ctx - new + (r - int(starts[s]))
-        keys = np.arange(pos + 1)
-        pg, off = tables[s, keys // page], keys % page
-        k = cache[pg, 0, off].astype(np.float64)  # [keys, hkv, d]
-        v = cache[pg, 1, off].astype(np.float64)
-        o = np.empty((hq, d))
-        for h in range(hq):
-            sc = k[:, h // g] @ q[r, h].astype(np.float64) / math.sqrt(d)
-            p = np.exp(sc - sc.max())
-            o[h] = p @ v[:, h // g] / p.sum()
-        out[r] = o
+        k = gather_pages(cache[:, 0], tables[s], pos + 1)
+        v = gather_pages(cache[:, 1], tables[s], pos + 1)
+        out[r] = dense_attention_reference(q[r:r + 1], k, v, 1 / math.sqrt(d))[0]
     return out
 
 
@@ -122,10 +104,8 @@ def numpy_peer(case, inputs):
     hq, hkv, d, page, dt, seqs = case
     q, cache, tables, lens, starts = inputs
     (ctx, new), = seqs
-    keys = np.arange(ctx)
-    pg, off = tables[0, keys // page], keys % page
-    k = cache[pg, 0, off].astype(np.float32)
-    v = cache[pg, 1, off].astype(np.float32)
+    k = gather_pages(cache[:, 0], tables[0], ctx).astype(np.float32)
+    v = gather_pages(cache[:, 1], tables[0], ctx).astype(np.float32)
     qf = q.astype(np.float32) / math.sqrt(d)
     mask = np.triu(np.full((new, ctx), -np.inf, np.float32), ctx - new + 1)
     g = hq // hkv
@@ -201,14 +181,15 @@ def main():
             descs = [descriptor(x) for x in (*inputs, out)]
             args = (ctypes.c_void_p * len(descs))(*[ctypes.addressof(x) for x in descs])
             fn(args)
-            err = max(float(np.abs(out[r].astype(np.float64) - ref[r]).max()) for r in rows)
-            # Relative to the values' magnitude: a long context averages them
-            # towards 0, while the rounding error scales with |V| (here <= 1).
-            scale = max(max(float(np.abs(ref[r]).max()) for r in rows), 1.0)
-            bound = 2e-6 if dt == "f32" else 2e-3
-            if not err <= bound * scale:
-                sys.exit(f"{name} ({compiler}): max error {err:.3g} exceeds {bound} of {scale:.3g}")
-            calls.append((compiler, fn, args, descs, out, err / scale))
+            # Each row's error relative to its own magnitude: a long context
+            # averages V towards 0 (outputs near 0.02), where an absolute bound
+            # would miss a dropped K/V tile (a few % of such a row).
+            rel = max(float(np.abs(out[r].astype(np.float64) - ref[r]).max()
+                            / np.abs(ref[r]).max()) for r in rows)
+            bound = 2e-5 if dt == "f32" else 2e-3
+            if not rel <= bound:
+                sys.exit(f"{name} ({compiler}): relative error {rel:.3g} exceeds {bound}")
+            calls.append((compiler, fn, args, descs, out, rel))
         # Interleaved rounds: every compiler's call once a round, best of all.
         best = [float("inf")] * len(calls)
         for _ in range(a.repeat):
@@ -217,9 +198,11 @@ def main():
         for i, (compiler, _, _, _, _, rel) in enumerate(calls):
             label = name if len(calls) == 1 else f"{name} [{compiler}]"
             results["cases"][label] = case_row(case, best[i], rel)
-            if len(seqs) == 1 and i == len(calls) - 1 and "gflops" in results["cases"][label]:
-                results["cases"][label]["numpy_peer_ms"] = round(numpy_peer(case, inputs) * 1e3, 3)
             print(f"{label}: {results['cases'][label]}", flush=True)
+        if len(seqs) == 1 and seqs[0][1] > 1:  # one prefill: the numpy peer
+            peer = {"numpy_peer_ms": round(numpy_peer(case, inputs) * 1e3, 3)}
+            results["cases"][name + " [numpy peer]"] = peer
+            print(f"{name} [numpy peer]: {peer}", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

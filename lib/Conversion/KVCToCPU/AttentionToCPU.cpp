@@ -177,7 +177,7 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
 
   // Qt[d][lane]: the block's queries, transposed and pre-scaled (by
   // scale · log2 e, so the softmax is in base 2; with a soft-cap by scale,
-  // and log2 e after the cap). Lanes past the sequence stay 0.
+  // and log2 e after the cap). Lanes past the sequence stay 0 (in qRows too).
   const double log2e = M_LOG2E;
   const double qScale = s.softcap ? s.scale : s.scale * log2e;
   // A block of at most `dotRows` rows (a decode token's G heads) takes its
@@ -188,6 +188,8 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
   Value qRows = dotRows ? stackBuffer({dotRows, D}) : Value();
   L.forLoop(L.idx(0), L.idx(D), [&](ImplicitLocOpBuilder &b, Value d) {
     vector::StoreOp::create(b, zeroLanes, qt, ValueRange{d, Loops{b}.idx(0)});
+    for (int64_t l = 0; l < dotRows; ++l)
+      memref::StoreOp::create(b, Loops{b}.f32(0.0), qRows, ValueRange{Loops{b}.idx(l), d});
   });
   for (int64_t l = 0; l < kLanes; ++l) {
     scf::IfOp::create(b, lanes[l].valid, [&](OpBuilder &nb, Location loc) {
@@ -313,8 +315,9 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
         // head_dim instead: per `width` columns, one load of a K row serves
         // the block's rows with an FMA each (dotRows FMAs, not `width`),
         // and one horizontal sum per (key, row) ends each dot product.
-        // kDotKeys keys at a time keep the accumulators, the rows' Q and a
-        // K vector within 16 registers.
+        // `keysAtOnce` keys at a time keep the accumulators, the rows' Q
+        // and a K vector within 16 registers. (The group's K rows are looked
+        // up again by the loop's index; the tile's kRows are unrolled values.)
         auto dotScores = [&](ImplicitLocOpBuilder &b) {
           Loops L{b};
           const int64_t R = dotRows;

@@ -143,6 +143,8 @@ private:
   const PrefillParams &p;
   mlir::Type elem;
   int64_t keys, mmaTiles;
+  /// The window in 32-bit math: clamped to 2^31 - 1 (positions are below it).
+  int64_t window32;
   mlir::Value t4, firstPos32, tileFirstPos32, tileLastPos32, hi32;
   std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, int64_t, int64_t)> fragmentRow;
 };

@@ -112,7 +112,7 @@ struct KernelShape {
   MemRefType sQType, sKType, sVType;
   /// Shared memory: the Q tile, then two stages of K tiles at byte kOffset,
   /// then the stages of V tiles at vOffset, and with the overlap a word a
-  /// thread at anchorOffset (see softmaxDone); offsets from the tiles' start
+  /// thread at anchorOffset (see "softmaxDone" in emitTileLoop); offsets from the tiles' start
   /// (wgmma: the first 1024-byte boundary, where its swizzle pattern starts;
   /// 1 KiB more to find one).
   int64_t kOffset, vOffset, anchorOffset, smemBytes;

@@ -31,7 +31,9 @@ TileSoftmax::TileSoftmax(const PrefillParams &p, Type elem, int64_t keys, int64_
                          Value t4, Value firstPos32, Value tileFirstPos32, Value tileLastPos32,
                          Value hi32,
                          std::function<Value(ImplicitLocOpBuilder &, int64_t, int64_t)> fragmentRow)
-    : p(p), elem(elem), keys(keys), mmaTiles(mmaTiles), t4(t4), firstPos32(firstPos32),
+    : p(p), elem(elem), keys(keys), mmaTiles(mmaTiles),
+      window32(std::min<int64_t>(p.window.value_or(0), std::numeric_limits<int32_t>::max())),
+      t4(t4), firstPos32(firstPos32),
       tileFirstPos32(tileFirstPos32), tileLastPos32(tileLastPos32), hi32(hi32),
       fragmentRow(std::move(fragmentRow)) {}
 
@@ -86,7 +88,7 @@ SmallVector<Value> TileSoftmax::masked(ImplicitLocOpBuilder &b, ArrayRef<Value> 
       Value pos = arith::AddIOp::create(b, firstPos32, arith::DivUIOp::create(b, row, c32(b, G)));
       windowLimit[i] = arith::SubIOp::create(
           b, arith::MaxSIOp::create(b, arith::SubIOp::create(b, pos, keyBase), c32(b, 0)),
-          c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max())));
+          c32(b, window32));
     }
   }
   Value negInf = L.f32(-std::numeric_limits<double>::infinity());
@@ -136,7 +138,7 @@ TileSoftmax::Step TileSoftmax::step(ImplicitLocOpBuilder &b, ArrayRef<SmallVecto
         b, needsMask,
         arith::CmpIOp::create(
             b, arith::CmpIPredicate::sge, arith::SubIOp::create(b, tileLastPos32, tileStart32),
-            c32(b, std::min<int64_t>(*p.window, std::numeric_limits<int32_t>::max()))));
+            c32(b, window32)));
   // Per MMA tile: its masked scores and its rows' new maxima, then the
   // weights P (with the rows' maxima `m`), their sums and the O rescale
   // factors. By default tile by tile; the lazy rescale takes every tile's

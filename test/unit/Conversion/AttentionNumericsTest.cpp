@@ -216,7 +216,10 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
   auto kd = kvcc::abi::denseDescriptor<T, 3>(k.data(), {totalNew, H, D});
   auto vd = kvcc::abi::denseDescriptor<T, 3>(v.data(), {totalNew, H, D});
   auto sd = kvcc::abi::denseDescriptor<int64_t, 1>(slots.data(), {totalNew});
-  auto cd = kvcc::abi::denseDescriptor<C, 5>(cache.data(), {poolPages, 2, B, H, D});
+  // The descriptor's sizes follow the page layout (head-major swaps B and H).
+  auto cd = c.headMajor
+                ? kvcc::abi::denseDescriptor<C, 5>(cache.data(), {poolPages, 2, H, B, D})
+                : kvcc::abi::denseDescriptor<C, 5>(cache.data(), {poolPages, 2, B, H, D});
   auto td = kvcc::abi::denseDescriptor<int32_t, 2>(
       tables.data(), {static_cast<int64_t>(seqs.size()), maxPages});
   auto ld = kvcc::abi::denseDescriptor<int32_t, 1>(
