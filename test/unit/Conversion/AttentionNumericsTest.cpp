@@ -232,7 +232,11 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
 
   // float64 reference, position-indexed, from the definition.
   double scale = 1.0 / std::sqrt(double(D));
-  double maxErr = 0.0, maxRef = 0.0;
+  // Each row's error is judged against that row's own scale: sum_j p_j |v_j|
+  // (over sum_j p_j), the magnitude its rounding errors grow with. A long
+  // row's output is a small average of values of size 1, and the largest
+  // output of the whole grid (a short row's) would hide a 10 % error there.
+  double worst = 0.0;
   row = 0;
   for (size_t si = 0; si < seqs.size(); ++si) {
     const Sequence &s = seqs[si];
@@ -257,22 +261,28 @@ void runCase(const Config &c, const std::string &soPath, uint64_t seed) {
         double sum = 0;
         for (double &sc : scores)
           sum += (sc = std::exp(sc - m));
+        double rowErr = 0.0, rowScale = 0.0;
         for (int64_t d = 0; d < D; ++d) {
-          double o = 0;
-          for (int64_t j = lo; j < hi; ++j)
-            o += scores[j - lo] * refV[si][(j * H + h) * D + d];
+          double o = 0, magnitude = 0;
+          for (int64_t j = lo; j < hi; ++j) {
+            double pv = scores[j - lo] * refV[si][(j * H + h) * D + d];
+            o += pv;
+            magnitude += std::fabs(pv);
+          }
           o /= sum;
           double got = load(out[(row * Hq + hq) * D + d]);
           ASSERT_FALSE(std::isnan(got)) << "row " << row << " head " << hq;
-          maxErr = std::max(maxErr, std::fabs(got - o));
-          maxRef = std::max(maxRef, std::fabs(o));
+          rowErr = std::max(rowErr, std::fabs(got - o));
+          rowScale = std::max(rowScale, magnitude / sum);
         }
+        worst = std::max(worst, rowErr / rowScale);
       }
     }
   }
   // The output's rounding dominates (the reference reads the cache's values).
-  double tolerance = std::is_same<T, float>::value ? 2e-6 : std::is_same<T, BF16>::value ? 1e-2 : 2e-3;
-  EXPECT_LE(maxErr / maxRef, tolerance) << describe(c);
+  // Measured worst: 3e-7 (f32), 3.6e-4 (f16), 2.8e-3 (bf16).
+  double tolerance = std::is_same<T, float>::value ? 1e-6 : std::is_same<T, BF16>::value ? 1e-2 : 1e-3;
+  EXPECT_LE(worst, tolerance) << describe(c);
 
   // The append wrote the new tokens' keys and values, every head, where the
   // block tables point, rounded once to the cache's type.
