@@ -152,6 +152,10 @@ def correctness_grid():
         flags=["--gpu-prefill-wgmma", "--gpu-prefill-wgmma-overlap=false"])
     add("c_wgmma_tile64x64_cap30_win100_d64_b3_bf16", 8, 2, 64, 3, window=100, softcap=30.0,
         dtype="bf16", flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=64x64"])
+    # 64x64 at head_dim 128: one warpgroup, 97.5 KiB of shared memory and 168
+    # registers, so two CTAs share an SM (bench_modules says why).
+    add("c_wgmma_tile64x64_gqa4_d128_b16", 8, 2, 128, 16,
+        flags=["--gpu-prefill-wgmma", "--gpu-prefill-tile=64x64"])
     add("c_wgmma_f32q_f16cache_gqa3_d128_b1", 9, 3, 128, 1, dtype="f32", cache_dtype="f16",
         flags=["--gpu-prefill-wgmma"])
     add("c_wgmma_full_gqa8_d64_b256", 16, 2, 64, 256, causal=False,
@@ -222,8 +226,14 @@ def bench_modules():
                  splits=1, kind="attn", flags=["--gpu-prefill-lazy-rescale"]))
     # The prefill kernel on warpgroup MMA (sm_90a; --gpu-prefill-wgmma):
     # 128x128 (two warpgroups, the default), 64x128 (one) and 128x64, and
-    # the default tile without the P·V / softmax overlap.
-    for tile in ("", "64x128", "128x64"):
+    # the default tile without the P·V / softmax overlap. 64x64 is the one
+    # that fits two CTAs an SM (97.5 KiB of shared memory, 168 registers x
+    # 128 threads; the others are held to one by shared memory or
+    # registers): two warpgroups that never wait at each other's barriers,
+    # so one's softmax can run beside the other's MMAs (the ping-pong
+    # FlashAttention-3 schedules by hand), at 497 instructions a warp per
+    # 64-key tile (SASS) against 661 per 128 keys for 128x128.
+    for tile in ("", "64x128", "128x64", "64x64"):
         g.append(cfg("d_q32kv8_d128_b16_f16_s1_wgmma" + ("_tile" + tile if tile else ""),
                      "prefill_ab", 32, 8, 128, 16, splits=1, kind="attn",
                      flags=["--gpu-prefill-wgmma"] + (["--gpu-prefill-tile=" + tile] if tile else [])))
