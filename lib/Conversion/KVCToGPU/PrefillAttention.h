@@ -5,7 +5,6 @@
 #include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
 #include "kvcc/Conversion/Utils/LoopBuilder.h"
 
-#include <functional>
 #include <optional>
 
 namespace kvcc {
@@ -95,6 +94,15 @@ private:
   llvm::SmallVector<mlir::Value> chunkAt; ///< the thread's first chunk in a stage
 };
 
+/// Where a lane's accumulator rows sit in the row tile: row quad + 8·i of
+/// MMA tile t of the lane's warp (rows from warpRow of the tile, which starts
+/// at rowBase), counted from the sequence's first row (i32: a 64-bit row kept
+/// live across the loop for the epilogue spilled at sm_80).
+struct FragmentRows {
+  mlir::Value rowBase, warpRow, quad;
+  mlir::Value at(mlir::ImplicitLocOpBuilder &b, int64_t t, int64_t i) const;
+};
+
 /// One K/V tile's step of the online softmax in base 2
 /// (PrefillSoftmax.cpp), on S in the mma.sync C layout (vector<2x2xf32>
 /// per 8 keys; a lane holds rows quad and quad + 8 of each 16-row MMA
@@ -105,14 +113,11 @@ class TileSoftmax {
 public:
   /// The positions the masks compare against (i32): `firstPos32` the
   /// chunk's first token's, `tileFirstPos32` / `tileLastPos32` the row
-  /// tile's first and last token's, `hi32` the end of the visible keys.
-  /// fragmentRow(b, t, i): row quad + 8·i of MMA tile t, counted from the
-  /// sequence's first row (i32).
+  /// tile's first and last token's, `hi32` the end of the visible keys;
+  /// `rows`, the lane's rows.
   TileSoftmax(const PrefillParams &p, mlir::Type elem, int64_t keys, int64_t mmaTiles,
               mlir::Value t4, mlir::Value firstPos32, mlir::Value tileFirstPos32,
-              mlir::Value tileLastPos32, mlir::Value hi32,
-              std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, int64_t, int64_t)>
-                  fragmentRow);
+              mlir::Value tileLastPos32, mlir::Value hi32, FragmentRows rows);
 
   struct Step {
     /// p[t][n]: the weights of MMA tile t, keys 8n..8n+7 (vector<2x2xE>).
@@ -146,20 +151,28 @@ private:
   /// The window in 32-bit math: clamped to 2^31 - 1 (positions are below it).
   int64_t window32;
   mlir::Value t4, firstPos32, tileFirstPos32, tileLastPos32, hi32;
-  std::function<mlir::Value(mlir::ImplicitLocOpBuilder &, int64_t, int64_t)> fragmentRow;
+  FragmentRows rows;
+};
+
+/// Where the prefill kernel's K and V stages start in shared memory, in
+/// bytes from the tiles' start (after Q): two stages of K at `k`, then the
+/// V stages at `v`, `stage` bytes each (PrefillAttentionToGPU.cpp's
+/// KernelShape lays them out).
+struct SharedTileOffsets {
+  int64_t k, v, stage;
 };
 
 /// The prefill kernel's two GEMMs on mma.sync m16n8k16 (PrefillMmaSync.cpp):
 /// fragments by ldmatrix from the shared tiles, one i8 `buffer`: Q [rows x
-/// headDim], then two stages of K and two of V ([keys x headDim] each), rows
-/// of 2·headDim bytes (chunk-swizzled with `swizzle`); `mt` 16-row MMA tiles
-/// a warp from row `warpRow`. Results in the C layout, vector<2x2xf32> per 8
+/// headDim], then the stages of K and of V ([keys x headDim] each) at
+/// `offsets`, rows of 2·headDim bytes (chunk-swizzled with `swizzle`); `mt`
+/// 16-row MMA tiles a warp from row `warpRow`. Results in the C layout, vector<2x2xf32> per 8
 /// columns.
 class MmaSyncTiles {
 public:
   MmaSyncTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value buffer, mlir::Value lane,
-               mlir::Value warpRow, mlir::Type elem, int64_t rows, int64_t keys, int64_t headDim,
-               int64_t mt, bool swizzle);
+               mlir::Value warpRow, mlir::Type elem, SharedTileOffsets offsets, int64_t keys,
+               int64_t headDim, int64_t mt, bool swizzle);
   /// S = Q·Kᵀ over K stage `stage`: [t][n] for MMA tile t, keys 8n..8n+7.
   llvm::SmallVector<llvm::SmallVector<mlir::Value>> scores(mlir::ImplicitLocOpBuilder &b,
                                                            mlir::Value stage) const;
@@ -181,14 +194,15 @@ private:
 
 /// The prefill kernel's two GEMMs on Hopper's warpgroup MMA
 /// (PrefillWarpgroupMma.cpp) over its shared-memory tiles: Q [rows x headDim],
-/// then two stages of K, then the stages of V ([keys x headDim] each), 16-bit `elem`,
+/// then the stages of K and of V ([keys x headDim] each) at `offsets`, 16-bit `elem`,
 /// in 64-column atoms with the 128-byte swizzle, from `tilesAddress` (a
 /// shared-window address, a multiple of 1024). Warp w owns rows 16w..16w+15;
 /// results are in the mma.sync C layout, vector<2x2xf32> per 8 columns.
 class WarpgroupTiles {
 public:
   WarpgroupTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value tilesAddress, mlir::Value warp,
-                 mlir::Type elem, int64_t rows, int64_t keys, int64_t headDim);
+                 mlir::Type elem, SharedTileOffsets offsets, int64_t rows, int64_t keys,
+                 int64_t headDim);
   /// O += P·V over V stage `stage`: p[ks] the A fragment (vector<4x2xE>) of
   /// keys 16ks..16ks+15, o the headDim/8 accumulator blocks, updated.
   void accumulate(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, llvm::ArrayRef<mlir::Value> p,
@@ -223,6 +237,7 @@ private:
   mlir::Value stageDescriptor(mlir::ImplicitLocOpBuilder &b, mlir::Value stage, bool v) const;
 
   mlir::Type elem;
+  SharedTileOffsets offsets;
   int64_t rows, keys, headDim;
   /// The descriptors' low words (i32) of the tiles, and of this warpgroup's
   /// Q rows.

@@ -116,6 +116,9 @@ struct KernelShape {
   /// (wgmma: the first 1024-byte boundary, where its swizzle pattern starts;
   /// 1 KiB more to find one).
   int64_t kOffset, vOffset, anchorOffset, smemBytes;
+  /// Bytes of one K or V stage.
+  int64_t stageBytes;
+  SharedTileOffsets offsets() const { return {kOffset, vOffset, stageBytes}; }
 
   explicit KernelShape(const PrefillParams &p) : D(p.headDim), G(p.groupSize) {
     wgmma = p.warpgroupMma;
@@ -152,6 +155,7 @@ struct KernelShape {
     };
     kOffset = bytesOf(sQType);
     vOffset = kOffset + bytesOf(sKType);
+    stageBytes = bytesOf(sKType) / 2;
     anchorOffset = vOffset + bytesOf(sVType);
     const int64_t anchorBytes = overlap ? threads * 4 : 0;
     smemBytes = anchorOffset + anchorBytes + (wgmma ? kSwizzleAtomBytes : 0);
@@ -195,8 +199,8 @@ private:
                           const TileSoftmax &softmax, Value prologue);
   /// O / l of the rows that exist (or a split's partials).
   void storeRows(ImplicitLocOpBuilder &b, scf::ForOp loop, ArrayRef<Value> finalO);
-  /// Row quad + 8·i of MMA tile t, counted from the sequence's first row.
-  Value fragmentRow(ImplicitLocOpBuilder &b, int64_t t, int64_t i) const;
+  /// The lane's accumulator rows (placeRowTile sets their values).
+  FragmentRows fragmentRows() const { return {rowBase, warpRow, quad}; }
   /// The prefill grid's first slot of sequence `seq`, whose rows start at
   /// query row `start` (launchGrid says why).
   Value firstSlot(ImplicitLocOpBuilder &b, Value seq, Value start) const;
@@ -214,10 +218,11 @@ private:
   // The row tile's keys (and as i32, the loop's positions).
   Value firstPos, tileFirstPos, tileLastPos, lo, hi, split, numTiles;
   Value lo32, hi32;
-  // The GEMMs: mma.sync by ldmatrix (PrefillMmaSync.cpp), or wgmma by
-  // shared-memory descriptor (PrefillWarpgroupMma.cpp).
-  std::optional<MmaSyncTiles> mmaTiles;
-  std::optional<WarpgroupTiles> warpgroupTiles;
+  // The GEMMs (emitRowTile makes one before the tile loop): mma.sync by
+  // ldmatrix (PrefillMmaSync.cpp), or wgmma by shared-memory descriptor
+  // (PrefillWarpgroupMma.cpp).
+  std::optional<MmaSyncTiles> mmaSync;
+  std::optional<WarpgroupTiles> warpgroup;
 };
 
 void PrefillKernel::emit(ImplicitLocOpBuilder &b) {
@@ -343,14 +348,6 @@ Value PrefillKernel::firstSlot(ImplicitLocOpBuilder &b, Value seq, Value start) 
   return L.add(L.divU(L.mul(start, L.idx(s.G)), L.idx(s.rows)), seq);
 }
 
-Value PrefillKernel::fragmentRow(ImplicitLocOpBuilder &b, int64_t t, int64_t i) const {
-  // Rows quad and quad + 8 of MMA tile t, counted from the sequence's first
-  // row; 32-bit, as the positions (a 64-bit row kept live across the loop
-  // for the epilogue spilled at sm_80).
-  Loops L{b};
-  return toI32(b, L.add(L.add(rowBase, warpRow), L.add(quad, L.idx(16 * t + 8 * i))));
-}
-
 void PrefillKernel::stageQuery(ImplicitLocOpBuilder &b) {
   // Q rows of the tile, row r = (token r / G, head r % G); out-of-range rows
   // are zero-filled by the copy.
@@ -415,9 +412,7 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
   Value firstPos32 = toI32(b, firstPos);
   PagedTileCopier copier(b, p, s.layout, N, s.threads, tid, group, seq, lo32, hi32, sK, sV);
   TileSoftmax softmax(p, s.elem, N, s.mmaTiles, t4, firstPos32, tileFirstPos32, tileLastPos32,
-                      hi32, [this](ImplicitLocOpBuilder &b, int64_t t, int64_t i) {
-                        return fragmentRow(b, t, i);
-                      });
+                      hi32, fragmentRows());
   // The overlap's first iteration multiplies P_{-1} = 0 by V stage 2
   // (tile -1's): zeros, not whatever bits were left there (0·NaN is NaN).
   // The first iteration's fence and barrier publish them.
@@ -438,6 +433,10 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
   });
   // The prologue's group: Q and the first K/V tile.
   Value prologue = nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, ValueRange{});
+  if (s.wgmma)
+    warpgroup.emplace(b, tilesAddress, warp, s.elem, s.offsets(), s.rows, N, s.D);
+  else
+    mmaSync.emplace(b, buffer, lane, warpRow, s.elem, s.offsets(), N, s.D, s.mmaTiles, p.swizzle);
   scf::ForOp loop = emitTileLoop(b, copier, softmax, prologue);
 
   // A tile with no visible key never waited for its Q copies.
@@ -450,7 +449,7 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
         b, NVVM::ProxyKind::async_shared,
         NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
     gpu::BarrierOp::create(b);
-    warpgroupTiles->accumulate(b, L.remU(L.add(numTiles, L.idx(s.vStages - 1)), L.idx(s.vStages)),
+    warpgroup->accumulate(b, L.remU(L.add(numTiles, L.idx(s.vStages - 1)), L.idx(s.vStages)),
                     SmallVector<Value>(loop.getResults().slice(state.pAt(0), N / 16)), finalO);
   }
   storeRows(b, loop, finalO);
@@ -470,11 +469,6 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
   if (overlap)
     init.append(N / 16, arith::ConstantOp::create(
                             b, DenseElementsAttr::get(aType, b.getFloatAttr(s.elem, 0.0))));
-  if (!wgmma)
-    mmaTiles.emplace(b, buffer, lane, warpRow, s.elem, s.rows, N, D, MT, p.swizzle);
-  else
-    warpgroupTiles.emplace(b, tilesAddress, warp, s.elem, s.rows, N, D);
-
   return scf::ForOp::create(
       b, Loops{b}.idx(0), numTiles, Loops{b}.idx(1), init,
       [&](OpBuilder &nb, Location loc, Value j, ValueRange iterArgs) {
@@ -530,19 +524,19 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
         std::optional<WarpgroupTiles::Operands> operands;
         if (wgmma) {
           if (overlap)
-            operands = warpgroupTiles->accumulateOperands(
+            operands = warpgroup->accumulateOperands(
                 b, llvm::to_vector(iterArgs.slice(state.pAt(0), N / 16)),
                 llvm::to_vector(iterArgs.take_front(D / 8)));
-          warpgroupTiles->fence(b);
-          Value pendingS = warpgroupTiles->issueScores(b, stage);
+          warpgroup->fence(b);
+          Value pendingS = warpgroup->issueScores(b, stage);
           if (overlap)
-            pendingO = warpgroupTiles->issueAccumulate(
+            pendingO = warpgroup->issueAccumulate(
                 b, stageOf(vStages - 1, vStages), *operands);
           copyNextTile(); // (stages last read by MMAs retired before the barrier)
-          scores[0] = warpgroupTiles->retired(b, pendingS, /*inFlight=*/overlap ? 1 : 0);
+          scores[0] = warpgroup->retired(b, pendingS, /*inFlight=*/overlap ? 1 : 0);
         } else {
           copyNextTile();
-          scores = mmaTiles->scores(b, stage);
+          scores = mmaSync->scores(b, stage);
         }
         Value tileStart32 =
             arith::AddIOp::create(b, lo32, arith::MulIOp::create(b, j32, c32(b, N)));
@@ -568,7 +562,7 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
           // checks the order: every MUFU between the two waits).
           Value sums = arith::AddFOp::create(b, step.sum[0], step.sum[1]);
           memref::StoreOp::create(b, sums, sAnchor, ValueRange{tid});
-          oIn = warpgroupTiles->retired(b, pendingO, /*inFlight=*/0, &*operands);
+          oIn = warpgroup->retired(b, pendingO, /*inFlight=*/0, &*operands);
         }
         auto rescaled = [&](ImplicitLocOpBuilder &b) {
           SmallVector<Value> o;
@@ -612,10 +606,10 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
           if (overlap)
             llvm::copy(pFragments, yield.begin() + state.pAt(0));
           else
-            warpgroupTiles->accumulate(b, stage, pFragments,
+            warpgroup->accumulate(b, stage, pFragments,
                                        MutableArrayRef<Value>(yield).take_front(D / 8));
         } else {
-          mmaTiles->accumulate(b, stage, pOperand,
+          mmaSync->accumulate(b, stage, pOperand,
                                MutableArrayRef<Value>(yield).take_front(state.accumulators()));
         }
         scf::YieldOp::create(b, yield);
@@ -628,7 +622,7 @@ void PrefillKernel::storeRows(ImplicitLocOpBuilder &b, scf::ForOp loop, ArrayRef
   Value qlen32 = toI32(b, qlen);
   for (int64_t t = 0; t < s.mmaTiles; ++t)
     for (int64_t i = 0; i < 2; ++i) {
-      Value prow = fragmentRow(b, t, i);
+      Value prow = fragmentRows().at(b, t, i);
       Value tok32 = arith::DivUIOp::create(b, prow, c32(b, G));
       Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tok32, qlen32);
       Value tok = arith::IndexCastUIOp::create(b, b.getIndexType(), tok32);

@@ -87,13 +87,13 @@ Value mmaSync(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value c) {
 } // namespace
 
 MmaSyncTiles::MmaSyncTiles(ImplicitLocOpBuilder &b, Value buffer, Value lane, Value warpRow,
-                           Type elem, int64_t rows, int64_t keys, int64_t headDim, int64_t mt,
-                           bool swizzle)
+                           Type elem, SharedTileOffsets offsets, int64_t keys, int64_t headDim,
+                           int64_t mt, bool swizzle)
     : buffer(buffer), elem(elem), keys(keys), headDim(headDim), mt(mt) {
   Loops L{b};
   rowBytes = headDim * elem.getIntOrFloatBitWidth() / 8;
-  stageBytes = keys * rowBytes;
-  const int64_t qBytes = rows * rowBytes;
+  stageBytes = offsets.stage;
+  assert(stageBytes == keys * rowBytes && "a stage is a tile of keys");
   assert(rowBytes >= 128 && llvm::isPowerOf2_64(rowBytes) && "rows of 8 or more chunks");
   Value lane8 = toI32(b, L.remU(lane, L.idx(8)));
   Value hA = toI32(b, L.divU(lane, L.idx(16)));                   // lanes 16-31: k hi (Q), n + 1 (V)
@@ -118,10 +118,10 @@ MmaSyncTiles::MmaSyncTiles(ImplicitLocOpBuilder &b, Value buffer, Value lane, Va
   kLane = arith::AddIOp::create(
       b, rowOffset(arith::AddIOp::create(b, lane8, arith::MulIOp::create(b, hA, c32(b, 8)))),
       chunkOffset(hB));
-  kLane = arith::AddIOp::create(b, kLane, c32(b, qBytes));
+  kLane = arith::AddIOp::create(b, kLane, c32(b, offsets.k));
   // V (keys x d, transposed): matrices (k lo, n), (k hi, n), (k lo, n + 8),
   // (k hi, n + 8): rows 16ks + the pattern's, chunks hA + n.
-  vLane = arith::AddIOp::create(b, aPattern, c32(b, qBytes + 2 * stageBytes));
+  vLane = arith::AddIOp::create(b, aPattern, c32(b, offsets.v));
 }
 
 Value MmaSyncTiles::ldmatrixAt(ImplicitLocOpBuilder &b, Value offset, bool transpose) const {

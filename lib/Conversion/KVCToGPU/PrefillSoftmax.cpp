@@ -27,15 +27,19 @@ namespace {
 constexpr double kLazyRescaleLog2 = 8.0;
 } // namespace
 
+Value FragmentRows::at(ImplicitLocOpBuilder &b, int64_t t, int64_t i) const {
+  Loops L{b};
+  return toI32(b, L.add(L.add(rowBase, warpRow), L.add(quad, L.idx(16 * t + 8 * i))));
+}
+
 TileSoftmax::TileSoftmax(const PrefillParams &p, Type elem, int64_t keys, int64_t mmaTiles,
                          Value t4, Value firstPos32, Value tileFirstPos32, Value tileLastPos32,
-                         Value hi32,
-                         std::function<Value(ImplicitLocOpBuilder &, int64_t, int64_t)> fragmentRow)
+                         Value hi32, FragmentRows rows)
     : p(p), elem(elem), keys(keys), mmaTiles(mmaTiles),
       window32(std::min<int64_t>(p.window.value_or(0), std::numeric_limits<int32_t>::max())),
       t4(t4), firstPos32(firstPos32),
       tileFirstPos32(tileFirstPos32), tileLastPos32(tileLastPos32), hi32(hi32),
-      fragmentRow(std::move(fragmentRow)) {}
+      rows(rows) {}
 
 SmallVector<Value> TileSoftmax::cappedScores(ImplicitLocOpBuilder &b, ArrayRef<Value> s) const {
   Loops L{b};
@@ -58,7 +62,7 @@ SmallVector<Value> TileSoftmax::masked(ImplicitLocOpBuilder &b, ArrayRef<Value> 
   Loops L{b};
   const int64_t G = p.groupSize, N = keys;
   // The lane's element (n, jj) holds key keyBase + e, e = 8n + jj,
-  // keyBase = tileStart + 2·t4, for rows fragmentRow(t, i) (row r: token
+  // keyBase = tileStart + 2·t4, for rows rows.at(t, i) (row r: token
   // r / G, position firstPos + r / G). Each test is one compare of the
   // constant e against a limit per tile and row:
   //   key < hi                    e < hi - keyBase
@@ -81,7 +85,7 @@ SmallVector<Value> TileSoftmax::masked(ImplicitLocOpBuilder &b, ArrayRef<Value> 
   Value kbG = arith::MulIOp::create(b, arith::MaxSIOp::create(b, kb, c32(b, -N)), c32(b, G));
   Value causalLimit[2], windowLimit[2];
   for (int64_t i = 0; i < 2; ++i) {
-    Value row = fragmentRow(b, t, i);
+    Value row = rows.at(b, t, i);
     if (p.causal)
       causalLimit[i] = arith::SubIOp::create(b, row, kbG);
     if (p.window) {

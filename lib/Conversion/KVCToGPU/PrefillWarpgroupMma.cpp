@@ -71,8 +71,11 @@ SmallVector<Value> blocksOf(ImplicitLocOpBuilder &b, ArrayRef<Value> regs) {
 } // namespace
 
 WarpgroupTiles::WarpgroupTiles(ImplicitLocOpBuilder &b, Value tilesAddress, Value warp,
-                               Type elem, int64_t rows, int64_t keys, int64_t headDim)
-    : elem(elem), rows(rows), keys(keys), headDim(headDim) {
+                               Type elem, SharedTileOffsets offsets, int64_t rows, int64_t keys,
+                               int64_t headDim)
+    : elem(elem), offsets(offsets), rows(rows), keys(keys), headDim(headDim) {
+  assert(offsets.k % 16 == 0 && offsets.v % 16 == 0 && offsets.stage % 16 == 0 &&
+         "descriptors address 16-byte units");
   Loops L{b};
   Value address = arith::IndexCastUIOp::create(b, b.getI32Type(), tilesAddress);
   descBase = arith::ShRUIOp::create(b, arith::AndIOp::create(b, address, c32(b, 0x3FFFF)),
@@ -84,13 +87,9 @@ WarpgroupTiles::WarpgroupTiles(ImplicitLocOpBuilder &b, Value tilesAddress, Valu
 }
 
 Value WarpgroupTiles::stageDescriptor(ImplicitLocOpBuilder &b, Value stage, bool v) const {
-  const int64_t elemBytes = elem.getIntOrFloatBitWidth() / 8;
-  const int64_t qBytes = rows * headDim * elemBytes, stageBytes = keys * headDim * elemBytes;
-  Value stage16 = arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes / 16));
-  // Q, then two stages of K, then V's stages.
+  Value stage16 = arith::MulIOp::create(b, toI32(b, stage), c32(b, offsets.stage / 16));
   return arith::AddIOp::create(
-      b, descBase,
-      arith::AddIOp::create(b, stage16, c32(b, (qBytes + (v ? 2 * stageBytes : 0)) / 16)));
+      b, descBase, arith::AddIOp::create(b, stage16, c32(b, (v ? offsets.v : offsets.k) / 16)));
 }
 
 void WarpgroupTiles::fence(ImplicitLocOpBuilder &b) const { NVVM::WgmmaFenceAlignedOp::create(b); }
