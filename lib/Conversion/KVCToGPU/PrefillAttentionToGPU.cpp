@@ -175,6 +175,17 @@ struct LoopState {
 };
 
 /// Builds one instance of the kernel, step by step.
+/// A barrier that publishes the threads' shared-memory writes. wgmma reads
+/// shared memory through the async proxy: with `toAsyncProxy` each thread
+/// first fences its own writes (landed copies, stores) into it.
+void publishSharedWrites(ImplicitLocOpBuilder &b, bool toAsyncProxy) {
+  if (toAsyncProxy)
+    NVVM::FenceProxyOp::create(
+        b, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
+  gpu::BarrierOp::create(b);
+}
+
 class PrefillKernel {
 public:
   explicit PrefillKernel(const PrefillParams &p)
@@ -372,8 +383,7 @@ void PrefillKernel::stageQuery(ImplicitLocOpBuilder &b) {
     // (the barrier before the first ldmatrix publishes it).
     auto chunk = VectorType::get({8}, s.queryElem);
     Value row = vector::LoadOp::create(b, chunk, p.query, src, false, llvm::Align(16));
-    Value zero = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(VectorType::get({8}, s.elem), b.getFloatAttr(s.elem, 0.0)));
+    Value zero = zeros(b, VectorType::get({8}, s.elem));
     Value staged = arith::SelectOp::create(b, valid, L.convertTo(row, s.elem), zero);
     vector::StoreOp::create(b, staged, sQ, at, false, llvm::Align(16));
   }, s.threads);
@@ -420,9 +430,7 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
     blockStrided(b, tid, N * D / 8, [&](ImplicitLocOpBuilder &b, Value c) {
       Loops L{b};
       Value key = L.divU(c, L.idx(D / 8)), col = L.mul(L.remU(c, L.idx(D / 8)), L.idx(8));
-      Value zero = arith::ConstantOp::create(
-          b, DenseElementsAttr::get(VectorType::get({8}, s.elem), b.getFloatAttr(s.elem, 0.0)));
-      vector::StoreOp::create(b, zero, sV, s.layout.indices(b, {L.idx(s.vStages - 1)}, key, col),
+      vector::StoreOp::create(b, zeros(b, VectorType::get({8}, s.elem)), sV, s.layout.indices(b, {L.idx(s.vStages - 1)}, key, col),
                               false, llvm::Align(16));
     }, s.threads);
   scf::IfOp::create(b, hasKeys, [&](OpBuilder &nb, Location loc) {
@@ -445,10 +453,7 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
   if (s.overlap) {
     // The last tile's P·V (V stage (tiles - 1) mod 3; with no tile, P = 0
     // over the zeroed stage 2, which this fence and barrier publish).
-    NVVM::FenceProxyOp::create(
-        b, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
-    gpu::BarrierOp::create(b);
+    publishSharedWrites(b, /*toAsyncProxy=*/true);
     warpgroup->accumulate(b, L.remU(L.add(numTiles, L.idx(s.vStages - 1)), L.idx(s.vStages)),
                     SmallVector<Value>(loop.getResults().slice(state.pAt(0), N / 16)), finalO);
   }
@@ -462,13 +467,11 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
   auto acc = VectorType::get({2, 2}, b.getF32Type());
   auto aType = VectorType::get({4, 2}, s.elem);
-  Value zeroAcc = arith::ConstantOp::create(b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0f)));
-  SmallVector<Value> init(state.accumulators(), zeroAcc);
+  SmallVector<Value> init(state.accumulators(), zeros(b, acc));
   init.append(2 * MT, Loops{b}.f32(kNoScore));
   init.append(2 * MT, Loops{b}.f32(0.0));
   if (overlap)
-    init.append(N / 16, arith::ConstantOp::create(
-                            b, DenseElementsAttr::get(aType, b.getFloatAttr(s.elem, 0.0))));
+    init.append(N / 16, zeros(b, aType));
   return scf::ForOp::create(
       b, Loops{b}.idx(0), numTiles, Loops{b}.idx(1), init,
       [&](OpBuilder &nb, Location loc, Value j, ValueRange iterArgs) {
@@ -502,14 +505,8 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
         if (!wgmma)
           nextSources = copier.lookUpPages(b, next);
         nvgpu::DeviceAsyncWaitOp::create(b, prologue, b.getI32IntegerAttr(0));
-        // wgmma reads shared memory through the async proxy: each thread's
-        // landed copies (and Q's stores) are fenced into it before the
-        // barrier publishes them.
-        if (wgmma)
-          NVVM::FenceProxyOp::create(
-              b, NVVM::ProxyKind::async_shared,
-              NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
-        gpu::BarrierOp::create(b);
+        // The landed copies (and Q's stores), to every thread (and to wgmma).
+        publishSharedWrites(b, /*toAsyncProxy=*/wgmma);
         auto copyNextTile = [&] {
           copier.copy(b, stageOf(1, 2), stageOf(1, vStages),
                       wgmma ? copier.lookUpPages(b, next) : nextSources);

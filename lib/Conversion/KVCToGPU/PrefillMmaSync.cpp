@@ -136,7 +136,7 @@ Value MmaSyncTiles::ldmatrixAt(ImplicitLocOpBuilder &b, Value offset, bool trans
 
 SmallVector<SmallVector<Value>> MmaSyncTiles::scores(ImplicitLocOpBuilder &b, Value stage) const {
   auto acc = VectorType::get({2, 2}, b.getF32Type());
-  Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(acc, b.getF32FloatAttr(0.0f)));
+  Value zero = zeros(b, acc);
   SmallVector<SmallVector<Value>> s(mt, SmallVector<Value>(keys / 8, zero));
   Value kStage = arith::AddIOp::create(
       b, kLane, arith::MulIOp::create(b, toI32(b, stage), c32(b, stageBytes)));

@@ -38,20 +38,19 @@ constexpr int64_t kSwizzle128 = int64_t(1) << 62;
 /// K-major, 128-byte swizzle: SBO 1024 bytes, LBO unused (1).
 constexpr int64_t kKMajorBits = kSwizzle128 | (int64_t(1024 / 16) << 32) | (int64_t(1) << 16);
 
-/// A descriptor from its low word (the start address >> 4 and the LBO, i32)
-/// and its constant high word (SBO and swizzle) in `bits`: every offset a
-/// kernel adds lands in the address field (shared memory is below 2^18
-/// bytes: no carry out of bits 0-13), so the adds are 32-bit and the high
-/// word a constant. In 64 bits each of the 24 descriptors of a K/V tile
-/// took a register pair, two moves and a carry chain a warp.
-Value descriptor(ImplicitLocOpBuilder &b, Value low, int64_t bits) {
+/// The descriptor of the operand `offset16` 16-byte units past `base` (a
+/// start address >> 4, i32), with the fields of `bits`: the low word is
+/// base + offset16 + the LBO field, the high word (SBO and swizzle) a
+/// constant. Every offset a kernel adds lands in the address field (shared
+/// memory is below 2^18 bytes: no carry out of bits 0-13), so the adds are
+/// 32-bit. In 64 bits each of the 24 descriptors of a K/V tile took a
+/// register pair, two moves and a carry chain a warp.
+Value descriptor(ImplicitLocOpBuilder &b, Value base, int64_t offset16, int64_t bits) {
+  Value low = arith::AddIOp::create(b, base, c32(b, offset16 + (bits & 0xFFFFFFFF)));
   Value word = arith::ExtUIOp::create(b, b.getI64Type(), low);
   return arith::OrIOp::create(
       b, word, arith::ConstantOp::create(b, b.getI64IntegerAttr(bits & ~int64_t(0xFFFFFFFF))));
 }
-
-/// The low word of `bits` (the LBO field), to add to a descriptor's low word.
-int64_t lowWord(int64_t bits) { return bits & 0xFFFFFFFF; }
 
 LLVM::LLVMStructType accumulatorStruct(ImplicitLocOpBuilder &b, int64_t registers) {
   return LLVM::LLVMStructType::getLiteral(b.getContext(),
@@ -101,16 +100,8 @@ Value WarpgroupTiles::issueScores(ImplicitLocOpBuilder &b, Value stage) const {
   Value acc = LLVM::PoisonOp::create(b, accumulatorStruct(b, keys / 2));
   for (int64_t ks = 0; ks < headDim / 16; ++ks) {
     const int64_t step = (ks % 4) * 32 / 16;
-    Value qd = descriptor(
-        b,
-        arith::AddIOp::create(b, qDescBase,
-                              c32(b, (ks / 4) * rows * 128 / 16 + step + lowWord(kKMajorBits))),
-        kKMajorBits);
-    Value kd = descriptor(
-        b,
-        arith::AddIOp::create(b, kDesc,
-                              c32(b, (ks / 4) * keys * 128 / 16 + step + lowWord(kKMajorBits))),
-        kKMajorBits);
+    Value qd = descriptor(b, qDescBase, (ks / 4) * rows * 128 / 16 + step, kKMajorBits);
+    Value kd = descriptor(b, kDesc, (ks / 4) * keys * 128 / 16 + step, kKMajorBits);
     acc = NVVM::WgmmaMmaAsyncOp::create(
         b, acc.getType(), acc, qd, kd,
         NVVM::MMAShapeAttr::get(b.getContext(), 64, static_cast<int>(keys), 16), type, type,
@@ -150,8 +141,7 @@ Value WarpgroupTiles::issueAccumulate(ImplicitLocOpBuilder &b, Value stage,
   Value acc;
   for (int64_t ks = 0; ks < keys / 16; ++ks) {
     SmallVector<Value> mmaOperands = operands.a[ks];
-    mmaOperands.push_back(descriptor(
-        b, arith::AddIOp::create(b, vDesc, c32(b, ks * 16 * 128 / 16 + lowWord(vBits))), vBits));
+    mmaOperands.push_back(descriptor(b, vDesc, ks * 16 * 128 / 16, vBits));
     mmaOperands.append(regs);
     acc = LLVM::InlineAsmOp::create(b, type, mmaOperands, text, constraints,
                                     /*has_side_effects=*/true, /*is_align_stack=*/false,

@@ -40,6 +40,10 @@ Value splatF32(ImplicitLocOpBuilder &b, ShapedType type, double v) {
   return arith::ConstantOp::create(b, DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
 }
 
+Value zeros(ImplicitLocOpBuilder &b, ShapedType type) {
+  return arith::ConstantOp::create(b, cast<TypedAttr>(b.getZeroAttr(type)));
+}
+
 Value Loops::idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 Value Loops::f32(double v) {
   return arith::ConstantOp::create(b, b.getF32FloatAttr(static_cast<float>(v)));

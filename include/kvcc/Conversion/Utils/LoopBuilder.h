@@ -56,6 +56,8 @@ Value toI32(ImplicitLocOpBuilder &b, Value index);
 
 /// A vector (or tensor) type's constant with every element `v`.
 Value splatF32(ImplicitLocOpBuilder &b, mlir::ShapedType type, double v);
+/// A vector (or tensor) of zeros, any element type.
+Value zeros(ImplicitLocOpBuilder &b, mlir::ShapedType type);
 
 struct Loops {
   ImplicitLocOpBuilder &b;
