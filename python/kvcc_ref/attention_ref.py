@@ -28,9 +28,11 @@ def gather_pages(cache, block_table, context_len):
 
 def paged_attention_reference(q, k_cache, v_cache, block_tables, context_lens,
                               query_start_loc, scale, causal=True, sliding_window=None,
-                              softcap=None, return_lse=False):
+                              softcap=None, return_lse=False, return_magnitude=False):
     """Attention output [total_q, q_heads, head_dim] in float64 (and, with return_lse,
-    the natural-log log-sum-exp of the scaled, capped scores, [total_q, q_heads]).
+    the natural-log log-sum-exp of the scaled, capped scores, [total_q, q_heads]; with
+    return_magnitude, the same weights applied to |V|, sum_j p_j |v_j| / sum_j p_j,
+    the scale each output's rounding errors grow with, [total_q, q_heads, head_dim]).
 
     A query with no visible key (possible only without causal masking and a window that
     excludes everything) gets output 0 and lse -inf.
@@ -47,6 +49,7 @@ def paged_attention_reference(q, k_cache, v_cache, block_tables, context_lens,
     if starts[-1] != total_q:
         raise ValueError(f"query_start_loc ends at {starts[-1]}, q has {total_q} rows")
     out = np.zeros((total_q, hq, d))
+    magnitude = np.zeros((total_q, hq, d)) if return_magnitude else None
     lse = np.full((total_q, hq), -np.inf)
     for s, ctx in enumerate(np.asarray(context_lens)):
         ctx = int(ctx)
@@ -75,12 +78,17 @@ def paged_attention_reference(q, k_cache, v_cache, block_tables, context_lens,
         m_safe = np.where(np.isfinite(m), m, 0.0)
         p = np.exp(scores - m_safe)
         total = p.sum(axis=-1, keepdims=True)
-        o = np.einsum("kgts,skd->tkgd", p / np.where(total > 0, total, 1.0), v)
+        weights = p / np.where(total > 0, total, 1.0)
+        o = np.einsum("kgts,skd->tkgd", weights, v)
         out[lo:hi] = o.reshape(q_len, hq, d)
+        if return_magnitude:
+            mag = np.einsum("kgts,skd->tkgd", weights, np.abs(v))
+            magnitude[lo:hi] = mag.reshape(q_len, hq, d)
         with np.errstate(divide="ignore"):
             l = (np.log(total) + m_safe)[..., 0]  # [hkv, group, q_len]
         lse[lo:hi] = l.transpose(2, 0, 1).reshape(q_len, hq)
-    return (out, lse) if return_lse else out
+    results = (out,) + ((lse,) if return_lse else ()) + ((magnitude,) if return_magnitude else ())
+    return results if len(results) > 1 else out
 
 
 def dense_attention_reference(q, k, v, scale, causal=True, sliding_window=None,

@@ -283,9 +283,9 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
                                       ValueRange{L.idx(i), L.idx(0)});
           SmallVector<Value> scores;
           for (int64_t first = 0; first < kTileKeys; first += kKeyGroup) {
-            SmallVector<Value> zeros(kKeyGroup, zeroLanes);
+            SmallVector<Value> noScores(kKeyGroup, zeroLanes);
             auto dot = scf::ForOp::create(
-                b, L.idx(0), L.idx(D), L.idx(1), zeros,
+                b, L.idx(0), L.idx(D), L.idx(1), noScores,
                 [&](OpBuilder &nb, Location loc, Value d, ValueRange acc) {
                   ImplicitLocOpBuilder b(loc, nb);
                   Loops L{b};
@@ -336,9 +336,9 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
               rowsOf.push_back(
                   src.rows(L, L.minU(L.add(tileStart, L.add(first, L.idx(k))), lastKey), group)
                       .first);
-            SmallVector<Value> zeros(R * keysAtOnce, splat(chunkType, 0.0));
+            SmallVector<Value> noSums(R * keysAtOnce, zeros(b, chunkType));
             auto dot = scf::ForOp::create(
-                b, L.idx(0), L.idx(D), L.idx(width), zeros,
+                b, L.idx(0), L.idx(D), L.idx(width), noSums,
                 [&](OpBuilder &nb, Location loc, Value d, ValueRange acc) {
                   ImplicitLocOpBuilder b(loc, nb);
                   Loops L{b};
@@ -357,12 +357,12 @@ void emitRowBlock(ImplicitLocOpBuilder &b, const AttentionShape &s, const KeySou
                   scf::YieldOp::create(b, next);
                 });
             for (int64_t k = 0; k < keysAtOnce; ++k) {
-              SmallVector<Value> lanes(kLanes, L.f32(0.0));
+              SmallVector<Value> rowScores(kLanes, L.f32(0.0));
               for (int64_t r = 0; r < R; ++r)
-                lanes[r] = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
-                                                       dot.getResult(r * keysAtOnce + k),
-                                                       arith::FastMathFlags::reassoc);
-              vector::StoreOp::create(b, vector::FromElementsOp::create(b, laneType, lanes),
+                rowScores[r] = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                                           dot.getResult(r * keysAtOnce + k),
+                                                           arith::FastMathFlags::reassoc);
+              vector::StoreOp::create(b, vector::FromElementsOp::create(b, laneType, rowScores),
                                       dotScratch, ValueRange{L.add(first, L.idx(k)), L.idx(0)});
             }
             scf::YieldOp::create(b);

@@ -166,8 +166,8 @@ struct SharedTileOffsets {
 /// fragments by ldmatrix from the shared tiles, one i8 `buffer`: Q [rows x
 /// headDim], then the stages of K and of V ([keys x headDim] each) at
 /// `offsets`, rows of 2·headDim bytes (chunk-swizzled with `swizzle`); `mt`
-/// 16-row MMA tiles a warp from row `warpRow`. Results in the C layout, vector<2x2xf32> per 8
-/// columns.
+/// 16-row MMA tiles a warp from row `warpRow`. Results in the C layout,
+/// vector<2x2xf32> per 8 columns.
 class MmaSyncTiles {
 public:
   MmaSyncTiles(mlir::ImplicitLocOpBuilder &b, mlir::Value buffer, mlir::Value lane,

@@ -455,7 +455,8 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
     // over the zeroed stage 2, which this fence and barrier publish).
     publishSharedWrites(b, /*toAsyncProxy=*/true);
     warpgroup->accumulate(b, L.remU(L.add(numTiles, L.idx(s.vStages - 1)), L.idx(s.vStages)),
-                    SmallVector<Value>(loop.getResults().slice(state.pAt(0), N / 16)), finalO);
+                          SmallVector<Value>(loop.getResults().slice(state.pAt(0), N / 16)),
+                          finalO);
   }
   storeRows(b, loop, finalO);
 }
@@ -604,10 +605,10 @@ scf::ForOp PrefillKernel::emitTileLoop(ImplicitLocOpBuilder &b, const PagedTileC
             llvm::copy(pFragments, yield.begin() + state.pAt(0));
           else
             warpgroup->accumulate(b, stage, pFragments,
-                                       MutableArrayRef<Value>(yield).take_front(D / 8));
+                                  MutableArrayRef<Value>(yield).take_front(D / 8));
         } else {
           mmaSync->accumulate(b, stage, pOperand,
-                               MutableArrayRef<Value>(yield).take_front(state.accumulators()));
+                              MutableArrayRef<Value>(yield).take_front(state.accumulators()));
         }
         scf::YieldOp::create(b, yield);
       });
