@@ -226,9 +226,9 @@ private:
   // The thread, and the CTA's (KV head, sequence, row tile).
   Value tid, warp, lane, quad, t4, group, seq, slot, first, qlen, ctx;
   Value rowBase, warpRow, mine;
-  // The row tile's keys (and as i32, the loop's positions).
-  Value firstPos, tileFirstPos, tileLastPos, lo, hi, split, numTiles;
-  Value lo32, hi32;
+  // The row tile's keys [lo, hi) in numTiles K/V tiles (lo32: as the
+  // loop's i32 positions), and the decode instance's split.
+  Value lo, hi, split, numTiles, lo32;
   // The GEMMs (emitRowTile makes one before the tile loop): mma.sync by
   // ldmatrix (PrefillMmaSync.cpp), or wgmma by shared-memory descriptor
   // (PrefillWarpgroupMma.cpp).
@@ -393,11 +393,11 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
   Loops L{b};
   const int64_t D = s.D, G = s.G, N = s.keys;
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-  firstPos = L.sub(ctx, qlen);
+  Value firstPos = L.sub(ctx, qlen);
   Value lastTok = arith::MinSIOp::create(
       b, L.sub(qlen, L.idx(1)), L.divU(L.add(rowBase, L.idx(s.rows - 1)), L.idx(G)));
-  tileFirstPos = L.add(firstPos, L.divU(rowBase, L.idx(G)));
-  tileLastPos = L.add(firstPos, lastTok);
+  Value tileFirstPos = L.add(firstPos, L.divU(rowBase, L.idx(G)));
+  Value tileLastPos = L.add(firstPos, lastTok);
   // Keys any row of this tile may see: the tile-level causal skip.
   hi = ctx;
   if (p.causal)
@@ -416,7 +416,7 @@ void PrefillKernel::emitRowTile(ImplicitLocOpBuilder &b) {
 
   stageQuery(b);
   lo32 = toI32(b, lo);
-  hi32 = toI32(b, hi);
+  Value hi32 = toI32(b, hi);
   Value tileFirstPos32 = toI32(b, tileFirstPos);
   Value tileLastPos32 = toI32(b, tileLastPos);
   Value firstPos32 = toI32(b, firstPos);

@@ -157,6 +157,14 @@ __attribute__((target("avx2"))) static float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+/* How far ahead of its loads a dot product prefetches B, in elements (4 KiB).
+ * A decode GEMV streams each weight row once, and the hardware prefetchers,
+ * which do not cross 4 KiB pages, leave the two cores waiting on memory: on
+ * the 2-core VM the f16 GEMVs of SmolLM2 ran at 15 GB/s without this and at
+ * 22 GB/s (the read ceiling) with it. Past a row's end the prefetch reads the
+ * next row, which the same thread streams next; prefetches never fault. */
+enum { kDotPrefetchAhead = 2048 };
+
 /* sum_k a[k] * b[k], b f16, 32 lanes of f32 accumulators in flight. */
 __attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *a, const uint16_t *b,
                                                                    int64_t n) {
@@ -164,6 +172,7 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *
          acc3 = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 32 <= n; k += 32) {
+    _mm_prefetch((const char *)(b + k + kDotPrefetchAhead), _MM_HINT_T0);
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k),
                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k))), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8),
@@ -182,17 +191,26 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *
   return total;
 }
 
+/* bf16 widens by a shift: the 16 bits become the top of an f32. */
+__attribute__((target("avx2"))) static __m256 load_bf16x8(const uint16_t *b) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)b)), 16));
+}
+
 __attribute__((target("avx2,fma"))) static float dot_bf16_avx2(const float *a, const uint16_t *b,
                                                                int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
+         acc3 = _mm256_setzero_ps();
   int64_t k = 0;
-  for (; k + 16 <= n; k += 16) {
-    __m256i w0 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + k))), 16);
-    __m256i w1 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(b + k + 8))), 16);
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_castsi256_ps(w0), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_castsi256_ps(w1), acc1);
+  for (; k + 32 <= n; k += 32) {
+    _mm_prefetch((const char *)(b + k + kDotPrefetchAhead), _MM_HINT_T0);
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load_bf16x8(b + k), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load_bf16x8(b + k + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), load_bf16x8(b + k + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), load_bf16x8(b + k + 24), acc3);
   }
-  float total = hsum256(_mm256_add_ps(acc0, acc1));
+  for (; k + 8 <= n; k += 8)
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load_bf16x8(b + k), acc0);
+  float total = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
   for (; k < n; ++k)
     total += a[k] * bf16_to_f32(b[k]);
   return total;

@@ -47,7 +47,10 @@
 // CHECK: arith.extf {{.*}} : vector<64xf16> to vector<64xf32>
 // CHECK: vector.broadcast {{.*}} : f32 to vector<8xf32>
 // CHECK: vector.fma {{.*}} : vector<8xf32>
-// CHECK: math.tanh {{.*}} : vector<8xf32>
+// The soft-cap multiplies by 1/cap: no division per score.
+// CHECK-NOT: arith.divf
+// CHECK: %[[CAPPED:.*]] = arith.mulf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK-NEXT: math.tanh %[[CAPPED]] : vector<8xf32>
 // CHECK: math.roundeven {{.*}} : vector<8xf32>
 // CHECK: vector.load %[[CACHE]][%{{.*}}, %c1{{[_0-9]*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<?x2x16x2x64xf16>, vector<8xf16>
 // CHECK: vector.fma {{.*}} : vector<8xf32>
