@@ -2,11 +2,14 @@
  *
  * Linked into every CPU model.so (with -lopenblas). MLIR-free C: the callees
  * of kvc-matmul-to-blas, taking MLIR strided memref descriptors: f32 GEMMs
- * straight to CBLAS, and the f16/bf16 GEMMs of a `kvcc compile --dtype=f16|bf16`
- * model (16-bit A and B, a C of their type or f32), accumulated in f32.
+ * (decode rows as prefetching dot products, more rows through CBLAS), and the
+ * f16/bf16 GEMMs of a `kvcc compile --dtype=f16|bf16` model (16-bit A and B,
+ * a C of their type or f32), accumulated in f32. All of them run on the
+ * OpenMP threads model.so runs its attention on.
  *
  *===----------------------------------------------------------------------===*/
 #include <cblas.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,47 @@ typedef struct {
 
 static float *base(const kvcc_memref2d *m) { return m->aligned + m->offset; }
 
+/* Rows of A (M <= this) that take the streaming dot-product path. */
+enum { kDotRows = 4 };
+
+static float dot_f32(const float *a, const float *b, int64_t n);
+
+/* Every GEMM of a step runs on the OpenMP threads that run the attention, one
+ * OpenBLAS call per thread on its share of the columns. OpenBLAS's own
+ * threads would double the threads on the cores: its idle workers spin in
+ * sched_yield while OpenMP works (a fifth of a SmolLM2 f16 prefill's cycles),
+ * and OpenMP's workers had to sleep at once (KMP_BLOCKTIME=0) to leave it the
+ * cores, paying a wake-up per parallel loop. */
+static void blas_on_caller_thread(void) {
+  static int done;
+  if (!done) {
+    openblas_set_num_threads(1);
+    done = 1;
+  }
+}
+
+/* Columns [*n0, *n1) of N for OpenMP thread t of T: shares in multiples of
+ * 16 columns (whole vectors for sgemm's kernels). */
+static void thread_columns(int64_t N, int t, int T, int64_t *n0, int64_t *n1) {
+  int64_t per = ((N + T - 1) / T + 15) / 16 * 16;
+  *n0 = t * per < N ? t * per : N;
+  *n1 = *n0 + per < N ? *n0 + per : N;
+}
+
+/* C = beta * C + A * op(B), unit inner strides, its columns over the threads. */
+static void sgemm_parallel(int transB, int64_t M, int64_t N, int64_t K, const float *a, int64_t lda,
+                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  blas_on_caller_thread();
+#pragma omp parallel if (M * N * K >= (1 << 20))
+  {
+    int64_t n0, n1;
+    thread_columns(N, omp_get_thread_num(), omp_get_num_threads(), &n0, &n1);
+    if (n0 < n1)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M, (int)(n1 - n0),
+                  (int)K, 1.0f, a, (int)lda, transB ? b + n0 * ldb : b + n0, (int)ldb, beta, c + n0, (int)ldc);
+  }
+}
+
 /* C[M,N] = beta * C + A[M,K] * op(B), beta 0 or 1 (0: C is never read, it may
  * hold NaN): transB = 0: B is [K,N]; transB = 1: B is [N,K]. */
 static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
@@ -32,21 +76,30 @@ static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
   if (M == 0 || N == 0)
     return;
   int unitInner = a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1;
-  if (unitInner && M == 1) {
-    /* A decode step: a GEMV. sgemm would pack (copy) the whole weight matrix
-     * on every call and double the memory traffic of a bandwidth-bound step. */
-    if (transB)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, base(b),
-                  (int)b->strides[0], base(a), 1, beta, base(c), 1);
-    else
-      cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, base(b),
-                  (int)b->strides[0], base(a), 1, beta, base(c), 1);
+  if (unitInner && transB && M <= kDotRows) {
+    /* A decode step: one dot product per weight row, the rows split over the
+     * OpenMP threads the rest of the step runs on (matmul_half says why). */
+    const int64_t lda = a->strides[0], ldb = b->strides[0], ldc = c->strides[0];
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+    for (int64_t j = 0; j < N; ++j)
+      for (int64_t i = 0; i < M; ++i) {
+        float acc = dot_f32(base(a) + i * lda, base(b) + j * ldb, K);
+        float *out = &base(c)[i * ldc + j];
+        *out = beta == 0.0f ? acc : *out + acc;
+      }
+    return;
+  }
+  if (unitInner && M == 1 && !transB) {
+    /* A GEMV with B as [K,N] (kvcc's models keep weights as [N,K]): sgemm
+     * would pack (copy) all of B on every call, doubling the traffic. */
+    blas_on_caller_thread();
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, base(b), (int)b->strides[0], base(a), 1,
+                beta, base(c), 1);
     return;
   }
   if (unitInner) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                (int)M, (int)N, (int)K, 1.0f, base(a), (int)a->strides[0],
-                base(b), (int)b->strides[0], beta, base(c), (int)c->strides[0]);
+    sgemm_parallel(transB, M, N, K, base(a), a->strides[0], base(b), b->strides[0], beta, base(c),
+                   c->strides[0]);
     return;
   }
   /* Non-unit inner strides do not occur in kvcc's models; stay correct anyway. */
@@ -91,8 +144,9 @@ void _mlir_ciface_kvcc_matmul_nt_beta0(kvcc_memref2d *a, kvcc_memref2d *b,
  *  - one row of A (a decode step, M <= kDotRows): every output element is a
  *    dot product that widens the weights as it streams them, so each weight
  *    byte is read once, from memory, at half the bytes of an f32 model;
- *  - more rows (prefill): panels of B widened into a cache-sized f32 buffer,
- *    one sgemm per panel (the widening is O(N·K), the GEMM O(M·N·K)).
+ *  - more rows (prefill): panels of B widened into a cache-sized f32 buffer
+ *    of the thread's own, one single-threaded sgemm per panel (the widening
+ *    is O(N·K), the GEMM O(M·N·K)).
  * f16 widening uses F16C vectors when the CPU has it (checked at run time:
  * model.so is built for a portable CPU), scalar _Float16 conversions otherwise.
  *===----------------------------------------------------------------------===*/
@@ -150,6 +204,20 @@ __attribute__((target("avx2,fma,f16c"))) static void widen_f16_f16c(const uint16
     dst[i] = f16_to_f32(src[i]);
 }
 
+/* dst[i] = src[i] rounded to f16 (nearest even), i < n. The shims are built
+ * for a portable CPU, where a scalar (_Float16) cast is a libgcc call that
+ * also raises the FP exception flags: 13 % of a SmolLM2 f16 prefill went to
+ * it when every GEMM output took that path. */
+__attribute__((target("avx2,f16c"))) static void narrow_f16_f16c(const float *src, uint16_t *dst,
+                                                                 int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i)
+    dst[i] = f32_to_f16(src[i]);
+}
+
 __attribute__((target("avx2"))) static float hsum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_hadd_ps(s, s);
@@ -157,13 +225,13 @@ __attribute__((target("avx2"))) static float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* How far ahead of its loads a dot product prefetches B, in elements (4 KiB).
+/* How far ahead of its loads a dot product prefetches B.
  * A decode GEMV streams each weight row once, and the hardware prefetchers,
  * which do not cross 4 KiB pages, leave the two cores waiting on memory: on
  * the 2-core VM the f16 GEMVs of SmolLM2 ran at 15 GB/s without this and at
  * 22 GB/s (the read ceiling) with it. Past a row's end the prefetch reads the
  * next row, which the same thread streams next; prefetches never fault. */
-enum { kDotPrefetchAhead = 2048 };
+enum { kDotPrefetchBytes = 4096 };
 
 /* sum_k a[k] * b[k], b f16, 32 lanes of f32 accumulators in flight. */
 __attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *a, const uint16_t *b,
@@ -172,7 +240,7 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *
          acc3 = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 32 <= n; k += 32) {
-    _mm_prefetch((const char *)(b + k + kDotPrefetchAhead), _MM_HINT_T0);
+    _mm_prefetch((const char *)(b + k) + kDotPrefetchBytes, _MM_HINT_T0);
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k),
                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k))), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8),
@@ -191,6 +259,27 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *
   return total;
 }
 
+/* sum_k a[k] * b[k], f32; two 64-byte lines of B per step, one prefetch each. */
+__attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
+         acc3 = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    _mm_prefetch((const char *)(b + k) + kDotPrefetchBytes, _MM_HINT_T0);
+    _mm_prefetch((const char *)(b + k + 16) + kDotPrefetchBytes, _MM_HINT_T0);
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), _mm256_loadu_ps(b + k + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), _mm256_loadu_ps(b + k + 24), acc3);
+  }
+  for (; k + 8 <= n; k += 8)
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
+  float total = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; k < n; ++k)
+    total += a[k] * b[k];
+  return total;
+}
+
 /* bf16 widens by a shift: the 16 bits become the top of an f32. */
 __attribute__((target("avx2"))) static __m256 load_bf16x8(const uint16_t *b) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)b)), 16));
@@ -202,7 +291,7 @@ __attribute__((target("avx2,fma"))) static float dot_bf16_avx2(const float *a, c
          acc3 = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 32 <= n; k += 32) {
-    _mm_prefetch((const char *)(b + k + kDotPrefetchAhead), _MM_HINT_T0);
+    _mm_prefetch((const char *)(b + k) + kDotPrefetchBytes, _MM_HINT_T0);
     acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load_bf16x8(b + k), acc0);
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load_bf16x8(b + k + 8), acc1);
     acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), load_bf16x8(b + k + 16), acc2);
@@ -259,6 +348,17 @@ static float dot_half(const float *a, const uint16_t *b, int64_t n, enum half_ki
   return acc;
 }
 
+static float dot_f32(const float *a, const float *b, int64_t n) {
+#if defined(__x86_64__)
+  if (has_f16c_avx2())
+    return dot_f32_avx2(a, b, n);
+#endif
+  float acc = 0.0f;
+  for (int64_t k = 0; k < n; ++k)
+    acc += a[k] * b[k];
+  return acc;
+}
+
 /* Where C's elements go: a 16-bit C of `kind`, or an f32 C. */
 typedef struct {
   void *base; /* first element */
@@ -283,8 +383,17 @@ static void c_store(const c_target *c, int64_t i, int64_t j, float v) {
     ((uint16_t *)c->base)[at] = c->kind == KVCC_F16 ? f32_to_f16(v) : f32_to_bf16(v);
 }
 
-/* Rows of A (M <= this) that take the streaming dot-product path. */
-enum { kDotRows = 4 };
+/* C[i, j0 .. j0 + n) = src[0 .. n). */
+static void c_store_row(const c_target *c, int64_t i, int64_t j0, const float *src, int64_t n) {
+#if defined(__x86_64__)
+  if (!c->f32 && c->kind == KVCC_F16 && c->colStride == 1 && has_f16c_avx2()) {
+    narrow_f16_f16c(src, (uint16_t *)c->base + i * c->rowStride + j0, n);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < n; ++j)
+    c_store(c, i, j0 + j, src[j]);
+}
 
 /* C[M,N] = beta * C + A[M,K] * op(B) for 16-bit A and B (kind), C as `c`;
  * every product accumulates in f32 and C is rounded once. */
@@ -295,15 +404,23 @@ static void matmul_half(const kvcc_memref2d_h *a, const kvcc_memref2d_h *b, cons
     return;
   const int64_t bRow = b->strides[0], bCol = b->strides[1];
   float *aw = malloc((size_t)(M * K > 0 ? M * K : 1) * sizeof(float));
-  /* Panels of B: about 512 KiB of f32 (L2), a multiple of 16 columns. */
+  /* Panels of B: at most about 512 KiB of f32 (a core's L2), a multiple of
+   * 16 columns, as many panels as a multiple of the threads (so that no
+   * thread waits on another's extra panel); each thread widens its own. */
+  const int parallel = M * N * K >= (1 << 20);
+  const int threads = parallel ? omp_get_max_threads() : 1;
   int64_t nb = K > 0 ? (131072 / K) / 16 * 16 : N;
   if (nb < 16)
     nb = 16;
+  int64_t panels = (N + nb - 1) / nb;
+  panels = (panels + threads - 1) / threads * threads;
+  nb = ((N + panels - 1) / panels + 15) / 16 * 16;
   if (nb > N)
     nb = N;
+  panels = (N + nb - 1) / nb;
   const int dotPath = M <= kDotRows && transB && bCol == 1;
-  float *bw = dotPath ? NULL : malloc((size_t)(nb * (K > 0 ? K : 1)) * sizeof(float));
-  float *cw = dotPath ? NULL : malloc((size_t)(M * nb) * sizeof(float));
+  float *bw = dotPath ? NULL : malloc((size_t)(threads * nb * (K > 0 ? K : 1)) * sizeof(float));
+  float *cw = dotPath ? NULL : malloc((size_t)(threads * M * nb) * sizeof(float));
   if (!aw || (!dotPath && (!bw || !cw))) {
     /* No scratch: plain loops, same arithmetic. */
     free(aw), free(bw), free(cw);
@@ -338,25 +455,27 @@ static void matmul_half(const kvcc_memref2d_h *a, const kvcc_memref2d_h *b, cons
     free(aw);
     return;
   }
-  for (int64_t j0 = 0; j0 < N; j0 += nb) {
-    const int64_t w = N - j0 < nb ? N - j0 : nb;
-    /* bw: the panel as [w, K] (row j of op(B)ᵀ is column j of op(B)). */
-#pragma omp parallel for schedule(static) if (w * K >= (1 << 16))
+  blas_on_caller_thread();
+#pragma omp parallel for schedule(static) num_threads(threads) if (parallel)
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    const int64_t j0 = panel * nb, w = N - j0 < nb ? N - j0 : nb;
+    const int t = omp_get_thread_num();
+    float *pb = bw + t * nb * K, *pc = cw + t * M * nb;
+    /* pb: the panel as [w, K] (row j of op(B)ᵀ is column j of op(B)). */
     for (int64_t j = 0; j < w; ++j) {
       if (transB)
-        widen(hbase(b) + (j0 + j) * bRow, bCol, bw + j * K, K, kind);
+        widen(hbase(b) + (j0 + j) * bRow, bCol, pb + j * K, K, kind);
       else
-        widen(hbase(b) + (j0 + j) * bCol, bRow, bw + j * K, K, kind);
+        widen(hbase(b) + (j0 + j) * bCol, bRow, pb + j * K, K, kind);
     }
     if (beta != 0.0f)
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < w; ++j)
-          cw[i * w + j] = c_load(c, i, j0 + j);
+          pc[i * w + j] = c_load(c, i, j0 + j);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)w, (int)K, 1.0f, aw, (int)(K > 0 ? K : 1),
-                bw, (int)(K > 0 ? K : 1), beta, cw, (int)w);
+                pb, (int)(K > 0 ? K : 1), beta, pc, (int)w);
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < w; ++j)
-        c_store(c, i, j0 + j, cw[i * w + j]);
+      c_store_row(c, i, j0, pc + i * w, w);
   }
   free(aw), free(bw), free(cw);
 }
