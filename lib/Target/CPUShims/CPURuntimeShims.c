@@ -233,77 +233,43 @@ __attribute__((target("avx2"))) static float hsum256(__m256 v) {
  * next row, which the same thread streams next; prefetches never fault. */
 enum { kDotPrefetchBytes = 4096 };
 
-/* sum_k a[k] * b[k], b f16, 32 lanes of f32 accumulators in flight. */
-__attribute__((target("avx2,fma,f16c"))) static float dot_f16_f16c(const float *a, const uint16_t *b,
-                                                                   int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
-         acc3 = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 32 <= n; k += 32) {
-    _mm_prefetch((const char *)(b + k) + kDotPrefetchBytes, _MM_HINT_T0);
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k),
-                           _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k))), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8),
-                           _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k + 8))), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16),
-                           _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k + 16))), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24),
-                           _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k + 24))), acc3);
-  }
-  for (; k + 8 <= n; k += 8)
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k),
-                           _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + k))), acc0);
-  float total = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; k < n; ++k)
-    total += a[k] * f16_to_f32(b[k]);
-  return total;
+/* Eight elements of B as f32: f16 by F16C, bf16 by a shift (its 16 bits are
+ * the top of an f32), f32 as they are. */
+__attribute__((target("avx2,f16c"))) static inline __m256 load8_f16(const uint16_t *b) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b));
 }
-
-/* sum_k a[k] * b[k], f32; two 64-byte lines of B per step, one prefetch each. */
-__attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *a, const float *b, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
-         acc3 = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 32 <= n; k += 32) {
-    _mm_prefetch((const char *)(b + k) + kDotPrefetchBytes, _MM_HINT_T0);
-    _mm_prefetch((const char *)(b + k + 16) + kDotPrefetchBytes, _MM_HINT_T0);
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), _mm256_loadu_ps(b + k + 16), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), _mm256_loadu_ps(b + k + 24), acc3);
-  }
-  for (; k + 8 <= n; k += 8)
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-  float total = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; k < n; ++k)
-    total += a[k] * b[k];
-  return total;
-}
-
-/* bf16 widens by a shift: the 16 bits become the top of an f32. */
-__attribute__((target("avx2"))) static __m256 load_bf16x8(const uint16_t *b) {
+__attribute__((target("avx2"))) static inline __m256 load8_bf16(const uint16_t *b) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)b)), 16));
 }
+__attribute__((target("avx2"))) static inline __m256 load8_f32(const float *b) { return _mm256_loadu_ps(b); }
+static inline float widen1_f32(float x) { return x; }
 
-__attribute__((target("avx2,fma"))) static float dot_bf16_avx2(const float *a, const uint16_t *b,
-                                                               int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
-         acc3 = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 32 <= n; k += 32) {
-    _mm_prefetch((const char *)(b + k) + kDotPrefetchBytes, _MM_HINT_T0);
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load_bf16x8(b + k), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load_bf16x8(b + k + 8), acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), load_bf16x8(b + k + 16), acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), load_bf16x8(b + k + 24), acc3);
+/* float name(a, b, n) = sum_k a[k] * b[k], a f32, b of `elem`: 32 lanes of f32
+ * accumulators in flight, one prefetch per 64-byte line of B. */
+#define KVCC_DOT_PRODUCT(name, target_features, elem, load8, widen1)                                      \
+  __attribute__((target(target_features))) static float name(const float *a, const elem *b, int64_t n) {  \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),            \
+           acc3 = _mm256_setzero_ps();                                                                    \
+    int64_t k = 0;                                                                                        \
+    for (; k + 32 <= n; k += 32) {                                                                        \
+      for (size_t line = 0; line < 32 * sizeof(elem); line += 64)                                         \
+        _mm_prefetch((const char *)(b + k) + line + kDotPrefetchBytes, _MM_HINT_T0);                      \
+      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8(b + k), acc0);                                 \
+      acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load8(b + k + 8), acc1);                         \
+      acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), load8(b + k + 16), acc2);                       \
+      acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), load8(b + k + 24), acc3);                       \
+    }                                                                                                     \
+    for (; k + 8 <= n; k += 8)                                                                            \
+      acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8(b + k), acc0);                                 \
+    float total = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));           \
+    for (; k < n; ++k)                                                                                    \
+      total += a[k] * widen1(b[k]);                                                                       \
+    return total;                                                                                         \
   }
-  for (; k + 8 <= n; k += 8)
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load_bf16x8(b + k), acc0);
-  float total = hsum256(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-  for (; k < n; ++k)
-    total += a[k] * bf16_to_f32(b[k]);
-  return total;
-}
+
+KVCC_DOT_PRODUCT(dot_f16_f16c, "avx2,fma,f16c", uint16_t, load8_f16, f16_to_f32)
+KVCC_DOT_PRODUCT(dot_bf16_avx2, "avx2,fma", uint16_t, load8_bf16, bf16_to_f32)
+KVCC_DOT_PRODUCT(dot_f32_avx2, "avx2,fma", float, load8_f32, widen1_f32)
 
 static int has_f16c_avx2(void) {
 #ifdef KVCC_SHIMS_PORTABLE
