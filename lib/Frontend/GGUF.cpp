@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <cstring>
 #include <limits>
 
@@ -62,6 +65,31 @@ uint16_t floatToHalf(float f) {
   // moves into the exponent correctly), then rebias 127 -> 15.
   uint32_t rounded = ax + 0xFFFu + ((ax >> 13) & 1u) - (uint32_t(127 - 15) << 23);
   return static_cast<uint16_t>(sign | (rounded >> 13));
+}
+
+#if defined(__x86_64__)
+// F16C's conversion rounds as floatToHalf does (nearest even, overflow to
+// inf, subnormals kept; MXCSR's flush-to-zero does not apply to it) and
+// quiets a nan keeping its payload's top bits, as floatToHalf does.
+__attribute__((target("avx,f16c"))) static size_t floatsToHalvesF16C(const float *src, uint16_t *dst,
+                                                                      size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  return i;
+}
+#endif
+
+void floatsToHalves(const float *src, uint16_t *dst, size_t n) {
+  size_t i = 0;
+#if defined(__x86_64__)
+  static const bool hasF16C = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  if (hasF16C)
+    i = floatsToHalvesF16C(src, dst, n);
+#endif
+  for (; i < n; ++i)
+    dst[i] = floatToHalf(src[i]);
 }
 
 uint16_t floatToBFloat16(float f) {

@@ -126,18 +126,20 @@ Expected<WeightArena> WeightArena::load(const Artifact &artifact, const ModelSou
     staging.resize(n);
     if (Status s = source.readWeight(w.name, staging.data(), n); !s.ok())
       return s;
-    const bool f16 = arena.dtype_ == abi::DType::F16;
-    uint16_t (*round)(float) = f16 ? floatToHalf : floatToBFloat16;
     auto *out = reinterpret_cast<uint16_t *>(dst);
-    for (size_t i = 0; i < n; ++i) {
-      out[i] = round(staging[i]);
+    if (arena.dtype_ == abi::DType::BF16) {
+      for (size_t i = 0; i < n; ++i)
+        out[i] = floatToBFloat16(staging[i]);
+      continue;
+    }
+    floatsToHalves(staging.data(), out, n);
+    for (size_t i = 0; i < n; ++i)
       // f16 tops out at 65504: a finite weight beyond it would become inf
       // and poison every activation it touches.
-      if (f16 && (out[i] & 0x7FFFu) == 0x7C00u && std::isfinite(staging[i]))
+      if ((out[i] & 0x7FFFu) == 0x7C00u && std::isfinite(staging[i]))
         return Status::error(source.path() + ": weight '" + w.name + "' holds " + num(staging[i]) +
                              " at element " + std::to_string(i) +
                              ", beyond f16's range (65504): compile with --dtype=bf16 or f32");
-    }
   }
   return arena;
 }

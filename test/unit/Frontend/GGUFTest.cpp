@@ -121,6 +121,39 @@ TEST(GGUFTest, FloatToHalfRoundsToNearestEven) {
   }
 }
 
+// The bulk conversion (F16C vectors where the CPU has them) gives
+// floatToHalf's bits for every input, nans included, and any tail length.
+TEST(GGUFTest, FloatsToHalvesMatchesFloatToHalf) {
+  std::vector<float> in;
+  for (uint32_t h = 0; h < 0x10000; ++h) { // every half, and the floats halfway to its neighbour
+    float f = halfToFloat(static_cast<uint16_t>(h));
+    in.push_back(f);
+    in.push_back(std::nextafter(f, INFINITY));
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    x += 0x1000u; // halfway to the next half: a tie
+    std::memcpy(&f, &x, 4);
+    in.push_back(f);
+  }
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<uint32_t> any;
+  for (int i = 0; i < 100000; ++i) {
+    uint32_t x = any(rng);
+    float f;
+    std::memcpy(&f, &x, 4);
+    in.push_back(f);
+  }
+  for (float f : {65504.0f, 65519.99f, 65520.0f, 1e30f, -1e-30f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f})
+    in.push_back(f);
+  for (size_t n : {in.size(), size_t(0), size_t(1), size_t(7), size_t(9), size_t(17)}) {
+    std::vector<uint16_t> out(n + 1, 0xABCD);
+    floatsToHalves(in.data(), out.data(), n);
+    for (size_t i = 0; i < n; ++i)
+      ASSERT_EQ(out[i], floatToHalf(in[i])) << "element " << i << " " << std::hexfloat << in[i];
+    ASSERT_EQ(out[n], 0xABCD) << "wrote past n = " << n;
+  }
+}
+
 TEST(GGUF, EveryMetadataTypeRoundTrips) {
   GGUFBuilder b;
   b.version = 2;

@@ -115,9 +115,11 @@ TEST(ModelSource, HuggingFaceLlamaDirectory) {
   std::vector<float> gate(128);
   ASSERT_TRUE(m.readWeight("layers.1.w_gate", gate.data(), gate.size()).ok());
   std::vector<STTensor> ts = hfTensors(s);
-  for (const STTensor &t : ts)
-    if (t.name == "model.layers.1.mlp.gate_proj.weight")
+  for (const STTensor &t : ts) {
+    if (t.name == "model.layers.1.mlp.gate_proj.weight") {
       EXPECT_EQ(bytesOf(gate), t.data);
+    }
+  }
   ASSERT_TRUE(m.readWeight("layers.0.wq", w.data(), 64).ok());
   EXPECT_EQ(w[63], 1.0f);
   std::vector<float> norm(8);
