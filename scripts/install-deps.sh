@@ -40,4 +40,9 @@ fi
 # them those tests are UNSUPPORTED, so a failed fetch is a warning.
 "$py" "$(dirname "$0")/../bench/gpu/sass_profile.py" --fetch-tools >/dev/null \
   || echo "install-deps: warning: no cuobjdump/nvdisasm; the SASS tests will be UNSUPPORTED"
+# ptxas, fatbinary and libdevice for `kvcc compile --target=cuda` (and the lit tests that
+# judge its PTX): an installed CUDA toolkit, else NVIDIA's PyPI wheels (~40 MB unpacked,
+# into ~/.cache/kvcc/cuda-toolkit once). The CPU path needs none of it.
+"$(dirname "$0")/fetch-cuda-tools.sh" >/dev/null \
+  || echo "install-deps: warning: no CUDA toolkit; kvcc cannot compile for --target=cuda"
 echo "install-deps: done"

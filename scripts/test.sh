@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh || exit 1
 # The real model for the end-to-end tests (cached outside the repo).
 ./scripts/fetch-model.sh >/dev/null || exit 1
+# ptxas must judge every generated kernel here, GPU or not: without a toolkit the CUDA
+# target tests would be UNSUPPORTED, so a failed fetch fails the run.
+./scripts/fetch-cuda-tools.sh >/dev/null || exit 1
 
 status=0
 echo "=== lit ==="

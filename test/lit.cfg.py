@@ -35,9 +35,17 @@ if os.path.isfile(smollm2):
     config.substitutions.append(("%smollm2", smollm2))
 config.environment["HOME"] = os.path.expanduser("~")
 
-# ptxas (CUDA toolkit) judges the generated PTX; the CUDA target tests need it.
+if "KVCC_CACHE" in os.environ:
+    config.environment["KVCC_CACHE"] = os.environ["KVCC_CACHE"]
+
+# ptxas (CUDA toolkit) judges the generated PTX; the CUDA target tests need it. An
+# installed toolkit, else the one scripts/fetch-cuda-tools.sh (run by install-deps.sh)
+# unpacks from NVIDIA's PyPI wheels into the cache, which kvcc also finds by itself.
 import shutil
-ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+fetched_toolkit = os.path.join(cache, "cuda-toolkit")
+ptxas = next((p for p in (shutil.which("ptxas"), "/usr/local/cuda/bin/ptxas",
+                          os.path.join(fetched_toolkit, "bin", "ptxas"))
+              if p and os.access(p, os.X_OK)), None)
 if ptxas:
     config.available_features.add("ptxas")
     llvm_config.with_environment("PATH", os.path.dirname(ptxas), append_path=True)

@@ -388,15 +388,26 @@ def dry_run(args, index, kdir):
             p["slice"], p["batch"], p["context"], p["kv_heads"], p["block_size"],
             p["kv_bytes"] / 1e9, ("MISSING " + ",".join(missing)) if missing else ""))
     print("\nTime budget (s, deadline-checked before every item): total %d" % args.budget)
-    for k, v in phase_budget(args.budget).items():
+    for k, v in phase_budget(args.budget, args.phases.split(",")).items():
         print("  %-12s until t=%4.0f" % (k, v))
     return 0 if not problems else 1
 
 
-def phase_budget(total):
-    """Deadlines (seconds since start) per phase; later phases get what is left."""
-    return dict(ceilings=0.06 * total, correctness=0.16 * total, decode=0.42 * total,
-                prefill=0.62 * total, sweep=0.95 * total, profile=total, report=total)
+PHASE_SHARES = dict(ceilings=6, correctness=10, decode=26, prefill=20, sweep=33, profile=95)
+REPORT_SHARE = 5
+
+
+def phase_budget(total, phases):
+    """Deadlines (seconds since start) of the phases run, in their order: each gets its
+    share of the budget, renormalized over the phases chosen (the five default phases
+    end at 6/16/42/62/95 % of it; `--phases ceilings,correctness,prefill` gives prefill
+    everything the decode and sweep shares would have had), the last 5 % for reports."""
+    scale = total / (sum(PHASE_SHARES[p] for p in phases) + REPORT_SHARE)
+    deadlines, done = {}, 0
+    for p in phases:
+        done += PHASE_SHARES[p]
+        deadlines[p] = done * scale
+    return deadlines
 
 
 # ----------------------------------------------------------------------------
@@ -435,7 +446,7 @@ def gpu_run(args, index, kdir):
             res.data["errors"].append("load %s: %s" % (m["id"], e))
     log("loaded %d kernel modules" % len(kernels))
     res.save()
-    deadlines = phase_budget(args.budget)
+    deadlines = phase_budget(args.budget, args.phases.split(","))
     TORCH_DT = dict(f16=torch.float16, bf16=torch.bfloat16, f32=torch.float32)
     L2 = getattr(props, "L2_cache_size", 50 << 20) or (50 << 20)
     state = dict(seed_counter=0)
@@ -1264,6 +1275,9 @@ def main():
     ap.add_argument("--no-flex", action="store_true", help="skip FlexAttention (torch.compile)")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
+    unknown = [p for p in args.phases.split(",") if p not in PHASE_SHARES]
+    if unknown:
+        ap.error("unknown phase(s) %s; known: %s" % (",".join(unknown), ",".join(PHASE_SHARES)))
     index = load_index(args.kernels)
     if args.dry_run:
         return dry_run(args, index, args.kernels)

@@ -7,7 +7,8 @@
 # 1. sanity: nvidia-smi, the CUDA runtime's GPU tests (GpuTest.* of
 #    build/bin/kvcc-cuda-tests, at most 60 s), the runtime loads and opens the
 #    device from Python;
-# 2. whole models (when .device/models exists): bench/gpu/check_model_device.py
+# 2. whole models (when .device/models exists and KVCC_DEVICE_MODELS is not 0):
+#    bench/gpu/check_model_device.py
 #    against transformers (and CUDA-graph replays against launches), at most
 #    180 s; then bench/gpu/executor_graphs_device.py: kvcc-run on the same
 #    models with and without --cuda-graphs (same tokens, decode rates), at
@@ -45,7 +46,9 @@ print("kvcc_cuda_init(0) =", rc, rt.kvcc_cuda_last_error())
 raise SystemExit(rc != 0)
 PY
 
-if [ -d .device/models ]; then
+if [ "${KVCC_DEVICE_MODELS:-1}" = 0 ]; then
+  echo "KVCC_DEVICE_MODELS=0: skipping the whole-model checks"
+elif [ -d .device/models ]; then
   echo "== whole models: check_model_device.py ($(date -u +%H:%M:%S))"
   timeout 180 python3 bench/gpu/check_model_device.py --out "$OUT" \
     && echo "model check: PASS" || echo "model check: FAIL (continuing)"

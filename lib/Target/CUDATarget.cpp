@@ -5,30 +5,58 @@
 #include "kvcc/Target/CPUTarget.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 using namespace mlir;
 
 namespace {
 
-/// gpu-module-to-binary finds ptxas and fatbinary, and the NVVM target finds
-/// libdevice (expf, exp2f, ...), through CUDA_HOME / CUDA_ROOT / CUDA_PATH.
-/// Without them, kernels reference unresolved __nv_* functions; derive the
-/// toolkit from ptxas on PATH, else the usual /usr/local/cuda.
-void locateCUDAToolkit() {
+/// MLIR's NVVM target runs ptxas and fatbinary from, and links libdevice (expf,
+/// exp2f, ...) from, the toolkit named by CUDA_HOME / CUDA_ROOT / CUDA_PATH;
+/// without one, kernels would reference unresolved __nv_* functions. When none
+/// is set, CUDA_HOME becomes the first complete toolkit among ptxas's on PATH,
+/// /usr/local/cuda, and the one scripts/fetch-cuda-tools.sh unpacks from
+/// NVIDIA's PyPI wheels (Debian packages no CUDA 12+ toolkit).
+LogicalResult locateCUDAToolkit(ModuleOp module) {
   if (std::getenv("CUDA_HOME") || std::getenv("CUDA_ROOT") ||
       std::getenv("CUDA_PATH"))
-    return;
-  std::string root = "/usr/local/cuda";
-  if (auto ptxas = llvm::sys::findProgramByName("ptxas"))
-    root = llvm::sys::path::parent_path(llvm::sys::path::parent_path(*ptxas)).str();
-  if (llvm::sys::fs::exists(root + "/nvvm/libdevice"))
-    setenv("CUDA_HOME", root.c_str(), 0);
+    return success(); // the user's toolkit: MLIR names what it lacks
+  std::vector<std::string> roots;
+  if (auto ptxas = llvm::sys::findProgramByName("ptxas")) {
+    llvm::SmallString<256> real;
+    if (!llvm::sys::fs::real_path(*ptxas, real))
+      roots.push_back(llvm::sys::path::parent_path(llvm::sys::path::parent_path(real)).str());
+  }
+  roots.push_back("/usr/local/cuda");
+  const char *cache = std::getenv("KVCC_CACHE");
+  const char *home = std::getenv("HOME");
+  if (cache && *cache)
+    roots.push_back(std::string(cache) + "/cuda-toolkit");
+  else if (home && *home)
+    roots.push_back(std::string(home) + "/.cache/kvcc/cuda-toolkit");
+  for (const std::string &root : roots) {
+    if (llvm::sys::fs::can_execute(root + "/bin/ptxas") &&
+        llvm::sys::fs::can_execute(root + "/bin/fatbinary") &&
+        llvm::sys::fs::exists(root + "/nvvm/libdevice/libdevice.10.bc")) {
+      setenv("CUDA_HOME", root.c_str(), 0);
+      return success();
+    }
+  }
+  // Not module.emitError(): the note would print the whole module.
+  return emitError(module.getLoc())
+         << "kvcc: no CUDA toolkit found: no toolkit holding bin/ptxas, "
+            "bin/fatbinary and nvvm/libdevice/libdevice.10.bc beside a ptxas on "
+            "PATH, in /usr/local/cuda or in "
+         << roots.back()
+         << "; run scripts/fetch-cuda-tools.sh (NVIDIA's PyPI wheels) or set CUDA_HOME";
 }
 
 /// Shared-memory addresses are 32 bits in hardware, but the NVPTX backend
@@ -48,7 +76,6 @@ void useShortSharedPointers() {
 
 LogicalResult buildPipeline(OpPassManager &pm, const kvcc::CUDATargetOptions &o,
                             const std::string &format) {
-  locateCUDAToolkit();
   useShortSharedPointers();
   return kvcc::parseModulePipeline(kvcc::cudaPipelineText(o, format), pm);
 }
@@ -145,7 +172,8 @@ LogicalResult kvcc::lowerToGPUDialect(ModuleOp module,
 
 LogicalResult kvcc::emitPTX(ModuleOp module, const CUDATargetOptions &options,
                             std::map<std::string, std::string> &ptx) {
-  if (failed(runLoweringPipeline(
+  if (failed(locateCUDAToolkit(module)) ||
+      failed(runLoweringPipeline(
           module,
           [&](OpPassManager &pm) { return buildPipeline(pm, options, "isa"); },
           options.irDumpDir)))
@@ -160,7 +188,8 @@ LogicalResult kvcc::emitPTX(ModuleOp module, const CUDATargetOptions &options,
 LogicalResult kvcc::compileToCUDASharedLibrary(ModuleOp module,
                                                const std::string &outputPath,
                                                const CUDATargetOptions &options) {
-  if (failed(runLoweringPipeline(
+  if (failed(locateCUDAToolkit(module)) ||
+      failed(runLoweringPipeline(
           module,
           [&](OpPassManager &pm) { return buildPipeline(pm, options, "fatbin"); },
           options.irDumpDir)))

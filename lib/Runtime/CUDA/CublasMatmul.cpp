@@ -19,10 +19,11 @@
 // same leading dimension, so Cᵀ += op(B)·Aᵀ is one Sgemm with B first.
 //
 // libcublas is opened with dlopen like the driver ($KVCC_LIBCUBLAS, else
-// libcublas.so.13/.12 on the loader's path, then $CUDA_HOME/lib64 and
-// /usr/local/cuda/lib64), so the runtime still builds and loads without the
-// toolkit. Failures are recorded in the mgpu error state (MgpuABI.h): the
-// executor sees them in kvcc_cuda_last_error() after the step.
+// libcublas.so.13/.12 on the loader's path, then $CUDA_HOME/lib64,
+// /usr/local/cuda/lib64 and the PyPI copy scripts/fetch-cuda-tools.sh --cublas
+// makes), so the runtime still builds and loads without the toolkit.
+// Failures are recorded in the mgpu error state (MgpuABI.h): the executor
+// sees them in kvcc_cuda_last_error() after the step.
 //
 // Ordering: inside a step (kvcc_cuda_begin_step) a GEMM is queued on the
 // step's stream, behind the launches before it and before those after it.
@@ -127,6 +128,12 @@ std::vector<std::string> candidatePaths() {
         paths.push_back(std::string(root) + "/lib64/libcublas.so." + v);
   for (const char *v : {"13", "12"})
     paths.push_back(std::string("/usr/local/cuda/lib64/libcublas.so.") + v);
+  // Last, what scripts/fetch-cuda-tools.sh --cublas unpacks from PyPI on a
+  // machine with a driver but no toolkit.
+  if (const char *cache = std::getenv("KVCC_CACHE"); cache && *cache)
+    paths.push_back(std::string(cache) + "/cuda-toolkit/lib64/libcublas.so.13");
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    paths.push_back(std::string(home) + "/.cache/kvcc/cuda-toolkit/lib64/libcublas.so.13");
   return paths;
 }
 
@@ -151,7 +158,8 @@ Cublas *loadCublas(const char *who) {
   }
   if (!lib) {
     mgpuRecordFailure(std::string(who) + ": no cuBLAS (tried " + tried + "; last: " + why +
-                      "); set KVCC_LIBCUBLAS to the path of libcublas.so");
+                      "); set KVCC_LIBCUBLAS to the path of libcublas.so, or run "
+                      "scripts/fetch-cuda-tools.sh --cublas");
     return nullptr;
   }
   auto c = std::make_unique<Cublas>();
