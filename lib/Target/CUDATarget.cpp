@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -19,44 +20,71 @@ using namespace mlir;
 
 namespace {
 
-/// MLIR's NVVM target runs ptxas and fatbinary from, and links libdevice (expf,
-/// exp2f, ...) from, the toolkit named by CUDA_HOME / CUDA_ROOT / CUDA_PATH;
-/// without one, kernels would reference unresolved __nv_* functions. When none
-/// is set, CUDA_HOME becomes the first complete toolkit among ptxas's on PATH,
-/// /usr/local/cuda, and the one scripts/fetch-cuda-tools.sh unpacks from
-/// NVIDIA's PyPI wheels (Debian packages no CUDA 12+ toolkit).
+bool isCompleteToolkit(const std::string &root) {
+  return llvm::sys::fs::can_execute(root + "/bin/ptxas") &&
+         llvm::sys::fs::can_execute(root + "/bin/fatbinary") &&
+         llvm::sys::fs::exists(root + "/nvvm/libdevice/libdevice.10.bc");
+}
+
+/// MLIR's NVVM target links libdevice (expf, exp2f, ...) from the toolkit that
+/// CUDA_ROOT / CUDA_HOME / CUDA_PATH names (without one, kernels would
+/// reference unresolved __nv_* functions), but runs the first ptxas and
+/// fatbinary on PATH. One toolkit serves all three: the first variable set,
+/// which must be complete; else the first complete one among the ptxas on
+/// PATH's, /usr/local/cuda and the one scripts/fetch-cuda-tools.sh unpacks
+/// from NVIDIA's PyPI wheels (that script searches in the same order). It
+/// becomes CUDA_ROOT and its bin/ goes first on PATH, so an older ptxas
+/// elsewhere on PATH cannot judge PTX it does not know.
 LogicalResult locateCUDAToolkit(ModuleOp module) {
-  if (std::getenv("CUDA_HOME") || std::getenv("CUDA_ROOT") ||
-      std::getenv("CUDA_PATH"))
-    return success(); // the user's toolkit: MLIR names what it lacks
-  std::vector<std::string> roots;
-  if (auto ptxas = llvm::sys::findProgramByName("ptxas")) {
-    llvm::SmallString<256> real;
-    if (!llvm::sys::fs::real_path(*ptxas, real))
-      roots.push_back(llvm::sys::path::parent_path(llvm::sys::path::parent_path(real)).str());
+  // Not module.emitError(): its note would print the whole module.
+  auto error = [&]() { return emitError(module.getLoc()) << "kvcc: "; };
+  std::string root;
+  for (const char *var : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"}) {
+    const char *value = std::getenv(var);
+    if (!value || !*value)
+      continue;
+    if (!isCompleteToolkit(value))
+      return error() << var << "=" << value
+                     << " is not a complete CUDA toolkit (bin/ptxas, "
+                        "bin/fatbinary, nvvm/libdevice/libdevice.10.bc); fix "
+                        "or unset it";
+    root = value;
+    break;
   }
-  roots.push_back("/usr/local/cuda");
-  const char *cache = std::getenv("KVCC_CACHE");
-  const char *home = std::getenv("HOME");
-  if (cache && *cache)
-    roots.push_back(std::string(cache) + "/cuda-toolkit");
-  else if (home && *home)
-    roots.push_back(std::string(home) + "/.cache/kvcc/cuda-toolkit");
-  for (const std::string &root : roots) {
-    if (llvm::sys::fs::can_execute(root + "/bin/ptxas") &&
-        llvm::sys::fs::can_execute(root + "/bin/fatbinary") &&
-        llvm::sys::fs::exists(root + "/nvvm/libdevice/libdevice.10.bc")) {
-      setenv("CUDA_HOME", root.c_str(), 0);
-      return success();
+  std::string fetched;
+  if (const char *cache = std::getenv("KVCC_CACHE"); cache && *cache)
+    fetched = std::string(cache) + "/cuda-toolkit";
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    fetched = std::string(home) + "/.cache/kvcc/cuda-toolkit";
+  if (root.empty()) {
+    std::vector<std::string> candidates;
+    if (auto ptxas = llvm::sys::findProgramByName("ptxas")) {
+      llvm::SmallString<256> real;
+      if (!llvm::sys::fs::real_path(*ptxas, real))
+        candidates.push_back(
+            llvm::sys::path::parent_path(llvm::sys::path::parent_path(real)).str());
     }
+    candidates.push_back("/usr/local/cuda");
+    candidates.push_back(fetched);
+    for (const std::string &candidate : candidates)
+      if (!candidate.empty() && isCompleteToolkit(candidate)) {
+        root = candidate;
+        break;
+      }
   }
-  // Not module.emitError(): the note would print the whole module.
-  return emitError(module.getLoc())
-         << "kvcc: no CUDA toolkit found: no toolkit holding bin/ptxas, "
-            "bin/fatbinary and nvvm/libdevice/libdevice.10.bc beside a ptxas on "
-            "PATH, in /usr/local/cuda or in "
-         << roots.back()
-         << "; run scripts/fetch-cuda-tools.sh (NVIDIA's PyPI wheels) or set CUDA_HOME";
+  if (root.empty())
+    return error() << "no CUDA toolkit found (bin/ptxas, bin/fatbinary and "
+                      "nvvm/libdevice/libdevice.10.bc) beside a ptxas on PATH, "
+                      "in /usr/local/cuda or in "
+                   << fetched
+                   << "; run scripts/fetch-cuda-tools.sh (NVIDIA's PyPI "
+                      "wheels) or set CUDA_HOME";
+  setenv("CUDA_ROOT", root.c_str(), 1); // the variable MLIR reads first
+  const char *path = std::getenv("PATH");
+  std::string bin = root + "/bin";
+  if (!path || !llvm::StringRef(path).starts_with(bin + ":"))
+    setenv("PATH", (bin + ":" + (path ? path : "")).c_str(), 1);
+  return success();
 }
 
 /// Shared-memory addresses are 32 bits in hardware, but the NVPTX backend
