@@ -22,6 +22,7 @@ namespace kvcc::runtime::jinja {
 /// Limits that keep a hostile template from exhausting stack, memory or time.
 constexpr size_t kMaxSourceBytes = 1 << 20;
 constexpr int kMaxNesting = 64;            // blocks and expressions alike
+constexpr int kMaxExprHeight = 256;        // levels of one expression tree, chains included
 constexpr size_t kMaxOutputBytes = 16 << 20;
 constexpr int64_t kMaxSteps = 2'000'000; // evaluated nodes per render
 
@@ -48,6 +49,8 @@ struct Expr {
   size_t offset;
   std::string text;
   int64_t number = 0;
+  /// Levels below and including this node (a leaf is 1); at most kMaxExprHeight.
+  int height = 1;
   std::vector<std::unique_ptr<Expr>> args;
 };
 

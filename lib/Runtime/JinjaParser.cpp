@@ -206,16 +206,19 @@ private:
     if (!value || !peekName("if"))
       return value;
     auto e = expr(Expr::Kind::Cond, (*toks_)[t_++].offset);
-    e->args.push_back(value.take());
+    if (Status s = adopt(*e, value.take()); !s.ok())
+      return s;
     Expected<ExprPtr> cond = parseOr();
     if (!cond)
       return cond;
-    e->args.push_back(cond.take());
+    if (Status s = adopt(*e, cond.take()); !s.ok())
+      return s;
     if (acceptName("else")) {
       Expected<ExprPtr> other = parseExpr();
       if (!other)
         return other;
-      e->args.push_back(other.take());
+      if (Status s = adopt(*e, other.take()); !s.ok())
+        return s;
     }
     return ExprPtr(std::move(e));
   }
@@ -238,7 +241,8 @@ private:
     Expected<ExprPtr> operand = parseNot();
     if (!operand)
       return operand;
-    e->args.push_back(operand.take());
+    if (Status s = adopt(*e, operand.take()); !s.ok())
+      return s;
     return ExprPtr(std::move(e));
   }
 
@@ -275,12 +279,15 @@ private:
         return rhs;
       auto e = expr(Expr::Kind::Binary, tok.offset);
       e->text = notIn ? "in" : tok.text;
-      e->args.push_back(std::move(left));
-      e->args.push_back(rhs.take());
+      if (Status s = adopt(*e, std::move(left)); !s.ok())
+        return s;
+      if (Status s = adopt(*e, rhs.take()); !s.ok())
+        return s;
       left = std::move(e);
       if (notIn) {
         auto negated = expr(Expr::Kind::Not, left->offset);
-        negated->args.push_back(std::move(left));
+        if (Status s = adopt(*negated, std::move(left)); !s.ok())
+          return s;
         left = std::move(negated);
       }
     }
@@ -297,7 +304,8 @@ private:
     Expected<ExprPtr> operand = parseUnary();
     if (!operand)
       return operand;
-    e->args.push_back(operand.take());
+    if (Status s = adopt(*e, operand.take()); !s.ok())
+      return s;
     return ExprPtr(std::move(e));
   }
 
@@ -317,20 +325,23 @@ private:
                            offset);
         access->text = std::move(name);
         access->number = access->kind == Expr::Kind::Call;
-        access->args.push_back(std::move(e));
+        if (Status s = adopt(*access, std::move(e)); !s.ok())
+          return s;
         if (access->kind == Expr::Kind::Call)
           if (Status s = parseArgs(*access); !s.ok())
             return s;
         e = std::move(access);
       } else if (acceptOp("[")) {
         auto index = expr(Expr::Kind::Index, offset);
-        index->args.push_back(std::move(e));
+        if (Status s = adopt(*index, std::move(e)); !s.ok())
+          return s;
         if (peekOp(":"))
           return error("unsupported slice", here());
         Expected<ExprPtr> key = parseExpr();
         if (!key)
           return key;
-        index->args.push_back(key.take());
+        if (Status s = adopt(*index, key.take()); !s.ok())
+          return s;
         if (peekOp(":"))
           return error("unsupported slice", here());
         if (!acceptOp("]"))
@@ -341,7 +352,8 @@ private:
           return error("expected a filter name after '|'", here());
         auto filter = expr(Expr::Kind::Filter, offset);
         filter->text = (*toks_)[t_++].text;
-        filter->args.push_back(std::move(e));
+        if (Status s = adopt(*filter, std::move(e)); !s.ok())
+          return s;
         if (peekOp("("))
           if (Status s = parseArgs(*filter); !s.ok())
             return s;
@@ -352,7 +364,8 @@ private:
         if (!peekKind(Tok::K::Name))
           return error("expected a test name after 'is'", here());
         test->text = (*toks_)[t_++].text;
-        test->args.push_back(std::move(e));
+        if (Status s = adopt(*test, std::move(e)); !s.ok())
+          return s;
         e = std::move(test);
       } else if (peekOp("(")) {
         if (e->kind != Expr::Kind::Name)
@@ -379,7 +392,8 @@ private:
       Expected<ExprPtr> arg = parseExpr();
       if (!arg)
         return arg.status();
-      e.args.push_back(arg.take());
+      if (Status s = adopt(e, arg.take()); !s.ok())
+        return s;
       if (!acceptOp(",") && !peekOp(")"))
         return error("expected ',' or ')'", here());
     }
@@ -435,7 +449,8 @@ private:
           Expected<ExprPtr> element = parseExpr();
           if (!element)
             return element;
-          list->args.push_back(element.take());
+          if (Status s = adopt(*list, element.take()); !s.ok())
+            return s;
           if (!acceptOp(",") && !peekOp("]"))
             return error("expected ',' or ']'", here());
         }
@@ -482,6 +497,20 @@ private:
     n->offset = offset;
     return n;
   }
+  /// Appends `child` to `parent`'s arguments. Evaluating and destroying the
+  /// tree recurse once per level, and chains (a.b.c, a[0][0], x|f|g,
+  /// a + b + c, ...) are built by loops that kMaxNesting does not count, so
+  /// every node's height is bounded here, before the tree can grow past it.
+  Status adopt(Expr &parent, ExprPtr child) {
+    if (child->height >= kMaxExprHeight)
+      return error("expression more than " + std::to_string(kMaxExprHeight) +
+                       " levels deep",
+                   child->offset);
+    parent.height = std::max(parent.height, child->height + 1);
+    parent.args.push_back(std::move(child));
+    return Status::success();
+  }
+
   static std::unique_ptr<Expr> expr(Expr::Kind k, size_t offset) {
     auto e = std::make_unique<Expr>();
     e->kind = k;

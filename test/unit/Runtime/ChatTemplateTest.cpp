@@ -242,6 +242,34 @@ TEST(ChatTemplate, CapsStopHostileTemplates) {
   EXPECT_FALSE(renderChatTemplate(std::string(2 << 20, 'a'), {}, false).ok());
 }
 
+TEST(ChatTemplate, ChainsAreBoundedLikeNesting) {
+  // Found by scripts/fuzz.sh's hostile templates: a chain is parsed by a loop,
+  // not by recursion, so the nesting cap never saw it, and evaluating (or
+  // freeing) a 100,000-link chain overflowed the stack. Every link kind is now
+  // bounded by the tree's height (50,000 links stay under the source cap).
+  auto chain = [](const std::string &head, const std::string &link, int n) {
+    std::string s = "{{ " + head;
+    for (int i = 0; i < n; ++i)
+      s += link;
+    return s + " }}";
+  };
+  for (const std::string &link : {"[0]", "|string", "+1", ".a", " is defined", " ~ 'x'",
+                                  " == 1", " and 1"}) {
+    Expected<std::string> out =
+        renderChatTemplate(chain("messages", link, 50000), kConversations[1], false);
+    ASSERT_FALSE(out.ok()) << link;
+    EXPECT_NE(out.message().find("levels deep"), std::string::npos) << link << ": " << out.message();
+  }
+  // Real templates' chains are short; 200 links still render.
+  Expected<std::string> sum = renderChatTemplate(chain("1", "+1", 200), {}, false);
+  ASSERT_TRUE(sum.ok()) << sum.message();
+  EXPECT_EQ(*sum, "201");
+  Expected<std::string> role =
+      renderChatTemplate(chain("messages[0].role", "|trim", 100), kConversations[1], false);
+  ASSERT_TRUE(role.ok()) << role.message();
+  EXPECT_EQ(*role, kConversations[1][0].role);
+}
+
 TEST(ChatTemplate, WhitespaceRulesMatchJinja) {
   // trim_blocks eats the newline after a block tag, lstrip_blocks the indent
   // before one, `-` all whitespace on its side; one final newline is dropped.
