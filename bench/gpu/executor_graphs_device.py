@@ -8,7 +8,11 @@ make_tiny_model.py arguments and seed, so the same random weights and
 tokenizer), then `kvcc-run ART --weights HF --device=cuda` generates
 --tokens greedy tokens (--ignore-eos) twice: without and with --cuda-graphs.
 The two must give the same tokens; the decode rate of each (kvcc-run's
---stats-json) and the graph counters go to DIR/executor_graphs.json.
+--stats-json) and the graph counters go to DIR/executor_graphs.json. The tokens
+are also compared with the CPU path's (cpu_tokens.json, which make_kernels.py
+--models wrote from the CPU artifact of the same model and run): an f32 model
+must match them; a 16-bit one is reported (its own rounding, in another order
+than the CPU's, may part the two at a near tie).
 
     python3 bench/gpu/executor_graphs_device.py [--out DIR] [--tokens N]
 
@@ -26,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from make_kernels import MODELS  # noqa: E402
+from make_kernels import MODELS, greedy_tokens  # noqa: E402
 
 
 def torch_cublas():
@@ -45,20 +49,21 @@ def torch_cublas():
 
 
 def run(kvcc_run, art, hf, tokens, graphs, stats, device):
-    cmd = [kvcc_run, art, "--weights", hf, "--device=" + device, "--prompt", "The history of the printing press",
-           "--max-tokens", str(tokens), "--ignore-eos", "--temperature", "0", "--print-tokens", "--quiet",
-           "--stats-json", stats]
+    """GREEDY_RUN with --max-tokens `tokens`, without or with CUDA graphs."""
     flag = "--cuda-graphs" if graphs else "--no-cuda-graphs"
-    cmd.append(flag)
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
-    if p.returncode != 0:
-        raise RuntimeError("kvcc-run %s failed (%d): %s" % (flag, p.returncode,
-                                                           (p.stderr or p.stdout).strip()[-1500:]))
-    line = [l for l in p.stdout.splitlines() if l.startswith("{\"prompt_tokens\"")][-1]
+    ids = greedy_tokens(kvcc_run, art, hf, device,
+                        ["--max-tokens", str(tokens), "--stats-json", stats, flag])
     with open(stats) as f:
         st = json.load(f)
-    return json.loads(line)["tokens"], st, time.time() - t0
+    return ids, st, time.time() - t0
+
+
+def first_difference(a, b):
+    """None when equal, else the first index where they part (or the shorter length)."""
+    if a == b:
+        return None
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def main():
@@ -80,7 +85,7 @@ def main():
     order = sorted(MODELS.items(), key=lambda kv: "--layers" in kv[1][0] and int(kv[1][0][kv[1][0].index("--layers") + 1]))
     with tempfile.TemporaryDirectory() as tmp:
         written = {}  # generator arguments -> the directory already written
-        for name, (args, _block, *_flags) in order:
+        for name, (args, _block, *flags) in order:
             art = os.path.join(a.models, name)
             if not os.path.isfile(os.path.join(art, "model.so")):
                 continue
@@ -100,20 +105,29 @@ def main():
                 continue
             g = st_g.get("cuda_graphs", {})
             same = eager == graph
+            cpu_file = os.path.join(art, "cpu_tokens.json")
+            cpu = json.load(open(cpu_file))["tokens"][:a.tokens] if os.path.isfile(cpu_file) else None
+            half = any(f in ("--dtype=f16", "--dtype=bf16") or f.startswith("--kv-cache-dtype=")
+                       for f in (flags[0] if flags else []))
+            cpu_diff = first_difference(graph, cpu) if cpu is not None else None
             row = dict(model=name, tokens=a.tokens, same_tokens=same,
-                       first_difference=None if same else next(
-                           (i for i, (x, y) in enumerate(zip(eager, graph)) if x != y), min(len(eager), len(graph))),
+                       first_difference=first_difference(eager, graph),
+                       cpu_tokens=None if cpu is None else "identical" if cpu_diff is None
+                       else "differ at %d" % cpu_diff, cpu_must_match=not half,
                        eager_decode_tok_s=st_e["decode_tokens_per_second"],
                        graph_decode_tok_s=st_g["decode_tokens_per_second"],
                        eager_prefill_tok_s=st_e["prefill_tokens_per_second"], cuda_graphs=g)
             report.append(row)
             good = same and (a.device == "cpu" or (g.get("enabled") and g.get("replayed", 0) > 0))
+            good = good and (cpu is None or cpu_diff is None or half)
             ok &= bool(good)
             print("%s: %d greedy tokens: decode %.0f tok/s launch by launch, %.0f tok/s with CUDA graphs (%.2fx); "
-                  "graphs captured %s, replayed %s; tokens %s%s"
+                  "graphs captured %s, replayed %s; tokens %s; CPU path's %s%s"
                   % (name, a.tokens, row["eager_decode_tok_s"], row["graph_decode_tok_s"],
                      row["graph_decode_tok_s"] / max(row["eager_decode_tok_s"], 1e-9), g.get("captured"),
                      g.get("replayed"), "identical" if same else "DIFFER at %d" % row["first_difference"],
+                     "not computed" if cpu is None else row["cpu_tokens"]
+                     + ("" if cpu_diff is None or half else " (FAIL: an f32 model)"),
                      "" if g.get("enabled") else " (graphs given up: %s)" % g.get("disabled_because")),
                   flush=True)
             save(a.out, report)  # after each model: run_device.sh may stop this script

@@ -54,6 +54,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KVCC = os.path.join(ROOT, "build", "bin", "kvcc")
+KVCC_RUN = os.path.join(ROOT, "build", "bin", "kvcc-run")
 RUNTIME = os.path.join(ROOT, "build", "lib", "libkvcc_cuda_runtime.so")
 DEVICE = os.path.join(ROOT, ".device")
 KERNELS = os.path.join(DEVICE, "kernels")
@@ -398,6 +399,39 @@ MODELS = {
 }
 
 
+# The greedy run executor_graphs_device.py makes on the GPU (kvcc-run arguments after
+# the artifact and the weights); build_models makes it here on the CPU artifact of the
+# same model, so the device compares the CUDA path's tokens with the CPU path's.
+GREEDY_RUN = ["--prompt", "The history of the printing press", "--max-tokens", "128",
+              "--ignore-eos", "--temperature", "0", "--print-tokens", "--quiet"]
+
+
+def greedy_tokens(kvcc_run, art, hf, device, extra=()):
+    """The token ids of GREEDY_RUN (kvcc-run --print-tokens) on `device`."""
+    p = subprocess.run([kvcc_run, art, "--weights", hf, "--device=" + device] + GREEDY_RUN
+                       + list(extra), capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError("kvcc-run --device=%s failed (%d): %s" % (
+            device, p.returncode, (p.stderr or p.stdout).strip()[-1500:]))
+    line = [l for l in p.stdout.splitlines() if l.startswith("{\"prompt_tokens\"")][-1]
+    return json.loads(line)["tokens"]
+
+
+def cpu_reference_tokens(hf, block, flags, out_dir):
+    """Compiles the model for the CPU (the GPU-only flags dropped) and writes the
+    greedy tokens of GREEDY_RUN to out_dir/cpu_tokens.json."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as art:
+        p = subprocess.run([KVCC, "compile", hf, "--target=cpu", "--block-size=%d" % block, "-o", art]
+                           + [f for f in flags if not f.startswith("--gpu-")],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("CPU compile failed: " + (p.stderr or p.stdout).strip()[-1500:])
+        tokens = greedy_tokens(KVCC_RUN, art, hf, "cpu")
+    with open(os.path.join(out_dir, "cpu_tokens.json"), "w") as f:
+        json.dump(dict(run=GREEDY_RUN, tokens=tokens), f)
+
+
 def build_models(arch):
     import tempfile
     out_root = os.path.join(DEVICE, "models")
@@ -419,6 +453,16 @@ def build_models(arch):
             if p.returncode != 0:
                 print("   " + (p.stderr or p.stdout).strip()[-2000:], flush=True)
                 failed += 1
+            else:
+                t0 = time.time()
+                try:
+                    cpu_reference_tokens(hf, block, flags[0] if flags else [],
+                                         os.path.join(out_root, name))
+                    print("model %-16s cpu greedy tokens %5.1fs" % (name, time.time() - t0),
+                          flush=True)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    print("model %-16s cpu greedy tokens FAILED: %s" % (name, e), flush=True)
+                    failed += 1
             shutil.rmtree(hf)
     return failed
 
@@ -432,7 +476,7 @@ def main():
     ap.add_argument("--models-only", action="store_true", help="compile whole models only")
     a = ap.parse_args()
     if a.models or a.models_only:
-        for tool in (KVCC, RUNTIME):
+        for tool in (KVCC, KVCC_RUN, RUNTIME):
             if not os.path.exists(tool):
                 sys.exit("make_kernels: missing %s (run ./scripts/build.sh first)" % tool)
         ensure_excluded()
