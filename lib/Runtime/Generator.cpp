@@ -136,16 +136,7 @@ Expected<std::vector<int32_t>> Generator::encodePrompt(const std::string &prompt
   return ids;
 }
 
-Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int32_t> &prompt,
-                                             const GenerateOptions &o, std::FILE *out, int64_t seq) const {
-  // Everything that can be refused is refused here, before the first step.
-  Expected<Sampler> sampler = Sampler::create(o.sampling);
-  if (!sampler)
-    return sampler.status();
-  if (o.maxTokens < 0)
-    return Status::error("--max-tokens " + std::to_string(o.maxTokens) + " must be >= 0");
-  if (o.prefillChunk < 0)
-    return Status::error("--prefill-chunk " + std::to_string(o.prefillChunk) + " must be >= 0");
+Status Generator::checkPrompt(const Executor &ex, const std::vector<int32_t> &prompt, int64_t seq) const {
   if (prompt.empty())
     return Status::error("the prompt is empty (no tokens to start from)");
   if (ex.contextLength(seq) != 0 || ex.blocks().hasSequence(seq))
@@ -164,6 +155,23 @@ Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int
     if (prompt[i] < 0 || prompt[i] >= vocab)
       return Status::error("prompt token " + std::to_string(i) + " is " + std::to_string(prompt[i]) +
                            ", outside the model's vocabulary of " + std::to_string(vocab));
+  return Status::success();
+}
+
+Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int32_t> &prompt,
+                                             const GenerateOptions &o, std::FILE *out, int64_t seq) const {
+  // Everything that can be refused is refused here, before the first step.
+  Expected<Sampler> sampler = Sampler::create(o.sampling);
+  if (!sampler)
+    return sampler.status();
+  if (o.maxTokens < 0)
+    return Status::error("--max-tokens " + std::to_string(o.maxTokens) + " must be >= 0");
+  if (o.prefillChunk < 0)
+    return Status::error("--prefill-chunk " + std::to_string(o.prefillChunk) + " must be >= 0");
+  if (Status s = checkPrompt(ex, prompt, seq); !s.ok())
+    return s;
+  const int64_t p = static_cast<int64_t>(prompt.size());
+  const int64_t capacity = ex.tokenCapacity();
 
   GenerateResult res;
   res.promptIds = prompt;

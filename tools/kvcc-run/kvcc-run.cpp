@@ -1,10 +1,13 @@
 //===- kvcc-run.cpp - Generate text with a compiled kvcc artifact ---------===//
 //
 //   kvcc-run DIR --weights MODEL --prompt TEXT [options]
+//   kvcc-run DIR --weights MODEL --prompts-file FILE [--max-batch N] [options]
 //
 // Loads DIR/model.so + DIR/manifest.json (written by `kvcc compile`), binds
 // the weights of MODEL (a .gguf file or a Hugging Face directory) and
-// streams the generated text to stdout; statistics go to stderr.
+// streams the generated text to stdout; statistics go to stderr. With
+// --prompts-file, every line is a prompt and they run together (continuous
+// batching, Generator::generateBatch); each reply is printed when all are done.
 //
 // Links nothing from LLVM/MLIR. Exit status: 0 success, 1 runtime error
 // (nothing is generated), 2 usage error.
@@ -16,6 +19,7 @@
 #include "kvcc/Runtime/Executor.h"
 #include "kvcc/Runtime/Generator.h"
 #include "kvcc/Runtime/WeightArena.h"
+#include "kvcc/Support/File.h"
 #include "kvcc/Support/Json.h"
 
 #include <cerrno>
@@ -34,10 +38,15 @@ namespace {
 
 const char *kUsage =
     "usage: kvcc-run DIR --weights MODEL --prompt TEXT [options]\n"
+    "       kvcc-run DIR --weights MODEL --prompts-file FILE [--max-batch N] [options]\n"
     "\n"
     "  DIR                   artifact directory (model.so + manifest.json) from `kvcc compile`\n"
     "  --weights MODEL       a .gguf file or a Hugging Face directory of the compiled architecture\n"
     "  --prompt TEXT         the prompt\n"
+    "  --prompts-file FILE   one prompt per line (empty lines skipped), generated together: up\n"
+    "                        to --max-batch sequences share each step, a finished one's pages go\n"
+    "                        to the next prompt; replies print in order, \"=== [i]\" before each\n"
+    "  --max-batch N         sequences in flight with --prompts-file (default 8)\n"
     "  --chat                wrap the prompt as one user message with the model's chat template\n"
     "  --max-tokens N        tokens to generate (default 128); stops earlier at EOS\n"
     "  --ignore-eos          do not stop at EOS (fixed-length runs)\n"
@@ -50,6 +59,7 @@ const char *kUsage =
     "  --max-context N       size the pool for N tokens (ignored with --kv-pages)\n"
     "  --prefill-chunk N     feed the prompt N tokens per step (default: all at once)\n"
     "  --print-tokens        after the text, print {\"prompt_tokens\":[..],\"tokens\":[..]} as one line\n"
+    "                        (with --prompts-file, one such line per prompt, \"index\" first)\n"
     "  --stats-json FILE     write the run's statistics as JSON\n"
     "  --quiet               do not print the generated text (statistics still go to stderr)\n"
     "  --device=cpu|cuda     where to run (must match the artifact's target; default cpu)\n"
@@ -62,7 +72,8 @@ const char *kUsage =
 
 struct Options {
   std::string dir, weights, statsJson, device = "cpu";
-  std::optional<std::string> prompt;
+  std::optional<std::string> prompt, promptsFile;
+  int64_t maxBatch = 8;
   bool chat = false, noKVCache = false, printTokens = false, quiet = false;
   // Measured on an H100 (docs/performance.md): the same greedy tokens, and
   // 1.6-3.1x the decode rate of launching the ~300 kernels of a step one by one.
@@ -136,7 +147,8 @@ int parseArgs(int argc, char **argv, Options &o) {
                           "(manifest.json cache.block_size); recompile to change it");
     static const char *const kValued[] = {"--weights",  "--prompt",      "--max-tokens",  "--temperature",
                                           "--top-k",    "--top-p",       "--seed",        "--kv-pages",
-                                          "--max-context", "--prefill-chunk", "--stats-json", "--device"};
+                                          "--max-context", "--prefill-chunk", "--stats-json", "--device",
+                                          "--prompts-file", "--max-batch"};
     bool known = false;
     for (const char *k : kValued)
       known |= name == k;
@@ -152,6 +164,12 @@ int parseArgs(int argc, char **argv, Options &o) {
       o.weights = value;
     else if (isFlag("--prompt"))
       o.prompt = value;
+    else if (isFlag("--prompts-file"))
+      o.promptsFile = value;
+    else if (isFlag("--max-batch")) {
+      if (!parseInt(value, 1, 4096, o.maxBatch))
+        return bad("a sequence count (1..4096)");
+    }
     else if (isFlag("--stats-json"))
       o.statsJson = value;
     else if (isFlag("--device")) {
@@ -192,8 +210,10 @@ int parseArgs(int argc, char **argv, Options &o) {
   o.dir = positional[0];
   if (o.weights.empty())
     return usage("missing --weights MODEL");
-  if (!o.prompt)
-    return usage("missing --prompt TEXT");
+  if (o.prompt && o.promptsFile)
+    return usage("--prompt and --prompts-file exclude each other");
+  if (!o.prompt && !o.promptsFile)
+    return usage("missing --prompt TEXT (or --prompts-file FILE)");
   return 0;
 }
 
@@ -211,11 +231,89 @@ std::string manifestTarget(const std::string &dir) {
   return doc->get("target")->asString();
 }
 
+/// The prompt's token ids, or with --prompts-file those of every non-empty
+/// line (a bad line is named by its number).
+Expected<std::vector<std::vector<int32_t>>> encodePrompts(const Options &o, const Generator &gen) {
+  std::vector<std::vector<int32_t>> out;
+  if (!o.promptsFile) {
+    Expected<std::vector<int32_t>> ids = gen.encodePrompt(*o.prompt, o.chat);
+    if (!ids)
+      return ids.status();
+    out.push_back(ids.take());
+    return out;
+  }
+  Expected<std::string> text = readFile(*o.promptsFile);
+  if (!text)
+    return text.status();
+  size_t lineNo = 0;
+  for (size_t at = 0; at < text->size();) {
+    size_t end = text->find('\n', at);
+    if (end == std::string::npos)
+      end = text->size();
+    std::string line = text->substr(at, end - at);
+    at = end + 1;
+    ++lineNo;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    Expected<std::vector<int32_t>> ids = gen.encodePrompt(line, o.chat);
+    if (!ids)
+      return Status::error(*o.promptsFile + ":" + std::to_string(lineNo) + ": " + ids.message());
+    out.push_back(ids.take());
+  }
+  if (out.empty())
+    return Status::error(*o.promptsFile + ": no prompts (every line is empty)");
+  return out;
+}
+
 std::string idList(const std::vector<int32_t> &ids) {
   std::string s = "[";
   for (size_t i = 0; i < ids.size(); ++i)
     s += (i ? "," : "") + std::to_string(ids[i]);
   return s + "]";
+}
+
+Status writeStats(const std::string &path, json::Value doc) {
+  std::string text = json::write(doc) + "\n";
+  std::FILE *f = std::fopen(path.c_str(), "w");
+  if (!f)
+    return Status::error(path + ": cannot write statistics: " + std::strerror(errno));
+  bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !written)
+    return Status::error(path + ": cannot write statistics: " + std::strerror(errno));
+  return Status::success();
+}
+
+/// --prompts-file: every prompt through Generator::generateBatch, the replies
+/// in prompt order once all are done.
+int runBatch(const Options &o, const Generator &gen, Executor &ex, const WeightArena &weights,
+             const std::vector<std::vector<int32_t>> &prompts) {
+  Expected<BatchResult> batch = gen.generateBatch(ex, prompts, o.gen, o.maxBatch);
+  if (!batch)
+    return fail(batch.message());
+  std::vector<json::Value> perPrompt;
+  for (size_t i = 0; i < batch->results.size(); ++i) {
+    const GenerateResult &r = batch->results[i];
+    if (!o.quiet)
+      std::printf("=== [%zu] %s\n", i, r.text.c_str());
+    if (o.printTokens)
+      std::printf("{\"index\":%zu,\"prompt_tokens\":%s,\"tokens\":%s}\n", i, idList(r.promptIds).c_str(),
+                  idList(r.tokens).c_str());
+    perPrompt.push_back(r.stats.toJson());
+  }
+  std::fflush(stdout);
+  const BatchStats &st = batch->stats;
+  std::fprintf(stderr, "\n%s", st.summary().c_str());
+  std::fprintf(stderr, "weights: %lld bytes (%s); kv pool: %lld bytes (%s)\n", (long long)weights.bytes(),
+               abi::dtypeName(weights.dtype()), (long long)ex.poolBytes(), abi::dtypeName(ex.cache().dtype));
+  if (!o.statsJson.empty()) {
+    std::vector<std::pair<std::string, json::Value>> members = st.toJson().asObject();
+    members.emplace_back("per_prompt", json::Value::array(std::move(perPrompt)));
+    if (Status s = writeStats(o.statsJson, json::Value::object(std::move(members))); !s.ok())
+      return fail(s.message());
+  }
+  return 0;
 }
 
 } // namespace
@@ -259,9 +357,15 @@ int main(int argc, char **argv) {
   Expected<Generator> gen = Generator::create(**source);
   if (!gen)
     return fail(gen.message());
-  Expected<std::vector<int32_t>> prompt = gen->encodePrompt(*o.prompt, o.chat);
-  if (!prompt)
-    return fail(prompt.message());
+  Expected<std::vector<std::vector<int32_t>>> prompts = encodePrompts(o, *gen);
+  if (!prompts)
+    return fail(prompts.message());
+  // The longest prompt sizes the pool and meets the checks.
+  size_t longest = 0;
+  for (size_t i = 1; i < prompts->size(); ++i)
+    if ((*prompts)[i].size() > (*prompts)[longest].size())
+      longest = i;
+  const std::vector<int32_t> *prompt = &(*prompts)[longest];
   const int64_t p = static_cast<int64_t>(prompt->size());
   if (p > man.spec.maxContext)
     return fail("the prompt has " + std::to_string(p) + " tokens, longer than the model's context of " +
@@ -279,6 +383,7 @@ int main(int argc, char **argv) {
     return fail(weights.message());
 
   ExecutorOptions eo;
+  eo.maxBatch = o.promptsFile ? std::min<int64_t>(o.maxBatch, static_cast<int64_t>(prompts->size())) : 1;
   eo.kvPages = o.kvPages;
   eo.noKVCache = o.noKVCache;
   eo.maxContext = o.maxContext;
@@ -291,6 +396,8 @@ int main(int argc, char **argv) {
   if (!ex)
     return fail(ex.message());
 
+  if (o.promptsFile)
+    return runBatch(o, *gen, **ex, *weights, *prompts);
   Expected<GenerateResult> res = gen->generate(**ex, *prompt, o.gen, o.quiet ? nullptr : stdout);
   if (!res)
     return fail(res.message());
@@ -332,13 +439,8 @@ int main(int argc, char **argv) {
                                {"replayed", json::Value::number(static_cast<double>(graphs.replayed))},
                                {"eager_steps", json::Value::number(static_cast<double>(graphs.eagerSteps))},
                                {"disabled_because", json::Value::string(graphs.disabledBecause)}}));
-    std::string text = json::write(json::Value::object(std::move(members))) + "\n";
-    std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
-    if (!f)
-      return fail(o.statsJson + ": cannot write statistics: " + std::strerror(errno));
-    bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    if (std::fclose(f) != 0 || !written)
-      return fail(o.statsJson + ": cannot write statistics: " + std::strerror(errno));
+    if (Status s = writeStats(o.statsJson, json::Value::object(std::move(members))); !s.ok())
+      return fail(s.message());
   }
   return 0;
 }

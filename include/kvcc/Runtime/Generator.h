@@ -65,6 +65,26 @@ struct GenerateResult {
   GenerateStats stats;
 };
 
+/// A batch of generations (Generator::generateBatch).
+struct BatchStats {
+  int64_t requests = 0, promptTokens = 0, generatedTokens = 0;
+  int64_t steps = 0;       ///< kvcc_step calls
+  int64_t rows = 0;        ///< sequences summed over the steps
+  int64_t maxInFlight = 0; ///< most sequences in one step
+  int64_t peakPagesUsed = 0, pagesTotal = 0;
+  double seconds = 0;      ///< the whole batch, first step to last
+
+  /// Generated tokens per second of the whole batch.
+  double tokensPerSecond() const;
+  json::Value toJson() const;
+  std::string summary() const;
+};
+
+struct BatchResult {
+  std::vector<GenerateResult> results; ///< In prompt order; per-sequence times are wall times
+  BatchStats stats;
+};
+
 class Generator {
 public:
   /// Loads the tokenizer and (when the model has one) the chat template.
@@ -81,12 +101,27 @@ public:
   Expected<GenerateResult> generate(Executor &executor, const std::vector<int32_t> &promptIds,
                                     const GenerateOptions &options, std::FILE *out, int64_t seq = 0) const;
 
+  /// Generates after each of `prompts` (one sequence each, ids 0..n-1, which
+  /// must be new to the executor) with continuous batching: at most
+  /// `maxBatch` sequences in flight, a new one admitted when a finished one
+  /// frees its place and the pool holds its prompt and its maxTokens (so no
+  /// step runs out of pages), prefill chunks and decode tokens of different
+  /// sequences in the same step. Each sequence samples with its own Sampler
+  /// of `options.sampling`, so its tokens are those generate() gives it alone
+  /// (up to the batch-dependent rounding of the GEMMs). Results are in prompt
+  /// order; every sequence is released, also on error.
+  Expected<BatchResult> generateBatch(Executor &executor, const std::vector<std::vector<int32_t>> &prompts,
+                                      const GenerateOptions &options, int64_t maxBatch) const;
+
   const Tokenizer &tokenizer() const { return tokenizer_; }
   bool hasChatTemplate() const { return chatTemplate_.has_value(); }
   /// Ids that end generation (the tokenizer's and the model's EOS).
   const std::vector<int32_t> &stopTokens() const { return stopTokens_; }
 
 private:
+  /// What generate() and generateBatch() refuse before the first step.
+  Status checkPrompt(const Executor &ex, const std::vector<int32_t> &prompt, int64_t seq) const;
+
   Generator(Tokenizer t, std::optional<std::string> chat, std::string modelPath, bool addBos,
             std::vector<int32_t> stops)
       : tokenizer_(std::move(t)), chatTemplate_(std::move(chat)), modelPath_(std::move(modelPath)),

@@ -15,6 +15,7 @@
 #include <string>
 #include <sys/wait.h>
 #include <utility>
+#include <vector>
 
 using namespace kvcc;
 using namespace kvcc::runtime;
@@ -130,5 +131,64 @@ TEST(KvccRunTest, UsageAndRuntimeErrors) {
     if (c.status != 0) {
       EXPECT_EQ(res.out, "") << c.args; // no partial output
     }
+  }
+}
+
+TEST(KvccRunTest, PromptsFileRunsTogetherAndMatchesSingleRuns) {
+  std::unique_ptr<Rig> r = Rig::make(TinyConfig(), 4);
+  ASSERT_TRUE(r);
+  std::string dir = scratch().fresh("prompts");
+  const std::vector<std::string> prompts = {"The cache holds the keys", "the top", "hello there, cache",
+                                            "a b c d e f g h i j k"};
+  {
+    std::ofstream f(dir + "/prompts.txt");
+    // Blank lines are skipped, a CRLF ending is not part of the prompt.
+    f << prompts[0] << "\n\n" << prompts[1] << "\r\n   \n" << prompts[2] << "\n" << prompts[3];
+  }
+  std::string model = quote(r->artifactDir) + " --weights " + quote(r->modelDir);
+  std::string common = " --max-tokens 9 --ignore-eos --print-tokens";
+  std::string stats = dir + "/stats.json";
+  RunResult batch = runTool(model + " --prompts-file " + quote(dir + "/prompts.txt") + " --max-batch 3" + common +
+                            " --stats-json " + quote(stats));
+  ASSERT_EQ(batch.status, 0) << batch.err;
+  std::vector<std::string> lines;
+  std::stringstream ss(batch.out);
+  for (std::string line; std::getline(ss, line);)
+    if (line.rfind("{\"index\":", 0) == 0)
+      lines.push_back(line);
+  ASSERT_EQ(lines.size(), prompts.size()) << batch.out;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_TRUE(contains(batch.out, "=== [" + std::to_string(i) + "] ")) << batch.out;
+    RunResult alone = runTool(model + " --prompt " + quote(prompts[i]) + common);
+    ASSERT_EQ(alone.status, 0) << alone.err;
+    // {"prompt_tokens":..,"tokens":..} alone; the same after "index" in the batch.
+    EXPECT_EQ(lines[i], "{\"index\":" + std::to_string(i) + "," + lastLine(alone.out).substr(1)) << prompts[i];
+  }
+  EXPECT_TRUE(contains(batch.err, "batch: 4 prompts")) << batch.err;
+  Expected<Value> doc = json::parseFile(stats);
+  ASSERT_TRUE(doc.ok()) << doc.message();
+  EXPECT_EQ(*doc->getInt("requests"), 4);
+  EXPECT_EQ(*doc->getInt("generated_tokens"), 36);
+  EXPECT_EQ(*doc->getInt("max_in_flight"), 3);
+  EXPECT_EQ(doc->get("per_prompt")->asArray().size(), 4u);
+
+  std::string empty = dir + "/empty.txt";
+  std::ofstream(empty) << "\n  \n\r\n";
+  struct {
+    std::string args;
+    int status;
+    const char *expect;
+  } cases[] = {
+      {model + " --prompt hi --prompts-file " + quote(dir + "/prompts.txt"), 2, "exclude each other"},
+      {model, 2, "missing --prompt TEXT (or --prompts-file FILE)"},
+      {model + " --prompts-file " + quote(empty), 1, "no prompts (every line is empty)"},
+      {model + " --prompts-file /nonexistent/prompts.txt", 1, "/nonexistent/prompts.txt"},
+      {model + " --prompts-file " + quote(dir + "/prompts.txt") + " --max-batch 0", 2, "--max-batch '0'"},
+  };
+  for (const auto &c : cases) {
+    RunResult res = runTool(c.args);
+    EXPECT_EQ(res.status, c.status) << c.args << "\n" << res.err;
+    EXPECT_TRUE(contains(res.err, c.expect)) << c.args << "\n" << res.err;
+    EXPECT_EQ(res.out, "") << c.args;
   }
 }
