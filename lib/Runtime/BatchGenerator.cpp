@@ -51,7 +51,7 @@ Expected<BatchResult> Generator::generateBatch(Executor &ex, const std::vector<s
     return Status::error("--prefill-chunk " + std::to_string(o.prefillChunk) + " must be >= 0");
   const int64_t n = static_cast<int64_t>(prompts.size());
   const int64_t blockSize = ex.cache().blockSize;
-  const int64_t capacity = ex.tokenCapacity();
+  const int64_t capacity = ex.sequenceCapacity();
   Expected<Sampler> probe = Sampler::create(o.sampling);
   if (!probe)
     return probe.status();
@@ -163,6 +163,9 @@ Expected<BatchResult> Generator::generateBatch(Executor &ex, const std::vector<s
     for (size_t row = 0; row < rows.size(); ++row) {
       Request &r = *rows[row];
       GenerateStats &st = r.result.stats;
+      // Without a cache the step recomputed the whole sequence.
+      st.tokensComputed += ex.noKVCache() ? ex.contextLength(r.seq)
+                                          : static_cast<int64_t>(batch[row].tokens.size());
       if (r.prefilled < static_cast<int64_t>(r.prompt->size()))
         continue; // a chunk in the middle of the prompt: no token yet
       if (r.result.tokens.empty())

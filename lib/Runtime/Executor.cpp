@@ -196,6 +196,14 @@ Executor::~Executor() = default;
 
 int64_t Executor::tokenCapacity() const { return std::min(pages_ * cache_.blockSize, maxContext_); }
 
+int64_t Executor::sequenceCapacity() const {
+  if (options_.kvPages > 0 || options_.maxContext <= 0)
+    return tokenCapacity();
+  // The pages the derived pool gave each of its maxBatch sequences.
+  const int64_t share = ceilDiv(options_.maxContext, cache_.blockSize) * cache_.blockSize;
+  return std::min(tokenCapacity(), share);
+}
+
 int64_t Executor::contextLength(int64_t seq) const {
   if (options_.noKVCache) {
     auto it = history_.find(seq);

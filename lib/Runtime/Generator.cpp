@@ -142,7 +142,7 @@ Status Generator::checkPrompt(const Executor &ex, const std::vector<int32_t> &pr
   if (ex.contextLength(seq) != 0 || ex.blocks().hasSequence(seq))
     return Status::error("generator: sequence " + std::to_string(seq) + " is already running");
   const int64_t p = static_cast<int64_t>(prompt.size());
-  const int64_t capacity = ex.tokenCapacity();
+  const int64_t capacity = ex.sequenceCapacity();
   const int64_t vocab = ex.vocabSize();
   if (p > ex.modelContext())
     return Status::error("the prompt has " + std::to_string(p) + " tokens, longer than the model's context of " +
@@ -171,7 +171,7 @@ Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int
   if (Status s = checkPrompt(ex, prompt, seq); !s.ok())
     return s;
   const int64_t p = static_cast<int64_t>(prompt.size());
-  const int64_t capacity = ex.tokenCapacity();
+  const int64_t capacity = ex.sequenceCapacity();
 
   GenerateResult res;
   res.promptIds = prompt;

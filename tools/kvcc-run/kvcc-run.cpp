@@ -46,6 +46,7 @@ const char *kUsage =
     "  --prompts-file FILE   one prompt per line (empty lines skipped), generated together: up\n"
     "                        to --max-batch sequences share each step, a finished one's pages go\n"
     "                        to the next prompt; replies print in order, \"=== [i]\" before each\n"
+    "                        (i counts the prompts, 0 first; --print-tokens is the format for scripts)\n"
     "  --max-batch N         sequences in flight with --prompts-file (default 8)\n"
     "  --chat                wrap the prompt as one user message with the model's chat template\n"
     "  --max-tokens N        tokens to generate (default 128); stops earlier at EOS\n"
@@ -285,6 +286,40 @@ Status writeStats(const std::string &path, json::Value doc) {
   return Status::success();
 }
 
+/// The weights, the pool and (on a GPU) the CUDA graphs, on stderr.
+void reportExecutor(const Options &o, const Executor &ex, const WeightArena &weights) {
+  std::fprintf(stderr, "weights: %lld bytes (%s); kv pool: %lld bytes (%s)\n", (long long)weights.bytes(),
+               abi::dtypeName(weights.dtype()), (long long)ex.poolBytes(), abi::dtypeName(ex.cache().dtype));
+  const CudaGraphStats &graphs = ex.cudaGraphStats();
+  if (!o.cudaGraphs || !ex.onDevice())
+    return;
+  if (graphs.disabledBecause.empty())
+    std::fprintf(stderr, "cuda graphs: %lld captured, %lld decode steps replayed, %lld steps launch by launch\n",
+                 (long long)graphs.captured, (long long)graphs.replayed, (long long)graphs.eagerSteps);
+  else
+    std::fprintf(stderr, "cuda graphs: given up (%s); every step ran launch by launch\n",
+                 graphs.disabledBecause.c_str());
+}
+
+/// The same for --stats-json.
+void addExecutorMembers(const Executor &ex, const WeightArena &weights,
+                        std::vector<std::pair<std::string, json::Value>> &members) {
+  members.emplace_back("weights_bytes", json::Value::number(static_cast<double>(weights.bytes())));
+  members.emplace_back("weights_dtype", json::Value::string(abi::dtypeName(weights.dtype())));
+  members.emplace_back("kv_pool_bytes", json::Value::number(static_cast<double>(ex.poolBytes())));
+  members.emplace_back("kv_cache_dtype", json::Value::string(abi::dtypeName(ex.cache().dtype)));
+  if (!ex.onDevice())
+    return;
+  const CudaGraphStats &graphs = ex.cudaGraphStats();
+  members.emplace_back(
+      "cuda_graphs",
+      json::Value::object({{"enabled", json::Value::boolean(graphs.enabled)},
+                           {"captured", json::Value::number(static_cast<double>(graphs.captured))},
+                           {"replayed", json::Value::number(static_cast<double>(graphs.replayed))},
+                           {"eager_steps", json::Value::number(static_cast<double>(graphs.eagerSteps))},
+                           {"disabled_because", json::Value::string(graphs.disabledBecause)}}));
+}
+
 /// --prompts-file: every prompt through Generator::generateBatch, the replies
 /// in prompt order once all are done.
 int runBatch(const Options &o, const Generator &gen, Executor &ex, const WeightArena &weights,
@@ -295,8 +330,11 @@ int runBatch(const Options &o, const Generator &gen, Executor &ex, const WeightA
   std::vector<json::Value> perPrompt;
   for (size_t i = 0; i < batch->results.size(); ++i) {
     const GenerateResult &r = batch->results[i];
-    if (!o.quiet)
-      std::printf("=== [%zu] %s\n", i, r.text.c_str());
+    if (!o.quiet) {
+      std::printf("=== [%zu] ", i);
+      std::fwrite(r.text.data(), 1, r.text.size(), stdout);
+      std::fputc('\n', stdout);
+    }
     if (o.printTokens)
       std::printf("{\"index\":%zu,\"prompt_tokens\":%s,\"tokens\":%s}\n", i, idList(r.promptIds).c_str(),
                   idList(r.tokens).c_str());
@@ -305,10 +343,10 @@ int runBatch(const Options &o, const Generator &gen, Executor &ex, const WeightA
   std::fflush(stdout);
   const BatchStats &st = batch->stats;
   std::fprintf(stderr, "\n%s", st.summary().c_str());
-  std::fprintf(stderr, "weights: %lld bytes (%s); kv pool: %lld bytes (%s)\n", (long long)weights.bytes(),
-               abi::dtypeName(weights.dtype()), (long long)ex.poolBytes(), abi::dtypeName(ex.cache().dtype));
+  reportExecutor(o, ex, weights);
   if (!o.statsJson.empty()) {
     std::vector<std::pair<std::string, json::Value>> members = st.toJson().asObject();
+    addExecutorMembers(ex, weights, members);
     members.emplace_back("per_prompt", json::Value::array(std::move(perPrompt)));
     if (Status s = writeStats(o.statsJson, json::Value::object(std::move(members))); !s.ok())
       return fail(s.message());
@@ -412,33 +450,10 @@ int main(int argc, char **argv) {
 
   const GenerateStats &st = res->stats;
   std::fprintf(stderr, "\n%s", st.summary().c_str());
-  const char *cacheDType = abi::dtypeName((*ex)->cache().dtype);
-  std::fprintf(stderr, "weights: %lld bytes (%s); kv pool: %lld bytes (%s)\n", (long long)weights->bytes(),
-               abi::dtypeName(weights->dtype()), (long long)(*ex)->poolBytes(), cacheDType);
-  const CudaGraphStats &graphs = (*ex)->cudaGraphStats();
-  if (o.cudaGraphs && (*ex)->onDevice()) {
-    if (graphs.disabledBecause.empty())
-      std::fprintf(stderr, "cuda graphs: %lld captured, %lld decode steps replayed, %lld steps launch by launch\n",
-                   (long long)graphs.captured, (long long)graphs.replayed, (long long)graphs.eagerSteps);
-    else
-      std::fprintf(stderr, "cuda graphs: given up (%s); every step ran launch by launch\n",
-                   graphs.disabledBecause.c_str());
-  }
+  reportExecutor(o, **ex, *weights);
   if (!o.statsJson.empty()) {
-    json::Value doc = st.toJson();
-    std::vector<std::pair<std::string, json::Value>> members = doc.asObject();
-    members.emplace_back("weights_bytes", json::Value::number(static_cast<double>(weights->bytes())));
-    members.emplace_back("weights_dtype", json::Value::string(abi::dtypeName(weights->dtype())));
-    members.emplace_back("kv_pool_bytes", json::Value::number(static_cast<double>((*ex)->poolBytes())));
-    members.emplace_back("kv_cache_dtype", json::Value::string(cacheDType));
-    if ((*ex)->onDevice())
-      members.emplace_back(
-          "cuda_graphs",
-          json::Value::object({{"enabled", json::Value::boolean(graphs.enabled)},
-                               {"captured", json::Value::number(static_cast<double>(graphs.captured))},
-                               {"replayed", json::Value::number(static_cast<double>(graphs.replayed))},
-                               {"eager_steps", json::Value::number(static_cast<double>(graphs.eagerSteps))},
-                               {"disabled_because", json::Value::string(graphs.disabledBecause)}}));
+    std::vector<std::pair<std::string, json::Value>> members = st.toJson().asObject();
+    addExecutorMembers(**ex, *weights, members);
     if (Status s = writeStats(o.statsJson, json::Value::object(std::move(members))); !s.ok())
       return fail(s.message());
   }

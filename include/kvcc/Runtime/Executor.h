@@ -106,6 +106,10 @@ public:
   int64_t modelContext() const { return maxContext_; }
   /// Tokens one sequence can hold: pages * block_size, capped by the model.
   int64_t tokenCapacity() const;
+  /// Tokens the generators let one sequence grow to: with a pool derived from
+  /// maxContext (kvPages = 0), the pages of one of its maxBatch shares, so a
+  /// sequence stops where it would alone; else tokenCapacity().
+  int64_t sequenceCapacity() const;
   /// 2 * layers * kv_heads * head_dim * bytes per element.
   int64_t kvBytesPerToken() const { return cache_.pageBytes() / cache_.blockSize * cache_.layers; }
   int64_t poolBytes() const { return pages_ * cache_.pageBytes() * cache_.layers; }

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -26,16 +27,26 @@ std::vector<std::vector<int32_t>> somePrompts() {
   return prompts;
 }
 
-/// What generate() gives each prompt alone, on a fresh executor each.
+/// What generate() gives each prompt alone, on a fresh executor each (made
+/// with `eo` for one sequence, as kvcc-run makes it for --prompt).
+std::vector<GenerateResult> aloneResults(Rig &r, const std::vector<std::vector<int32_t>> &prompts,
+                                         const GenerateOptions &go, ExecutorOptions eo = ExecutorOptions()) {
+  eo.maxBatch = 1;
+  std::vector<GenerateResult> out;
+  for (const auto &p : prompts) {
+    std::unique_ptr<Executor> ex = r.executor(eo);
+    Expected<GenerateResult> res = r.generator->generate(*ex, p, go, nullptr);
+    EXPECT_TRUE(res.ok()) << res.message();
+    out.push_back(res ? res.take() : GenerateResult());
+  }
+  return out;
+}
+
 std::vector<std::vector<int32_t>> oneByOne(Rig &r, const std::vector<std::vector<int32_t>> &prompts,
                                            const GenerateOptions &go) {
   std::vector<std::vector<int32_t>> out;
-  for (const auto &p : prompts) {
-    std::unique_ptr<Executor> ex = r.executor(ExecutorOptions());
-    Expected<GenerateResult> res = r.generator->generate(*ex, p, go, nullptr);
-    EXPECT_TRUE(res.ok()) << res.message();
-    out.push_back(res ? res->tokens : std::vector<int32_t>());
-  }
+  for (GenerateResult &res : aloneResults(r, prompts, go))
+    out.push_back(res.tokens);
   return out;
 }
 
@@ -143,4 +154,59 @@ TEST(BatchGeneratorTest, BadInputIsRefusedBeforeTheFirstStep) {
   ASSERT_TRUE(res.ok()) << res.message();
   EXPECT_TRUE(res->results.empty());
   EXPECT_EQ(ex->stepsRun(), 0);
+}
+
+TEST(BatchGeneratorTest, StopsAndCountsMatchSingleRuns) {
+  std::unique_ptr<Rig> r = Rig::make(TinyConfig(), 4);
+  ASSERT_TRUE(r);
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t n : {5, 1, 13, 8, 2, 9})
+    prompts.push_back(somePrompt(n, 200 + n));
+  struct Case {
+    const char *name;
+    int64_t maxTokens, maxContext;
+    bool ignoreEos, noKVCache;
+    double temperature;
+  } cases[] = {
+      // --max-context 16: every sequence stops at context_full where it would alone,
+      // though the pool of a batch of 3 holds 48 tokens.
+      {"context_full", 30, 16, true, false, 0},
+      {"max_tokens 1", 1, 0, true, false, 0},
+      {"max_tokens 0", 0, 0, true, false, 0},
+      {"no kv cache", 6, 0, true, true, 0},
+      // Sampled hot enough that some sequences draw the EOS token (the seed
+      // is fixed; the loop below asserts that one does).
+      {"eos", 40, 0, false, false, 3.0},
+  };
+  for (const Case &c : cases) {
+    GenerateOptions go;
+    go.maxTokens = c.maxTokens;
+    go.ignoreEos = c.ignoreEos;
+    go.sampling.temperature = c.temperature;
+    go.sampling.seed = 11;
+    ExecutorOptions eo;
+    eo.maxContext = c.maxContext;
+    eo.noKVCache = c.noKVCache;
+    std::vector<GenerateResult> alone = aloneResults(*r, prompts, go, eo);
+    eo.maxBatch = 3;
+    std::unique_ptr<Executor> ex = r->executor(eo);
+    ASSERT_TRUE(ex);
+    Expected<BatchResult> batch = r->generator->generateBatch(*ex, prompts, go, 3);
+    ASSERT_TRUE(batch.ok()) << c.name << ": " << batch.message();
+    int64_t computed = 0;
+    std::vector<std::string> reasons;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const GenerateResult &b = batch->results[i], &a = alone[i];
+      EXPECT_EQ(b.tokens, a.tokens) << c.name << ", prompt " << i;
+      EXPECT_EQ(b.text, a.text) << c.name << ", prompt " << i;
+      EXPECT_EQ(b.stats.stopReason, a.stats.stopReason) << c.name << ", prompt " << i;
+      EXPECT_EQ(b.stats.tokensComputed, a.stats.tokensComputed) << c.name << ", prompt " << i;
+      computed += b.stats.tokensComputed;
+      reasons.push_back(b.stats.stopReason);
+    }
+    EXPECT_EQ(computed, ex->tokensComputed()) << c.name;
+    const std::string want = c.maxContext ? "context_full" : c.ignoreEos ? "max_tokens" : "eos";
+    EXPECT_NE(std::find(reasons.begin(), reasons.end(), want), reasons.end()) << c.name;
+    expectClean(*r, *ex);
+  }
 }
