@@ -27,10 +27,13 @@ typedef struct {
 
 static float *base(const kvcc_memref2d *m) { return m->aligned + m->offset; }
 
-/* Rows of A (M <= this) that take the streaming dot-product path. */
-enum { kDotRows = 4 };
+/* Rows of A (M <= this) that take the streaming dot-product path: a decode
+ * step of up to this many sequences reads each weight once, from memory. */
+enum { kDotRows = 8 };
 
 static float dot_f32(const float *a, const float *b, int64_t n);
+static int dot_rows_f32(const float *a, int64_t lda, int64_t M, const float *b, int64_t ldb, int64_t N,
+                        int64_t K, float *c, int64_t ldc, float beta);
 
 /* Every GEMM of a step runs on the OpenMP threads that run the attention, one
  * OpenBLAS call per thread on its share of the columns. OpenBLAS's own
@@ -80,6 +83,8 @@ static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
     /* A decode step: one dot product per weight row, the rows split over the
      * OpenMP threads the rest of the step runs on (matmul_half says why). */
     const int64_t lda = a->strides[0], ldb = b->strides[0], ldc = c->strides[0];
+    if (M > 1 && dot_rows_f32(base(a), lda, M, base(b), ldb, N, K, base(c), ldc, beta))
+      return;
 #pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
     for (int64_t j = 0; j < N; ++j)
       for (int64_t i = 0; i < M; ++i) {
@@ -314,6 +319,97 @@ static float dot_half(const float *a, const uint16_t *b, int64_t n, enum half_ki
   return acc;
 }
 
+#if defined(__x86_64__)
+/* name(a, lda, M, b0, b1, K, out0, out1): out0[i] = A[i]·b0, out1[i] = A[i]·b1
+ * for the M <= kDotRows rows of A (f32), b0 and b1 two weight rows of `elem`.
+ * Per-pair dot products load an A chunk and a B chunk for every FMA, so an
+ * 8-row decode step was bound by loads. Here each 8-element chunk of the two
+ * weight rows is loaded (and widened) once per four rows of A, and each A
+ * chunk serves both weight rows: 0.75 loads a FMA, 8 accumulators in flight.
+ * Rows 5-8 of A take a second pass over the two weight rows, in L1 by then.
+ * A short group repeats its last row: four accumulators a weight row always. */
+#define KVCC_DOT_2_ROWS(name, target_features, elem, load8, widen1)                                        \
+  __attribute__((target(target_features))) static void name(const float *a, int64_t lda, int64_t M,        \
+                                                            const elem *b0, const elem *b1, int64_t K,     \
+                                                            float *out0, float *out1) {                    \
+    for (int64_t i0 = 0; i0 < M; i0 += 4) {                                                                \
+      const int64_t rows = M - i0 < 4 ? M - i0 : 4;                                                        \
+      const float *xs[4];                                                                                  \
+      for (int64_t r = 0; r < 4; ++r)                                                                      \
+        xs[r] = a + (i0 + (r < rows ? r : rows - 1)) * lda;                                                \
+      __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;                                   \
+      __m256 s10 = s00, s11 = s00, s12 = s00, s13 = s00;                                                   \
+      int64_t k = 0;                                                                                       \
+      for (; k + 8 <= K; k += 8) {                                                                         \
+        if (i0 == 0 && (k * (int64_t)sizeof(elem)) % 64 == 0) { /* one prefetch per 64-byte line */      \
+          _mm_prefetch((const char *)(b0 + k) + kDotPrefetchBytes, _MM_HINT_T0);                           \
+          _mm_prefetch((const char *)(b1 + k) + kDotPrefetchBytes, _MM_HINT_T0);                           \
+        }                                                                                                  \
+        const __m256 w0 = load8(b0 + k), w1 = load8(b1 + k);                                               \
+        __m256 x = _mm256_loadu_ps(xs[0] + k);                                                             \
+        s00 = _mm256_fmadd_ps(x, w0, s00);                                                                 \
+        s10 = _mm256_fmadd_ps(x, w1, s10);                                                                 \
+        x = _mm256_loadu_ps(xs[1] + k);                                                                    \
+        s01 = _mm256_fmadd_ps(x, w0, s01);                                                                 \
+        s11 = _mm256_fmadd_ps(x, w1, s11);                                                                 \
+        x = _mm256_loadu_ps(xs[2] + k);                                                                    \
+        s02 = _mm256_fmadd_ps(x, w0, s02);                                                                 \
+        s12 = _mm256_fmadd_ps(x, w1, s12);                                                                 \
+        x = _mm256_loadu_ps(xs[3] + k);                                                                    \
+        s03 = _mm256_fmadd_ps(x, w0, s03);                                                                 \
+        s13 = _mm256_fmadd_ps(x, w1, s13);                                                                 \
+      }                                                                                                    \
+      float r0[4] = {hsum256(s00), hsum256(s01), hsum256(s02), hsum256(s03)};                              \
+      float r1[4] = {hsum256(s10), hsum256(s11), hsum256(s12), hsum256(s13)};                              \
+      for (int64_t r = 0; r < rows; ++r) {                                                                 \
+        for (int64_t t = k; t < K; ++t) {                                                                  \
+          r0[r] += xs[r][t] * widen1(b0[t]);                                                               \
+          r1[r] += xs[r][t] * widen1(b1[t]);                                                               \
+        }                                                                                                  \
+        out0[i0 + r] = r0[r];                                                                              \
+        out1[i0 + r] = r1[r];                                                                              \
+      }                                                                                                    \
+    }                                                                                                      \
+  }
+
+KVCC_DOT_2_ROWS(dot_2_rows_f32, "avx2,fma", float, load8_f32, widen1_f32)
+KVCC_DOT_2_ROWS(dot_2_rows_f16, "avx2,fma,f16c", uint16_t, load8_f16, f16_to_f32)
+KVCC_DOT_2_ROWS(dot_2_rows_bf16, "avx2,fma", uint16_t, load8_bf16, bf16_to_f32)
+#endif
+
+/* C[i, j] = beta * C + A[i]·B[j] for 1 < M <= kDotRows through dot_2_rows_f32,
+ * the weight rows in pairs over the OpenMP threads; 0 when the CPU lacks
+ * AVX2/FMA (the caller's per-pair loop runs then). matmul_half's dotPath does
+ * the same for 16-bit weights. */
+static int dot_rows_f32(const float *a, int64_t lda, int64_t M, const float *b, int64_t ldb, int64_t N,
+                        int64_t K, float *c, int64_t ldc, float beta) {
+#if defined(__x86_64__)
+  if (!has_f16c_avx2())
+    return 0;
+  const int64_t pairs = (N + 1) / 2;
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int64_t j = 2 * p;
+    /* An odd N's last row pairs with itself; its second result is dropped. */
+    const int64_t j1 = j + 1 < N ? j + 1 : j;
+    float out0[kDotRows], out1[kDotRows];
+    dot_2_rows_f32(a, lda, M, b + j * ldb, b + j1 * ldb, K, out0, out1);
+    for (int64_t i = 0; i < M; ++i) {
+      float *c0 = &c[i * ldc + j];
+      *c0 = beta == 0.0f ? out0[i] : *c0 + out0[i];
+      if (j1 != j) {
+        float *c1 = &c[i * ldc + j1];
+        *c1 = beta == 0.0f ? out1[i] : *c1 + out1[i];
+      }
+    }
+  }
+  return 1;
+#else
+  (void)a, (void)lda, (void)M, (void)b, (void)ldb, (void)N, (void)K, (void)c, (void)ldc, (void)beta;
+  return 0;
+#endif
+}
+
 static float dot_f32(const float *a, const float *b, int64_t n) {
 #if defined(__x86_64__)
   if (has_f16c_avx2())
@@ -409,7 +505,29 @@ static void matmul_half(const kvcc_memref2d_h *a, const kvcc_memref2d_h *b, cons
     /* Output columns split over the OpenMP threads model.so already runs its
      * attention on (libomp; GCC's GOMP_* calls resolve to its compatible
      * entry points): one weight row per column, so the threads stream
-     * disjoint rows. Small GEMVs stay on one thread. */
+     * disjoint rows. Small GEMVs stay on one thread. Several rows of A (a
+     * batched decode step) take the weight rows in pairs (dot_2_rows_*). */
+#if defined(__x86_64__)
+    if (M > 1 && has_f16c_avx2()) {
+      const int64_t pairs = (N + 1) / 2;
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+      for (int64_t p = 0; p < pairs; ++p) {
+        const int64_t j = 2 * p, j1 = j + 1 < N ? j + 1 : j; /* an odd N's last row pairs with itself */
+        float out0[kDotRows], out1[kDotRows];
+        if (kind == KVCC_F16)
+          dot_2_rows_f16(aw, K, M, hbase(b) + j * bRow, hbase(b) + j1 * bRow, K, out0, out1);
+        else
+          dot_2_rows_bf16(aw, K, M, hbase(b) + j * bRow, hbase(b) + j1 * bRow, K, out0, out1);
+        for (int64_t i = 0; i < M; ++i) {
+          c_store(c, i, j, beta == 0.0f ? out0[i] : c_load(c, i, j) + out0[i]);
+          if (j1 != j)
+            c_store(c, i, j1, beta == 0.0f ? out1[i] : c_load(c, i, j1) + out1[i]);
+        }
+      }
+      free(aw);
+      return;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
     for (int64_t j = 0; j < N; ++j) {
       const uint16_t *row = hbase(b) + j * bRow;

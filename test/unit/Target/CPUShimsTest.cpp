@@ -3,7 +3,7 @@
 // _mlir_ciface_kvcc_matmul_* for f32, f16 and bf16 models (kvc-matmul-to-
 // blas's type tags) against a float64 reference of the same inputs: B
 // transposed or not, beta 0 or 1, a 16-bit or an f32 C, on padded views at
-// offsets, with row counts that take the streaming dot-product path (M <= 4,
+// offsets, with row counts that take the streaming dot-product path (M <= 8,
 // B transposed) and the sgemm paths, K with vector tails. GEMVs and GEMMs
 // large enough to split over the OpenMP threads run on 1, 2 and 3 of them,
 // N not a multiple of the 16-column shares.
@@ -152,14 +152,17 @@ void checkGemm(const Callee &t, Shape s, std::mt19937 &rng) {
 
 TEST(CPUShimsTest, GemmsMatchFloat64) {
   std::mt19937 rng(3);
-  const Shape shapes[] = {{1, 7, 5},    {3, 19, 37},   {4, 33, 70},   {9, 40, 37},  {17, 5, 130},
-                          {1, 300, 256}, {2, 1000, 96}, {33, 200, 300}, {70, 600, 64}};
+  // M <= 8 takes the dot-product paths (M = 2..8: weight rows in pairs, rows
+  // of A in groups of four), odd N and K off the 8-lane chunks included.
+  const Shape shapes[] = {{1, 7, 5},     {3, 19, 37},   {4, 33, 70},   {5, 33, 70},    {8, 41, 29},
+                          {9, 40, 37},   {17, 5, 130},  {1, 300, 256}, {2, 1000, 96},  {7, 1001, 96},
+                          {6, 300, 256}, {33, 200, 300}, {70, 600, 64}};
   const int defaultThreads = omp_get_max_threads();
   for (int threads : {1, 2, 3})
     for (const Callee &t : kCallees)
       for (Shape s : shapes) {
         // Only GEMMs of M·N·K >= 2^20 and GEMVs of N·K >= 2^16 split.
-        bool splits = s.m * s.n * s.k >= (1 << 20) || (s.m <= 4 && s.n * s.k >= (1 << 16));
+        bool splits = s.m * s.n * s.k >= (1 << 20) || (s.m <= 8 && s.n * s.k >= (1 << 16));
         if (threads > 1 && !splits)
           continue;
         omp_set_num_threads(threads);
