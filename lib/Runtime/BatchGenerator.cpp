@@ -45,43 +45,34 @@ Expected<BatchResult> Generator::generateBatch(Executor &ex, const std::vector<s
                                                const GenerateOptions &o, int64_t maxBatch) const {
   if (maxBatch < 1)
     return Status::error("--max-batch " + std::to_string(maxBatch) + " must be >= 1");
-  if (o.maxTokens < 0)
-    return Status::error("--max-tokens " + std::to_string(o.maxTokens) + " must be >= 0");
-  if (o.prefillChunk < 0)
-    return Status::error("--prefill-chunk " + std::to_string(o.prefillChunk) + " must be >= 0");
+  // Each sequence samples with a copy of this fresh sampler: its own stream,
+  // the one generate() would give it.
+  Expected<Sampler> sampler = checkOptions(o);
+  if (!sampler)
+    return sampler.status();
   const int64_t n = static_cast<int64_t>(prompts.size());
   const int64_t blockSize = ex.cache().blockSize;
   const int64_t capacity = ex.sequenceCapacity();
-  Expected<Sampler> probe = Sampler::create(o.sampling);
-  if (!probe)
-    return probe.status();
   // Greedy steps return each row's argmax (8 bytes a sequence from a GPU);
   // any other mode samples the logits on the host.
-  const bool greedy = probe->isGreedy();
+  const bool greedy = sampler->isGreedy();
 
   std::vector<Request> requests(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     Request &r = requests[static_cast<size_t>(i)];
     if (Status s = checkPrompt(ex, prompts[static_cast<size_t>(i)], i); !s.ok())
       return Status::error("prompt " + std::to_string(i) + ": " + s.message());
-    Expected<Sampler> sampler = Sampler::create(o.sampling);
     r.prompt = &prompts[static_cast<size_t>(i)];
     r.seq = i;
-    r.sampler.emplace(sampler.take());
+    r.sampler.emplace(*sampler);
     r.decoder.emplace(tokenizer_, /*skipSpecial=*/true);
     const int64_t p = static_cast<int64_t>(r.prompt->size());
     // The last sampled token is never fed, as in generate().
     const int64_t tokens = std::min(capacity, std::max(p, p + o.maxTokens - 1));
     r.reservedPages = (tokens + blockSize - 1) / blockSize;
-    GenerateStats &st = r.result.stats;
-    r.result.promptIds = *r.prompt;
-    st.promptTokens = p;
-    st.noKVCache = ex.noKVCache();
-    st.pagesTotal = ex.numPages();
-    st.blockSize = blockSize;
-    st.kvBytesPerToken = ex.kvBytesPerToken();
+    r.result = startResult(ex, *r.prompt);
     if (o.maxTokens == 0) {
-      st.stopReason = "max_tokens";
+      r.result.stats.stopReason = "max_tokens";
       r.done = true;
     }
   }

@@ -136,6 +136,26 @@ Expected<std::vector<int32_t>> Generator::encodePrompt(const std::string &prompt
   return ids;
 }
 
+Expected<Sampler> Generator::checkOptions(const GenerateOptions &o) {
+  if (o.maxTokens < 0)
+    return Status::error("--max-tokens " + std::to_string(o.maxTokens) + " must be >= 0");
+  if (o.prefillChunk < 0)
+    return Status::error("--prefill-chunk " + std::to_string(o.prefillChunk) + " must be >= 0");
+  return Sampler::create(o.sampling);
+}
+
+GenerateResult Generator::startResult(const Executor &ex, const std::vector<int32_t> &prompt) {
+  GenerateResult res;
+  res.promptIds = prompt;
+  GenerateStats &st = res.stats;
+  st.promptTokens = static_cast<int64_t>(prompt.size());
+  st.noKVCache = ex.noKVCache();
+  st.pagesTotal = ex.numPages();
+  st.blockSize = ex.cache().blockSize;
+  st.kvBytesPerToken = ex.kvBytesPerToken();
+  return res;
+}
+
 Status Generator::checkPrompt(const Executor &ex, const std::vector<int32_t> &prompt, int64_t seq) const {
   if (prompt.empty())
     return Status::error("the prompt is empty (no tokens to start from)");
@@ -161,26 +181,16 @@ Status Generator::checkPrompt(const Executor &ex, const std::vector<int32_t> &pr
 Expected<GenerateResult> Generator::generate(Executor &ex, const std::vector<int32_t> &prompt,
                                              const GenerateOptions &o, std::FILE *out, int64_t seq) const {
   // Everything that can be refused is refused here, before the first step.
-  Expected<Sampler> sampler = Sampler::create(o.sampling);
+  Expected<Sampler> sampler = checkOptions(o);
   if (!sampler)
     return sampler.status();
-  if (o.maxTokens < 0)
-    return Status::error("--max-tokens " + std::to_string(o.maxTokens) + " must be >= 0");
-  if (o.prefillChunk < 0)
-    return Status::error("--prefill-chunk " + std::to_string(o.prefillChunk) + " must be >= 0");
   if (Status s = checkPrompt(ex, prompt, seq); !s.ok())
     return s;
   const int64_t p = static_cast<int64_t>(prompt.size());
   const int64_t capacity = ex.sequenceCapacity();
 
-  GenerateResult res;
-  res.promptIds = prompt;
+  GenerateResult res = startResult(ex, prompt);
   GenerateStats &st = res.stats;
-  st.promptTokens = p;
-  st.noKVCache = ex.noKVCache();
-  st.pagesTotal = ex.numPages();
-  st.blockSize = ex.cache().blockSize;
-  st.kvBytesPerToken = ex.kvBytesPerToken();
   const int64_t computedBefore = ex.tokensComputed();
   if (o.maxTokens == 0) {
     st.stopReason = "max_tokens";

@@ -2,6 +2,7 @@
 #include "kvcc/Target/CUDATarget.h"
 
 #include "kvcc/Conversion/KVCToGPU/KVCToGPU.h"
+#include "kvcc/Support/CacheDir.h"
 #include "kvcc/Target/CPUTarget.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -51,11 +52,7 @@ LogicalResult locateCUDAToolkit(ModuleOp module) {
     root = value;
     break;
   }
-  std::string fetched;
-  if (const char *cache = std::getenv("KVCC_CACHE"); cache && *cache)
-    fetched = std::string(cache) + "/cuda-toolkit";
-  else if (const char *home = std::getenv("HOME"); home && *home)
-    fetched = std::string(home) + "/.cache/kvcc/cuda-toolkit";
+  const std::string fetched = kvcc::fetchedCudaToolkit();
   if (root.empty()) {
     std::vector<std::string> candidates;
     if (auto ptxas = llvm::sys::findProgramByName("ptxas")) {

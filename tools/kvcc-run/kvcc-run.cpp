@@ -22,6 +22,7 @@
 #include "kvcc/Support/File.h"
 #include "kvcc/Support/Json.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -399,11 +400,8 @@ int main(int argc, char **argv) {
   if (!prompts)
     return fail(prompts.message());
   // The longest prompt sizes the pool and meets the checks.
-  size_t longest = 0;
-  for (size_t i = 1; i < prompts->size(); ++i)
-    if ((*prompts)[i].size() > (*prompts)[longest].size())
-      longest = i;
-  const std::vector<int32_t> *prompt = &(*prompts)[longest];
+  const std::vector<int32_t> *prompt = &*std::max_element(
+      prompts->begin(), prompts->end(), [](const auto &x, const auto &y) { return x.size() < y.size(); });
   const int64_t p = static_cast<int64_t>(prompt->size());
   if (p > man.spec.maxContext)
     return fail("the prompt has " + std::to_string(p) + " tokens, longer than the model's context of " +

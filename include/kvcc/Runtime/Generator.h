@@ -119,8 +119,12 @@ public:
   const std::vector<int32_t> &stopTokens() const { return stopTokens_; }
 
 private:
-  /// What generate() and generateBatch() refuse before the first step.
+  /// What generate() and generateBatch() refuse before the first step: the
+  /// options (a sampler of them when they are valid) and each prompt.
+  static Expected<Sampler> checkOptions(const GenerateOptions &options);
   Status checkPrompt(const Executor &ex, const std::vector<int32_t> &prompt, int64_t seq) const;
+  /// A result with the prompt and the executor's geometry filled in.
+  static GenerateResult startResult(const Executor &ex, const std::vector<int32_t> &prompt);
 
   Generator(Tokenizer t, std::optional<std::string> chat, std::string modelPath, bool addBos,
             std::vector<int32_t> stops)

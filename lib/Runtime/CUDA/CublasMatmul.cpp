@@ -33,6 +33,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "kvcc/Runtime/CUDA/MgpuABI.h"
+#include "kvcc/Support/CacheDir.h"
 
 #include <algorithm>
 #include <climits>
@@ -130,10 +131,8 @@ std::vector<std::string> candidatePaths() {
     paths.push_back(std::string("/usr/local/cuda/lib64/libcublas.so.") + v);
   // Last, what scripts/fetch-cuda-tools.sh --cublas unpacks from PyPI on a
   // machine with a driver but no toolkit.
-  if (const char *cache = std::getenv("KVCC_CACHE"); cache && *cache)
-    paths.push_back(std::string(cache) + "/cuda-toolkit/lib64/libcublas.so.13");
-  else if (const char *home = std::getenv("HOME"); home && *home)
-    paths.push_back(std::string(home) + "/.cache/kvcc/cuda-toolkit/lib64/libcublas.so.13");
+  if (std::string fetched = kvcc::fetchedCudaToolkit(); !fetched.empty())
+    paths.push_back(fetched + "/lib64/libcublas.so.13");
   return paths;
 }
 

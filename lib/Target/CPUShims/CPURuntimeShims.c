@@ -32,8 +32,6 @@ static float *base(const kvcc_memref2d *m) { return m->aligned + m->offset; }
 enum { kDotRows = 8 };
 
 static float dot_f32(const float *a, const float *b, int64_t n);
-static int dot_rows_f32(const float *a, int64_t lda, int64_t M, const float *b, int64_t ldb, int64_t N,
-                        int64_t K, float *c, int64_t ldc, float beta);
 
 /* Every GEMM of a step runs on the OpenMP threads that run the attention, one
  * OpenBLAS call per thread on its share of the columns. OpenBLAS's own
@@ -69,76 +67,6 @@ static void sgemm_parallel(int transB, int64_t M, int64_t N, int64_t K, const fl
       cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, (int)M, (int)(n1 - n0),
                   (int)K, 1.0f, a, (int)lda, transB ? b + n0 * ldb : b + n0, (int)ldb, beta, c + n0, (int)ldc);
   }
-}
-
-/* C[M,N] = beta * C + A[M,K] * op(B), beta 0 or 1 (0: C is never read, it may
- * hold NaN): transB = 0: B is [K,N]; transB = 1: B is [N,K]. */
-static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
-                   const kvcc_memref2d *c, int transB, float beta) {
-  int64_t M = a->sizes[0], K = a->sizes[1], N = c->sizes[1];
-  if (M == 0 || N == 0)
-    return;
-  int unitInner = a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1;
-  if (unitInner && transB && M <= kDotRows) {
-    /* A decode step: one dot product per weight row, the rows split over the
-     * OpenMP threads the rest of the step runs on (matmul_half says why). */
-    const int64_t lda = a->strides[0], ldb = b->strides[0], ldc = c->strides[0];
-    if (M > 1 && dot_rows_f32(base(a), lda, M, base(b), ldb, N, K, base(c), ldc, beta))
-      return;
-#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
-    for (int64_t j = 0; j < N; ++j)
-      for (int64_t i = 0; i < M; ++i) {
-        float acc = dot_f32(base(a) + i * lda, base(b) + j * ldb, K);
-        float *out = &base(c)[i * ldc + j];
-        *out = beta == 0.0f ? acc : *out + acc;
-      }
-    return;
-  }
-  if (unitInner && M == 1 && !transB) {
-    /* A GEMV with B as [K,N] (kvcc's models keep weights as [N,K]): sgemm
-     * would pack (copy) all of B on every call, doubling the traffic. */
-    blas_on_caller_thread();
-    cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, base(b), (int)b->strides[0], base(a), 1,
-                beta, base(c), 1);
-    return;
-  }
-  if (unitInner) {
-    sgemm_parallel(transB, M, N, K, base(a), a->strides[0], base(b), b->strides[0], beta, base(c),
-                   c->strides[0]);
-    return;
-  }
-  /* Non-unit inner strides do not occur in kvcc's models; stay correct anyway. */
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) {
-      float acc = 0.0f;
-      for (int64_t k = 0; k < K; ++k) {
-        float bv = transB ? base(b)[j * b->strides[0] + k * b->strides[1]]
-                          : base(b)[k * b->strides[0] + j * b->strides[1]];
-        acc += base(a)[i * a->strides[0] + k * a->strides[1]] * bv;
-      }
-      float *out = &base(c)[i * c->strides[0] + j * c->strides[1]];
-      *out = beta == 0.0f ? acc : *out + acc;
-    }
-}
-
-void _mlir_ciface_kvcc_matmul_nn(kvcc_memref2d *a, kvcc_memref2d *b,
-                                 kvcc_memref2d *c) {
-  matmul(a, b, c, 0, 1.0f);
-}
-
-void _mlir_ciface_kvcc_matmul_nt(kvcc_memref2d *a, kvcc_memref2d *b,
-                                 kvcc_memref2d *c) {
-  matmul(a, b, c, 1, 1.0f);
-}
-
-void _mlir_ciface_kvcc_matmul_nn_beta0(kvcc_memref2d *a, kvcc_memref2d *b,
-                                       kvcc_memref2d *c) {
-  matmul(a, b, c, 0, 0.0f);
-}
-
-void _mlir_ciface_kvcc_matmul_nt_beta0(kvcc_memref2d *a, kvcc_memref2d *b,
-                                       kvcc_memref2d *c) {
-  matmul(a, b, c, 1, 0.0f);
 }
 
 /*===----------------------------------------------------------------------===*
@@ -377,39 +305,6 @@ KVCC_DOT_2_ROWS(dot_2_rows_f16, "avx2,fma,f16c", uint16_t, load8_f16, f16_to_f32
 KVCC_DOT_2_ROWS(dot_2_rows_bf16, "avx2,fma", uint16_t, load8_bf16, bf16_to_f32)
 #endif
 
-/* C[i, j] = beta * C + A[i]·B[j] for 1 < M <= kDotRows through dot_2_rows_f32,
- * the weight rows in pairs over the OpenMP threads; 0 when the CPU lacks
- * AVX2/FMA (the caller's per-pair loop runs then). matmul_half's dotPath does
- * the same for 16-bit weights. */
-static int dot_rows_f32(const float *a, int64_t lda, int64_t M, const float *b, int64_t ldb, int64_t N,
-                        int64_t K, float *c, int64_t ldc, float beta) {
-#if defined(__x86_64__)
-  if (!has_f16c_avx2())
-    return 0;
-  const int64_t pairs = (N + 1) / 2;
-#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
-  for (int64_t p = 0; p < pairs; ++p) {
-    const int64_t j = 2 * p;
-    /* An odd N's last row pairs with itself; its second result is dropped. */
-    const int64_t j1 = j + 1 < N ? j + 1 : j;
-    float out0[kDotRows], out1[kDotRows];
-    dot_2_rows_f32(a, lda, M, b + j * ldb, b + j1 * ldb, K, out0, out1);
-    for (int64_t i = 0; i < M; ++i) {
-      float *c0 = &c[i * ldc + j];
-      *c0 = beta == 0.0f ? out0[i] : *c0 + out0[i];
-      if (j1 != j) {
-        float *c1 = &c[i * ldc + j1];
-        *c1 = beta == 0.0f ? out1[i] : *c1 + out1[i];
-      }
-    }
-  }
-  return 1;
-#else
-  (void)a, (void)lda, (void)M, (void)b, (void)ldb, (void)N, (void)K, (void)c, (void)ldc, (void)beta;
-  return 0;
-#endif
-}
-
 static float dot_f32(const float *a, const float *b, int64_t n) {
 #if defined(__x86_64__)
   if (has_f16c_avx2())
@@ -455,6 +350,39 @@ static void c_store_row(const c_target *c, int64_t i, int64_t j0, const float *s
 #endif
   for (int64_t j = 0; j < n; ++j)
     c_store(c, i, j0 + j, src[j]);
+}
+
+/* C[i, j] = beta * C + A[i]·B[j] for 1 < M <= kDotRows, A f32 and the weight
+ * rows B[j] f32 (bF32) or 16-bit of `kind`: the weight rows in pairs through
+ * dot_2_rows_*, the pairs over the OpenMP threads. 0 when the CPU lacks
+ * AVX2/FMA (the caller then runs one dot product an element). */
+static int dot_row_pairs(const float *a, int64_t lda, int64_t M, const void *b, int bF32, enum half_kind kind,
+                         int64_t ldb, int64_t N, int64_t K, const c_target *c, float beta) {
+#if defined(__x86_64__)
+  if (!has_f16c_avx2())
+    return 0;
+  const int64_t pairs = (N + 1) / 2;
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int64_t j = 2 * p, j1 = j + 1 < N ? j + 1 : j; /* an odd N's last row pairs with itself */
+    float out0[kDotRows], out1[kDotRows];
+    if (bF32)
+      dot_2_rows_f32(a, lda, M, (const float *)b + j * ldb, (const float *)b + j1 * ldb, K, out0, out1);
+    else if (kind == KVCC_F16)
+      dot_2_rows_f16(a, lda, M, (const uint16_t *)b + j * ldb, (const uint16_t *)b + j1 * ldb, K, out0, out1);
+    else
+      dot_2_rows_bf16(a, lda, M, (const uint16_t *)b + j * ldb, (const uint16_t *)b + j1 * ldb, K, out0, out1);
+    for (int64_t i = 0; i < M; ++i) {
+      c_store(c, i, j, beta == 0.0f ? out0[i] : c_load(c, i, j) + out0[i]);
+      if (j1 != j)
+        c_store(c, i, j1, beta == 0.0f ? out1[i] : c_load(c, i, j1) + out1[i]);
+    }
+  }
+  return 1;
+#else
+  (void)a, (void)lda, (void)M, (void)b, (void)bF32, (void)kind, (void)ldb, (void)N, (void)K, (void)c, (void)beta;
+  return 0;
+#endif
 }
 
 /* C[M,N] = beta * C + A[M,K] * op(B) for 16-bit A and B (kind), C as `c`;
@@ -507,27 +435,10 @@ static void matmul_half(const kvcc_memref2d_h *a, const kvcc_memref2d_h *b, cons
      * entry points): one weight row per column, so the threads stream
      * disjoint rows. Small GEMVs stay on one thread. Several rows of A (a
      * batched decode step) take the weight rows in pairs (dot_2_rows_*). */
-#if defined(__x86_64__)
-    if (M > 1 && has_f16c_avx2()) {
-      const int64_t pairs = (N + 1) / 2;
-#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
-      for (int64_t p = 0; p < pairs; ++p) {
-        const int64_t j = 2 * p, j1 = j + 1 < N ? j + 1 : j; /* an odd N's last row pairs with itself */
-        float out0[kDotRows], out1[kDotRows];
-        if (kind == KVCC_F16)
-          dot_2_rows_f16(aw, K, M, hbase(b) + j * bRow, hbase(b) + j1 * bRow, K, out0, out1);
-        else
-          dot_2_rows_bf16(aw, K, M, hbase(b) + j * bRow, hbase(b) + j1 * bRow, K, out0, out1);
-        for (int64_t i = 0; i < M; ++i) {
-          c_store(c, i, j, beta == 0.0f ? out0[i] : c_load(c, i, j) + out0[i]);
-          if (j1 != j)
-            c_store(c, i, j1, beta == 0.0f ? out1[i] : c_load(c, i, j1) + out1[i]);
-        }
-      }
+    if (M > 1 && dot_row_pairs(aw, K, M, hbase(b), 0, kind, bRow, N, K, c, beta)) {
       free(aw);
       return;
     }
-#endif
 #pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
     for (int64_t j = 0; j < N; ++j) {
       const uint16_t *row = hbase(b) + j * bRow;
@@ -572,6 +483,80 @@ static c_target half_c(const kvcc_memref2d_h *m, enum half_kind kind) {
 static c_target f32_c(const kvcc_memref2d *m) {
   c_target t = {base(m), m->strides[0], m->strides[1], 1, KVCC_F16};
   return t;
+}
+
+/* The f32 GEMMs come last: their decode path stores through the c_target the
+ * 16-bit GEMMs use (dot_row_pairs). */
+
+/* C[M,N] = beta * C + A[M,K] * op(B), beta 0 or 1 (0: C is never read, it may
+ * hold NaN): transB = 0: B is [K,N]; transB = 1: B is [N,K]. */
+static void matmul(const kvcc_memref2d *a, const kvcc_memref2d *b,
+                   const kvcc_memref2d *c, int transB, float beta) {
+  int64_t M = a->sizes[0], K = a->sizes[1], N = c->sizes[1];
+  if (M == 0 || N == 0)
+    return;
+  int unitInner = a->strides[1] == 1 && b->strides[1] == 1 && c->strides[1] == 1;
+  if (unitInner && transB && M <= kDotRows) {
+    /* A decode step: one dot product per weight row, the rows split over the
+     * OpenMP threads the rest of the step runs on (matmul_half says why). */
+    const int64_t lda = a->strides[0], ldb = b->strides[0], ldc = c->strides[0];
+    const c_target ct = f32_c(c);
+    if (M > 1 && dot_row_pairs(base(a), lda, M, base(b), 1, KVCC_F16, ldb, N, K, &ct, beta))
+      return;
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+    for (int64_t j = 0; j < N; ++j)
+      for (int64_t i = 0; i < M; ++i) {
+        float acc = dot_f32(base(a) + i * lda, base(b) + j * ldb, K);
+        float *out = &base(c)[i * ldc + j];
+        *out = beta == 0.0f ? acc : *out + acc;
+      }
+    return;
+  }
+  if (unitInner && M == 1 && !transB) {
+    /* A GEMV with B as [K,N] (kvcc's models keep weights as [N,K]): sgemm
+     * would pack (copy) all of B on every call, doubling the traffic. */
+    blas_on_caller_thread();
+    cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, base(b), (int)b->strides[0], base(a), 1,
+                beta, base(c), 1);
+    return;
+  }
+  if (unitInner) {
+    sgemm_parallel(transB, M, N, K, base(a), a->strides[0], base(b), b->strides[0], beta, base(c),
+                   c->strides[0]);
+    return;
+  }
+  /* Non-unit inner strides do not occur in kvcc's models; stay correct anyway. */
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < K; ++k) {
+        float bv = transB ? base(b)[j * b->strides[0] + k * b->strides[1]]
+                          : base(b)[k * b->strides[0] + j * b->strides[1]];
+        acc += base(a)[i * a->strides[0] + k * a->strides[1]] * bv;
+      }
+      float *out = &base(c)[i * c->strides[0] + j * c->strides[1]];
+      *out = beta == 0.0f ? acc : *out + acc;
+    }
+}
+
+void _mlir_ciface_kvcc_matmul_nn(kvcc_memref2d *a, kvcc_memref2d *b,
+                                 kvcc_memref2d *c) {
+  matmul(a, b, c, 0, 1.0f);
+}
+
+void _mlir_ciface_kvcc_matmul_nt(kvcc_memref2d *a, kvcc_memref2d *b,
+                                 kvcc_memref2d *c) {
+  matmul(a, b, c, 1, 1.0f);
+}
+
+void _mlir_ciface_kvcc_matmul_nn_beta0(kvcc_memref2d *a, kvcc_memref2d *b,
+                                       kvcc_memref2d *c) {
+  matmul(a, b, c, 0, 0.0f);
+}
+
+void _mlir_ciface_kvcc_matmul_nt_beta0(kvcc_memref2d *a, kvcc_memref2d *b,
+                                       kvcc_memref2d *c) {
+  matmul(a, b, c, 1, 0.0f);
 }
 
 /* The 16 callees: _nn/_nt, [_beta0], _f16/_bf16, [_out_f32]. */
